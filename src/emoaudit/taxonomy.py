@@ -1,0 +1,69 @@
+"""Canonical expression labels and explicit mappings from each dataset's and model's vocabulary.
+
+Every label set is mapped by name, never by position, because sorted folder order and csv code
+order disagree across datasets (FER2013 folders sort `angry, disgust, fear, happy, neutral, ...`
+while its csv codes put neutral last). A raw label that has no canonical counterpart (FER+
+`unknown`, AffectNet `none`) maps to ``None`` and is kept with ``status=unmapped_label``.
+"""
+
+from __future__ import annotations
+
+CANONICAL: tuple[str, ...] = (
+    "neutral",
+    "happy",
+    "sad",
+    "surprise",
+    "fear",
+    "disgust",
+    "anger",
+    "contempt",
+)
+
+# Spelling variants seen in datasets and model cards, all folded to a canonical name.
+SYNONYMS: dict[str, str] = {
+    "neutral": "neutral",
+    "ne": "neutral",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "ha": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "sa": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "su": "surprise",
+    "fear": "fear",
+    "fearful": "fear",
+    "scared": "fear",
+    "fe": "fear",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "di": "disgust",
+    "anger": "anger",
+    "angry": "anger",
+    "an": "anger",
+    "contempt": "contempt",
+    "contemptuous": "contempt",
+}
+
+# Raw labels that are real dataset values but are not expressions; kept, never dropped.
+NON_EXPRESSION: frozenset[str] = frozenset(
+    {"unknown", "nf", "none", "uncertain", "no-face", "noface", "not_face", "other"}
+)
+
+
+def canonical(raw: str) -> str | None:
+    """Map a raw label name to its canonical name, or None when it has no counterpart."""
+    return SYNONYMS.get(raw.strip().lower())
+
+
+def is_known_raw_label(raw: str) -> bool:
+    """True for an expression synonym or a recognised non-expression value (unknown, none...)."""
+    key = raw.strip().lower()
+    return key in SYNONYMS or key in NON_EXPRESSION
+
+
+def canonical_order(labels: list[str] | tuple[str, ...]) -> list[str]:
+    """Sort canonical labels in CANONICAL order (stable column order in tables and reports)."""
+    return sorted(set(labels), key=CANONICAL.index)
