@@ -1,0 +1,151 @@
+"""`emoaudit audit`: resolve the dataset and models, run (or resume), then analyse.
+
+This is the library entry point the CLI calls; it is also what a notebook user would call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from emoaudit.errors import DataError, EmoauditError
+from emoaudit.run.cache import write_text_atomic
+from emoaudit.run.chunks import FaceSettings
+
+EMPTY_RUN = "{path}: the dataset yielded no samples"
+
+
+@dataclass
+class AuditRequest:
+    data: Path
+    out: Path
+    models: list[str]
+    fmt: str = "auto"
+    model_spec: Path | None = None
+    conditions: str = "clean"
+    detector: str = "blazeface"
+    seed: int = 0
+    groups: list[str] | None = None
+    n_resamples: int = 1000
+    confidence: float = 0.95
+    min_group_n: int = 30
+    chunk_size: int = 512
+    batch_size: int = 256
+    workers: int | None = None
+    executor: str = "local"
+    extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
+
+
+def resolve_format(data: Path, fmt: str) -> str:
+    from emoaudit.data import DATASETS
+    from emoaudit.errors import MISSING_PATH
+
+    if not data.exists():
+        raise DataError(MISSING_PATH.format(path=data))
+    if fmt != "auto":
+        DATASETS.get(fmt)  # one-line error with did-you-mean for a typo
+        return fmt
+    from emoaudit.data.detect import detect_format
+
+    return detect_format(data)
+
+
+def parse_conditions(spec: str) -> list[str]:
+    if spec.strip() in ("", "clean"):
+        return ["clean"]
+    from emoaudit.perturb.conditions import parse_conditions as parse
+
+    return parse(spec)
+
+
+def load_models(names: list[str], spec: Path | None) -> list[Any]:
+    from emoaudit.models.onnx_model import load_model
+
+    if not names:
+        raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
+    return [load_model(name, spec_path=spec) for name in names]
+
+
+def run_audit(
+    req: AuditRequest,
+    *,
+    on_start: Callable[[str], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the audit described by `req`; returns the results dict also written to disk."""
+    from emoaudit.data import DATASETS
+    from emoaudit.report.results import RUN_INFO, build_results
+    from emoaudit.run.runner import RunPlan, run_plan
+
+    fmt = resolve_format(req.data, req.fmt)
+    adapter = DATASETS.get(fmt)
+    if on_start:
+        on_start(fmt)
+    models = load_models(req.models, req.model_spec)
+    conditions = parse_conditions(req.conditions)
+    plan = RunPlan(
+        dataset=fmt,
+        samples=lambda: adapter.iter_samples(req.data, **req.extra),
+        precropped=bool(adapter.PRECROPPED),
+        models=models,
+        conditions=conditions,
+        faces=FaceSettings(detector=req.detector),
+        seed=req.seed,
+        chunk_size=req.chunk_size,
+        batch_size=req.batch_size,
+        **({"workers": req.workers} if req.workers else {}),
+    )
+    req.out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    if req.executor == "ray":
+        from emoaudit.run.ray_executor import run_plan_ray as execute
+    else:
+        execute = run_plan
+    outcome = execute(plan, req.out, on_progress=on_progress)
+    if outcome.n_samples == 0:
+        raise DataError(EMPTY_RUN.format(path=req.data))
+    run_info = {
+        "command": " ".join(["emoaudit", *sys.argv[1:]]),
+        "started_at": started,
+        "dataset": {
+            "path": str(req.data.resolve()),
+            "format": fmt,
+            "n_samples": outcome.n_samples,
+            "digest": outcome.dataset_digest,
+            "precropped": plan.precropped,
+        },
+        "models": [_model_record(m) for m in models],
+        "conditions": conditions,
+        "faces": plan.faces.key(plan.precropped),
+        "seed": req.seed,
+        "executor": req.executor,
+        "cache": {
+            "shards_cached": outcome.n_shards_cached,
+            "shards_computed": outcome.n_shards_computed,
+        },
+        "n_rows": outcome.n_rows,
+    }
+    write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
+    return build_results(
+        req.out,
+        groups=req.groups,
+        n_resamples=req.n_resamples,
+        seed=req.seed,
+        confidence=req.confidence,
+        min_group_n=req.min_group_n,
+    )
+
+
+def _model_record(model: Any) -> dict[str, Any]:
+    return {
+        "name": model.info.name,
+        "sha256": model.sha256,
+        "labels": list(model.info.labels),
+        "input": model.info.input.as_dict(),
+        "source": model.info.source,
+    }

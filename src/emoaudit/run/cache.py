@@ -1,0 +1,74 @@
+"""Prediction shards: content-addressed, written atomically, so a killed run resumes exactly.
+
+A shard holds the prediction rows of one chunk of samples for one (model, condition). Its key
+hashes everything the rows depend on (DESIGN.md): model artifact sha256, preprocessing spec,
+condition, seed, face-detection settings and the chunk's sample records with their content
+hashes. A shard either exists whole (written to a temp file, then renamed) or not at all, so a
+SIGKILL can lose at most the chunk in flight and never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+
+
+def stable_digest(obj: Any) -> str:
+    """sha256 of a JSON rendering with sorted keys: equal inputs give equal keys on any machine."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def shard_key(
+    *,
+    chunk_digest: str,
+    model_sha256: str,
+    input_spec: dict,
+    condition: str,
+    seed: int,
+    faces: dict,
+) -> str:
+    return stable_digest(
+        {
+            "v": CACHE_VERSION,
+            "chunk": chunk_digest,
+            "model": model_sha256,
+            "input": input_spec,
+            "condition": condition,
+            "seed": seed,
+            "faces": faces,
+        }
+    )
+
+
+def shard_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / key[:2] / f"{key}.parquet"
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Call write(tmp_path) then rename onto `path`; a crash leaves only a stray temp file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_table_atomic(path: Path, table: Any) -> None:
+    import pyarrow.parquet as pq
+
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))

@@ -1,0 +1,158 @@
+"""Turn a stream of Samples into prepared chunks: bytes read, content hashed, faces cropped.
+
+Reading and hashing come first and are cheap; decoding and face detection run only when some
+shard of the chunk is not cached yet, so a fully cached re-run does no image work at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from emoaudit.data.base import NO_FACE, OK, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.run.cache import stable_digest
+
+MISSING_IMAGE = "{path}: image file not found"
+NO_FACE_FOUND = "{sample}: no face found by detector '{detector}'"
+
+
+@dataclass
+class Chunk:
+    """One fixed-size slice of the dataset, in dataset order."""
+
+    index: int
+    samples: list[Sample]
+    content: list[bytes | None] = field(default_factory=list)  # raw file bytes (None: in memory)
+    digest: str = ""
+    faces: list[np.ndarray | None] = field(default_factory=list)
+    decoded: bool = False
+
+
+def batched(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
+    it = iter(samples)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _content_hash(sample: Sample, data: bytes | None) -> str:
+    if sample.pixels is not None:
+        arr = np.ascontiguousarray(sample.pixels)
+        return hashlib.sha256(str(arr.shape).encode() + arr.tobytes()).hexdigest()
+    if data is None:
+        return "missing"
+    return hashlib.sha256(data).hexdigest()
+
+
+def _record(sample: Sample, content_hash: str) -> list:
+    return [
+        sample.sample_id,
+        content_hash,
+        sample.split,
+        sample.raw_label,
+        sample.label,
+        sample.status,
+        sample.reason,
+        sample.subject_id,
+        sample.attributes,
+        sample.votes,
+        sample.targets,
+        getattr(sample, "face_box", None),
+    ]
+
+
+def read_chunk(index: int, samples: list[Sample]) -> Chunk:
+    """Read each sample's bytes and compute the chunk digest (identity of its rows)."""
+    chunk = Chunk(index=index, samples=samples)
+    records = []
+    for sample in samples:
+        data = None
+        if sample.pixels is None and sample.path is not None:
+            try:
+                data = Path(sample.path).read_bytes()
+            except OSError:
+                data = None
+        chunk.content.append(data)
+        records.append(_record(sample, _content_hash(sample, data)))
+    chunk.digest = stable_digest(records)
+    return chunk
+
+
+def sample_digest_records(chunks_digests: list[str]) -> str:
+    """Dataset digest: the hash of every chunk digest in order (recorded in provenance)."""
+    return stable_digest(chunks_digests)
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How faces are obtained for photos; part of the cache key."""
+
+    detector: str = "blazeface"
+    margin: float = 0.2
+
+    def key(self, precropped: bool) -> dict:
+        if precropped:
+            return {"precropped": True}
+        return {"detector": self.detector, "margin": self.margin}
+
+
+def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, str, str]:
+    """Decode one sample to an RGB uint8 array, or a (status, reason) for the table."""
+    from emoaudit.data.images import ImageDecodeError, decode_image_bytes
+
+    if sample.status not in (OK, UNMAPPED_LABEL):
+        return None, sample.status, sample.reason
+    if sample.pixels is not None:
+        img = sample.pixels
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(img, dtype=np.uint8), sample.status, sample.reason
+    if data is None:
+        return None, UNREADABLE, MISSING_IMAGE.format(path=sample.path)
+    try:
+        return decode_image_bytes(data, name=str(sample.path)), sample.status, sample.reason
+    except ImageDecodeError as exc:
+        return None, UNREADABLE, str(exc)
+
+
+def decode_chunk(
+    chunk: Chunk, *, precropped: bool, faces: FaceSettings, pool: ThreadPoolExecutor
+) -> None:
+    """Decode images in parallel and crop faces; set per-sample status for failures."""
+    decoded = list(pool.map(_decode_one, chunk.samples, chunk.content))
+    images = [d[0] for d in decoded]
+    for sample, (_, status, reason) in zip(chunk.samples, decoded, strict=True):
+        sample.status, sample.reason = status, reason
+    if not precropped:
+        images = _crop_faces(chunk.samples, images, faces=faces)
+    chunk.faces = images
+    chunk.content = []  # bytes are no longer needed; keep memory bounded
+    chunk.decoded = True
+
+
+def _crop_faces(
+    samples: list[Sample], images: list[np.ndarray | None], *, faces: FaceSettings
+) -> list[np.ndarray | None]:
+    from emoaudit.faces import face_crops
+
+    todo = [i for i, img in enumerate(images) if img is not None]
+    crops = face_crops(
+        [images[i] for i in todo],
+        detector=faces.detector,
+        margin=faces.margin,
+        boxes=[getattr(samples[i], "face_box", None) for i in todo],
+    )
+    out: list[np.ndarray | None] = [None] * len(images)
+    for i, crop in zip(todo, crops, strict=True):
+        if crop is None:
+            samples[i].status = NO_FACE
+            samples[i].reason = NO_FACE_FOUND.format(
+                sample=samples[i].sample_id, detector=faces.detector
+            )
+        out[i] = crop
+    return out

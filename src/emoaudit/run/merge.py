@@ -1,0 +1,74 @@
+"""Merge shards into one predictions.parquet, streaming, with one schema for every row.
+
+Shards can differ in columns (one model emits contempt, another does not; an attribute may be
+absent from a whole chunk), so the merged schema is the union and missing values are null.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emoaudit.run.cache import write_atomic
+
+FIXED = (
+    "sample_id subject_id dataset split path model model_sha256 condition status reason "
+    "raw_label label pred"
+).split()
+
+
+def _column_order(names: list[str]) -> list[str]:
+    from emoaudit.taxonomy import CANONICAL
+
+    rest = [n for n in names if n not in FIXED]
+    probs = [f"prob_{c}" for c in CANONICAL if f"prob_{c}" in rest]
+    others = sorted(n for n in rest if n not in probs)
+    return [n for n in FIXED if n in names] + probs + others
+
+
+def union_schema(paths: list[Path]) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = {}
+    for path in dict.fromkeys(paths):
+        schemas[path] = pq.read_schema(path)
+    merged = pa.unify_schemas(list(schemas.values()), promote_options="permissive")
+    fields = {f.name: f for f in merged}
+    for name, f in fields.items():
+        if pa.types.is_null(f.type):
+            fields[name] = pa.field(name, pa.string())
+    return pa.schema([fields[n] for n in _column_order(list(fields))])
+
+
+def conform(table: Any, schema: Any) -> Any:
+    import pyarrow as pa
+
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(table.column(f.name).cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, type=f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def merge_shards(paths: list[Path], target: Path) -> int:
+    """Concatenate shards in the given order into `target` atomically; return the row count."""
+    import pyarrow.parquet as pq
+
+    if not paths:
+        raise ValueError("no shards to merge")
+    schema = union_schema(paths)
+    n_rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal n_rows
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as out:
+            for path in paths:
+                table = conform(pq.read_table(path), schema)
+                n_rows += table.num_rows
+                out.write_table(table)
+
+    write_atomic(target, write)
+    return n_rows
