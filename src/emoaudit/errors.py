@@ -30,3 +30,41 @@ UNREADABLE_IMAGE = "{path}: cannot decode image ({why})"
 DECOMPRESSION_BOMB = "{path}: image has {pixels} pixels, above the limit of {limit}"
 NOT_ONNX = "{path}: not an ONNX model ({why})"
 BAD_MODEL_SPEC = "{path}: invalid model spec: {why}"
+
+# Dataset adapters (emoaudit.data): per-sample reasons (a Sample status) and whole-dataset errors.
+MISSING_IMAGE = "{path}: image file not found (referenced by {ref})"
+NOT_AN_EXPRESSION = "{where}: label '{label}' is not an expression ({why})"
+UNKNOWN_CLASS_FOLDER = "{path}: folder '{label}' is not a known expression label (known: {known})"
+BAD_FILENAME = "{path}: file name does not match the {dataset} pattern {pattern}"
+FERPLUS_TIE = "{path}:{line}: FER+ votes tie between {labels} ({votes} each); no plurality label"
+FERPLUS_NOT_EXPRESSION = (
+    "{path}:{line}: FER+ plurality is '{label}' ({votes} of {total} votes), not an expression"
+)
+FERPLUS_USAGE_MISMATCH = (
+    "{path}:{line}: Usage '{plus}' differs from '{fer}' on the same row of {other}; "
+    "the two files are not in the same row order"
+)
+FERPLUS_MISSING_ROW = "{path}:{line}: no matching row in {other} (the files differ in row count)"
+FERPLUS_NEEDS_FER2013 = (
+    "{path}: FER+ votes need the FER2013 pixels; put fer2013.csv next to fer2013new.csv "
+    "(looked for {looked})"
+)
+UNLABELLED_SEQUENCE = "{path}: CK+ sequence has no Emotion/*_emotion.txt file; not labelled"
+UNREADABLE_TEXT = "{path}: cannot read {what} ({why})"
+
+# Model zoo and converters (emoaudit.models).
+NOT_CONVERTIBLE = "{path}: cannot convert to ONNX: {why}"
+MODEL_NOT_BUILT = "model '{name}' is not built ({path} missing); run `emoaudit models build`"
+ARTIFACT_SHA256_MISMATCH = "{path}: sha256 {found} does not match the pinned {expected}"
+ARTIFACT_FETCH_FAILED = "could not fetch {spec} with `{tool}`: {why}"
+ARTIFACT_MEMBER_MISSING = "{path}: expected member '{member}' is not in the archive"
+MODEL_UNAVAILABLE = "model '{name}' is unavailable: {why}"
+BAD_MODEL_INPUT = "model '{name}': {why}"
+
+# Reports, comparison and the flagging analysis (emoaudit.report, emoaudit.analysis.flagging).
+UNKNOWN_FLAG_LABEL = "--flag: '{label}' is not an expression label (known: {known})"
+FLAG_NOT_IN_DATA = "{where}: no ok sample has a {which} true label; cannot estimate {what}"
+BAD_FLAG_NUMBER = "--{name}: expected {expected}, got {value}"
+AMBIGUOUS_MODEL = "{where}: several models ({models}); pick one with --model"
+UNKNOWN_MODEL = "{where}: no predictions for model '{model}' (found: {models})"
+MISSING_RESULTS = "{path}: no results.json here; run `emoaudit audit` or `emoaudit report` first"

@@ -43,6 +43,9 @@ class Sample:
     attributes: dict[str, str] = field(default_factory=dict)  # -> attr_<name> columns
     votes: dict[str, int] = field(default_factory=dict)  # -> votes_<name> columns (FER+)
     targets: dict[str, float] = field(default_factory=dict)  # -> target_<name> (valence...)
+    # Face box (x0, y0, x1, y1) in pixels as annotated by the dataset (AffectNet): a cropper
+    # may use it instead of running a detector. Not an attribute: attributes are for grouping.
+    face_box: tuple[int, int, int, int] | None = None
 
 
 class DatasetAdapter(Protocol):

@@ -1,0 +1,210 @@
+"""AffectNet, in its two distributed layouts.
+
+1. The original release: `Manually_Annotated_file_lists/{training,validation}.csv` with
+   `subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,
+   valence,arousal`, images under `Manually_Annotated_Images/<subDirectory_filePath>`. Codes:
+   0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear, 5 disgust, 6 anger, 7 contempt, 8 none,
+   9 uncertain, 10 no-face (8-10 are kept as ``unmapped_label``). Valence and arousal lie in
+   [-1, 1]; -2 means not annotated and is omitted. Images are whole web photos: the annotated
+   face box goes to ``Sample.face_box`` so a cropper can skip detection.
+2. The later cropped release: `{train,val}_set/images/<n>.jpg` with
+   `{train,val}_set/annotations/<n>_exp.npy` (and `_val.npy`, `_aro.npy`), same codes.
+
+Image folders are looked up next to the csv, one level up, and inside a `Manually_Annotated/`
+folder (how the archives unpack), so pointing at either the csv or the dataset folder works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from emoaudit import errors
+from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.files import csv_header, display_path, iter_csv, sorted_entries
+from emoaudit.errors import DataError
+from emoaudit.taxonomy import canonical
+
+NAME = "affectnet"
+DESCRIPTION = "AffectNet: training/validation csv + Manually_Annotated_Images, or *_set/ folders"
+PRECROPPED = False
+
+CODES = {
+    "0": "neutral",
+    "1": "happy",
+    "2": "sad",
+    "3": "surprise",
+    "4": "fear",
+    "5": "disgust",
+    "6": "anger",
+    "7": "contempt",
+    "8": "none",
+    "9": "uncertain",
+    "10": "no-face",
+}
+REQUIRED = ("subDirectory_filePath", "expression")
+CSV_DIRS = (".", "Manually_Annotated_file_lists", "Automatically_Annotated_file_lists")
+IMAGE_DIRS = (
+    "Manually_Annotated_Images",
+    "Manually_Annotated/Manually_Annotated_Images",
+    "Automatically_Annotated_Images",
+    "Automatically_Annotated/Automatically_Annotated_Images",
+)
+SET_DIRS = ("train_set", "val_set", "test_set")
+MISSING_TARGET = -2.0
+
+
+def annotation_csvs(root: Path) -> list[Path]:
+    """AffectNet csv files: `root` itself, or csv files in `root` and its file-list folders."""
+    if root.is_file():
+        return [root] if set(REQUIRED) <= set(csv_header(root)) else []
+    found = []
+    for sub in CSV_DIRS:
+        folder = root / sub
+        if folder.is_dir():
+            for entry in sorted_entries(folder):
+                if entry.name.lower().endswith(".csv") and set(REQUIRED) <= set(
+                    csv_header(Path(entry.path))
+                ):
+                    found.append(Path(entry.path))
+    return found
+
+
+def _set_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [root / s for s in SET_DIRS if (root / s / "annotations").is_dir()]
+
+
+def detect(root: Path) -> bool:
+    return bool(annotation_csvs(root)) or bool(_set_dirs(root))
+
+
+def iter_samples(root: Path) -> Iterator[Sample]:
+    csvs, sets = annotation_csvs(root), _set_dirs(root)
+    if not csvs and not sets:
+        raise DataError(
+            errors.EMPTY_DATASET.format(
+                path=root, fmt=NAME, expected="training.csv/validation.csv or train_set/ folders"
+            )
+        )
+    for path in csvs:
+        yield from _iter_csv(path)
+    for set_dir in sets:
+        yield from _iter_set(set_dir)
+
+
+def split_from_name(name: str) -> str:
+    lowered = name.lower()
+    for key, split in (("train", "train"), ("valid", "val"), ("val", "val"), ("test", "test")):
+        if key in lowered:
+            return split
+    return lowered
+
+
+def image_bases(csv_path: Path) -> list[Path]:
+    """Folders that may hold `subDirectory_filePath`, most likely first."""
+    here = csv_path.parent
+    bases = [here / d for d in IMAGE_DIRS] + [here.parent / d for d in IMAGE_DIRS]
+    return [b for b in bases if b.is_dir()] + [here]
+
+
+def _iter_csv(path: Path) -> Iterator[Sample]:
+    split = split_from_name(path.stem)
+    bases = image_bases(path)
+    for line, row in iter_csv(path, required=REQUIRED):
+        rel = row["subDirectory_filePath"].strip()
+        sample = Sample(sample_id=rel, dataset=NAME, split=split)
+        label_code(sample, row["expression"], where=f"{path}:{line}")
+        sample.targets = targets(row.get("valence", ""), row.get("arousal", ""))
+        sample.face_box = face_box(row)
+        image = next((b / rel for b in bases if (b / rel).is_file()), None)
+        if image is None:
+            sample.status, sample.label = UNREADABLE, None
+            sample.reason = errors.MISSING_IMAGE.format(path=bases[0] / rel, ref=f"{path}:{line}")
+        else:
+            sample.path = str(image)
+        yield sample
+
+
+def label_code(sample: Sample, code: str, *, where: str) -> None:
+    code = code.strip()
+    sample.raw_label = code
+    name = CODES.get(code)
+    if name is None:
+        path, line = where.rsplit(":", 1)
+        sample.status = BAD_INPUT
+        sample.reason = errors.UNKNOWN_LABEL.format(
+            path=path,
+            line=line,
+            label=code,
+            dataset="AffectNet",
+            known=", ".join(f"{k} {v}" for k, v in CODES.items()),
+        )
+        return
+    sample.label = canonical(name)
+    if sample.label is None:
+        sample.status = UNMAPPED_LABEL
+        sample.reason = errors.NOT_AN_EXPRESSION.format(
+            where=where, label=f"{code} {name}", why="AffectNet codes 8-10 are not expressions"
+        )
+
+
+def targets(valence: str, arousal: str) -> dict[str, float]:
+    out = {}
+    for key, text in (("valence", valence), ("arousal", arousal)):
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            continue
+        if value != MISSING_TARGET:
+            out[key] = value
+    return out
+
+
+def face_box(row: dict[str, str]) -> tuple[int, int, int, int] | None:
+    try:
+        x, y, w, h = (int(float(row[k])) for k in ("face_x", "face_y", "face_width", "face_height"))
+    except (KeyError, ValueError):
+        return None
+    return (x, y, x + w, y + h) if w > 0 and h > 0 else None
+
+
+def _iter_set(set_dir: Path) -> Iterator[Sample]:
+    import numpy as np
+
+    split = split_from_name(set_dir.name)
+    annotations = set_dir / "annotations"
+    images = set_dir / "images"
+    for entry in sorted_entries(images) if images.is_dir() else []:
+        stem = entry.name.rsplit(".", 1)[0]
+        sample = Sample(
+            sample_id=display_path(Path(entry.path), set_dir.parent),
+            dataset=NAME,
+            split=split,
+            path=entry.path,
+            precropped=True,
+        )
+        exp_file = annotations / f"{stem}_exp.npy"
+        try:
+            code = str(np.load(exp_file, allow_pickle=False).item())
+        except (OSError, ValueError) as exc:
+            sample.status = BAD_INPUT
+            sample.reason = errors.UNREADABLE_TEXT.format(
+                path=exp_file, what="expression annotation", why=" ".join(str(exc).split())[:120]
+            )
+            yield sample
+            continue
+        label_code(sample, code, where=f"{exp_file}:1")
+        valence, arousal = (_npy_text(annotations / f"{stem}_{k}.npy") for k in ("val", "aro"))
+        sample.targets = targets(valence, arousal)
+        yield sample
+
+
+def _npy_text(path: Path) -> str:
+    import numpy as np
+
+    try:
+        return str(np.load(path, allow_pickle=False).item())
+    except (OSError, ValueError):
+        return ""

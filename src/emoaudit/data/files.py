@@ -1,0 +1,118 @@
+"""Small streaming helpers shared by the dataset adapters.
+
+Every walk is sorted (one directory listing at a time, never the whole tree) so that sample
+order, and therefore prediction shards and resume, is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from emoaudit import errors
+from emoaudit.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+
+# Folder names that mean a split, not a class, in `<split>/<class>/<image>` trees.
+SPLIT_FOLDERS: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+}
+
+# FER2013's Usage values, shared by the csv, folder and FER+ layouts.
+FER2013_USAGES = ("Training", "PublicTest", "PrivateTest")
+
+
+def is_image(path: Path | str) -> bool:
+    return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def sorted_entries(directory: Path) -> list[os.DirEntry]:
+    """One directory's entries, hidden files left out, sorted by name (deterministic order)."""
+    with os.scandir(directory) as it:
+        return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+
+
+def subdirs(directory: Path) -> list[Path]:
+    return [Path(e.path) for e in sorted_entries(directory) if e.is_dir()]
+
+
+def walk_images(directory: Path) -> Iterator[Path]:
+    """Image files under `directory`, depth first, sorted; one listing in memory at a time."""
+    dirs = []
+    for entry in sorted_entries(directory):
+        if entry.is_dir():
+            dirs.append(Path(entry.path))
+        elif entry.is_file() and is_image(entry.name):
+            yield Path(entry.path)
+    for sub in dirs:
+        yield from walk_images(sub)
+
+
+def first_image(directory: Path) -> Path | None:
+    return next(walk_images(directory), None)
+
+
+def find_file(root: Path, names: Iterable[str]) -> Path | None:
+    """`root` itself when it is one of `names`, else the first of `names` inside `root`."""
+    names = list(names)
+    if root.is_file():
+        return root if root.name in names else None
+    for name in names:
+        candidate = root / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def csv_header(path: Path) -> list[str]:
+    """Header names, stripped (icml_face_data.csv writes ' Usage', ' pixels')."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            row = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [name.strip() for name in row]
+
+
+def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row by stripped column name) one line at a time.
+
+    Missing required columns is a whole-file problem and raises one DataError; a short or long
+    row is per-row and is yielded with missing fields as "" so the adapter can flag it.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = [name.strip() for name in next(reader, [])]
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise DataError(
+                errors.MISSING_COLUMNS.format(
+                    path=path, missing=", ".join(missing), expected=",".join(required)
+                )
+            )
+        width = len(header)
+        for row in reader:
+            if not row:
+                continue
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            yield reader.line_num, dict(zip(header, row, strict=False))
+
+
+def display_path(path: Path, root: Path) -> str:
+    """Path relative to the dataset root (stable sample ids), posix separators."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

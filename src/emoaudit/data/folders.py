@@ -1,0 +1,73 @@
+"""Generic image folders: `<class>/<image>` or `<split>/<class>/<image>`.
+
+The fallback for anything exported as class folders. Class names go through
+taxonomy.canonical (so `happiness`, `Happy` and `joy` all mean happy), never through their
+sorted position. Folders whose name is not an expression are kept as ``unmapped_label`` with
+the folder named in the reason. A top level made only of split names (train, test, val...)
+is read as splits. Non-image files are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from emoaudit import errors
+from emoaudit.data.base import UNMAPPED_LABEL, Sample
+from emoaudit.data.files import SPLIT_FOLDERS, display_path, first_image, subdirs, walk_images
+from emoaudit.errors import DataError
+from emoaudit.taxonomy import CANONICAL, canonical
+
+NAME = "folders"
+DESCRIPTION = "Generic <class>/<image> (or <split>/<class>/<image>) folders, classes by name"
+PRECROPPED = False
+
+
+def _class_roots(root: Path) -> list[tuple[str | None, Path]]:
+    """(split, folder holding class folders) pairs."""
+    top = subdirs(root)
+    if top and all(d.name.lower() in SPLIT_FOLDERS for d in top):
+        return [(d.name, d) for d in top]
+    return [(None, root)]
+
+
+def detect(root: Path) -> bool:
+    if not root.is_dir():
+        return False
+    for _, class_root in _class_roots(root):
+        for class_dir in subdirs(class_root):
+            if canonical(class_dir.name) is not None and first_image(class_dir) is not None:
+                return True
+    return False
+
+
+def iter_samples(root: Path) -> Iterator[Sample]:
+    if not root.is_dir():
+        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected="<class>/"))
+    found = False
+    for split, class_root in _class_roots(root):
+        for class_dir in subdirs(class_root):
+            for image in walk_images(class_dir):
+                found = True
+                yield _sample(root=root, split=split, class_dir=class_dir, image=image)
+    if not found:
+        raise DataError(
+            errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected="<class>/<image> files")
+        )
+
+
+def _sample(*, root: Path, split: str | None, class_dir: Path, image: Path) -> Sample:
+    sample = Sample(
+        sample_id=display_path(image, root),
+        dataset=NAME,
+        split=split,
+        raw_label=class_dir.name,
+        label=canonical(class_dir.name),
+        path=str(image),
+    )
+    if sample.label is None:
+        sample.status = UNMAPPED_LABEL
+        sample.reason = errors.UNKNOWN_CLASS_FOLDER.format(
+            path=sample.sample_id, label=class_dir.name, known=", ".join(CANONICAL)
+        )
+    return sample

@@ -1,0 +1,118 @@
+"""Decode any dataset image to RGB uint8, or fail with one line that names the file.
+
+Datasets ship gray, palette (JAFFE), RGBA, 16-bit (some CK+ exports) and EXIF-rotated phone
+photos; models want one thing. Decoding lives here so every adapter and worker agrees on the
+pixels, and so a bad file becomes ``status=unreadable`` with a reason instead of a crash.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from emoaudit import errors
+from emoaudit.data.base import Sample
+from emoaudit.errors import EmoauditError
+
+# Far above any face photo (a 12-megapixel phone image is 12M) but small enough that a crafted
+# file cannot take the machine's memory: 64M pixels of RGB is ~200 MB.
+MAX_PIXELS = 64_000_000
+
+
+class ImageDecodeError(EmoauditError):
+    """One image cannot be decoded; the runner records status ``unreadable`` with str(exc)."""
+
+
+def decode_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Return the image at `path` as an (H, W, 3) RGB uint8 array, upright per its EXIF tag."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below decides; PIL's warning would only add noise to the log.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise ImageDecodeError(
+                        errors.DECOMPRESSION_BOMB.format(
+                            path=path, pixels=width * height, limit=max_pixels
+                        )
+                    )
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im)
+    except ImageDecodeError:
+        raise
+    except FileNotFoundError:
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=path, why="no such file")
+        ) from None
+    except UnidentifiedImageError:
+        why = "not an image file" if path.stat().st_size else "empty file"
+        raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=path, why=why)) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated data, broken headers
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
+        ) from None
+
+
+def gray_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Replicate a 2-D gray array (FER2013 csv rows) to RGB so every sample has one shape."""
+    if pixels.ndim == 2:
+        return np.repeat(pixels[:, :, None], 3, axis=2)
+    return pixels
+
+
+def _to_rgb(im) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image, imported lazily
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return gray_to_rgb(_high_depth_to_uint8(np.asarray(im), mode))
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("LA", "PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    if im.mode == "RGBA":
+        # Composite on white: transparent pixels otherwise keep arbitrary hidden colours.
+        from PIL import Image
+
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
+def _high_depth_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Scale 16-bit or 32-bit gray to 0-255; 'I' images holding 8-bit values stay as they are."""
+    arr = arr.astype(np.float64)
+    if mode == "F":
+        top = 1.0 if arr.size and float(arr.max()) <= 1.0 else 255.0
+    elif mode.startswith("I;16") or (arr.size and float(arr.max()) > 255):
+        top = 65535.0
+    else:
+        top = 255.0
+    return np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def sample_image(sample: Sample) -> np.ndarray:
+    """The RGB pixels of a sample, whether stored inline (csv rows) or as a file."""
+    if sample.pixels is not None:
+        return gray_to_rgb(sample.pixels)
+    if sample.path is None:
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=sample.sample_id, why="sample has no image")
+        )
+    return decode_image(sample.path)

@@ -1,0 +1,117 @@
+"""RAF-DB basic: `EmoLabel/list_patition_label.txt` lines such as `train_00001.jpg 5`.
+
+Codes 1 surprise, 2 fear, 3 disgust, 4 happiness, 5 sadness, 6 anger, 7 neutral (RAF-DB
+readme). Aligned 100x100 faces `Image/aligned/train_00001_aligned.jpg` are preferred (and are
+precropped); `Image/original/train_00001.jpg` is the fallback and goes through face detection.
+`Annotation/manual/train_00001_manu_attri.txt` holds 5 landmark lines then gender, race and
+age group, decoded to readable attribute values because group analyses are RAF-DB's point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from emoaudit import errors
+from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
+from emoaudit.errors import DataError
+from emoaudit.taxonomy import canonical
+
+NAME = "rafdb"
+DESCRIPTION = "RAF-DB basic: EmoLabel/list_patition_label.txt, Image/aligned, manual attributes"
+PRECROPPED = True
+
+LIST_FILE = Path("EmoLabel") / "list_patition_label.txt"  # sic: the dataset's own spelling
+CODES = {
+    "1": "surprise",
+    "2": "fear",
+    "3": "disgust",
+    "4": "happiness",
+    "5": "sadness",
+    "6": "anger",
+    "7": "neutral",
+}
+GENDER = {"0": "male", "1": "female", "2": "unsure"}
+RACE = {"0": "Caucasian", "1": "African-American", "2": "Asian"}
+AGE = {"0": "0-3", "1": "4-19", "2": "20-39", "3": "40-69", "4": "70+"}
+LANDMARK_LINES = 5
+
+
+def dataset_root(root: Path) -> Path | None:
+    """The `basic/` folder: `root` itself or `root/basic` (the archive unpacks with it)."""
+    for candidate in (root, root / "basic"):
+        if (candidate / LIST_FILE).is_file():
+            return candidate
+    return None
+
+
+def detect(root: Path) -> bool:
+    return root.is_dir() and dataset_root(root) is not None
+
+
+def iter_samples(root: Path) -> Iterator[Sample]:
+    base = dataset_root(root) if root.is_dir() else None
+    if base is None:
+        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=str(LIST_FILE)))
+    list_path = base / LIST_FILE
+    with open(list_path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if line.strip():
+                yield _sample(base=base, list_path=list_path, line_no=line_no, line=line)
+
+
+def _sample(*, base: Path, list_path: Path, line_no: int, line: str) -> Sample:
+    parts = line.split()
+    if len(parts) != 2:
+        return Sample(
+            sample_id=f"line{line_no}",
+            dataset=NAME,
+            status=BAD_INPUT,
+            reason=errors.BAD_ROW.format(
+                path=list_path, line=line_no, what="expected '<image name> <code 1-7>'"
+            ),
+        )
+    name, code = parts
+    stem = name.rsplit(".", 1)[0]
+    sample = Sample(sample_id=name, dataset=NAME, split=stem.split("_", 1)[0], raw_label=code)
+    raw_name = CODES.get(code)
+    if raw_name is None:
+        sample.status = BAD_INPUT
+        sample.reason = errors.UNKNOWN_LABEL.format(
+            path=list_path,
+            line=line_no,
+            label=code,
+            dataset="RAF-DB basic",
+            known=", ".join(f"{k} {v}" for k, v in CODES.items()),
+        )
+        return sample
+    sample.label = canonical(raw_name)
+    sample.attributes = read_attributes(base / "Annotation" / "manual" / f"{stem}_manu_attri.txt")
+    aligned = base / "Image" / "aligned" / f"{stem}_aligned.jpg"
+    original = base / "Image" / "original" / name
+    if aligned.is_file():
+        sample.path, sample.precropped = str(aligned), True
+    elif original.is_file():
+        sample.path, sample.precropped = str(original), False
+    else:
+        sample.status, sample.label = UNREADABLE, None
+        sample.reason = errors.MISSING_IMAGE.format(path=aligned, ref=f"{list_path}:{line_no}")
+    return sample
+
+
+def read_attributes(path: Path) -> dict[str, str]:
+    """gender/race/age from a manual attribute file; {} when absent or malformed (then the
+    sample counts in the 'missing' group rather than being thrown away)."""
+    try:
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError):
+        return {}
+    values = lines[LANDMARK_LINES : LANDMARK_LINES + 3]
+    if len(values) != 3:
+        return {}
+    attributes = {}
+    tables = {"gender": GENDER, "race": RACE, "age": AGE}
+    for (key, table), value in zip(tables.items(), values, strict=True):
+        if value in table:
+            attributes[key] = table[value]
+    return attributes
