@@ -1,0 +1,448 @@
+"""What a deployment that flags people by their expression would do, granting its premise.
+
+Vendors of "suspicious emotion" detection claim that a displayed expression reveals intent. That
+premise is not supported by the evidence (Barrett et al. 2019), and emoaudit never flags anyone.
+This analysis takes the premise at its best and asks what the audited model would do to a
+screened population: how many flags, how many of them innocent people, and whether some groups
+would be flagged more than others. The derivation is in docs/flagging.md; in short:
+
+- A *target* (a person the deployment means to find) is assumed to display a flagged expression
+  whenever screened (the vendor's best case), so the model flags a target with probability equal
+  to its recall on flagged expressions: ``sensitivity = P(pred in F | true label in F)``.
+- An *ordinary person* displays a flagged expression with probability ``d`` (the display rate; by
+  default the share of flagged labels in the audited data) and a non-flagged one otherwise, so
+  ``false_flag_rate = d * sensitivity + (1 - d) * P(pred in F | true label not in F)``. An
+  ordinary angry face that is flagged counts as a false flag: the expression was read correctly,
+  the inference about the person was not.
+
+Every output carries a bootstrap interval over the audited samples (clustered by subject when
+the data has subjects), so the uncertainty of the model's rates flows into every number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from emoaudit import errors
+from emoaudit.errors import EmoauditError
+from emoaudit.taxonomy import CANONICAL, canonical, canonical_order
+
+BASE_RATES: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+CITATION = (
+    "Barrett, L. F., Adolphs, R., Marsella, S., Martinez, A. M., & Pollak, S. D. (2019). "
+    "Emotional expressions reconsidered: challenges to inferring emotion from human facial "
+    "movements. Psychological Science in the Public Interest, 20(1), 1-68."
+)
+_CHUNK = 64  # resamples per weight block: bounds memory at _CHUNK x n_clusters
+
+
+def deployment_outcomes(
+    *,
+    sensitivity: Any,
+    false_flag_rate: Any,
+    base_rate: float,
+    population: float,
+) -> dict[str, Any]:
+    """Bayes' rule on a screened population; works on scalars or arrays of bootstrap draws."""
+    sens = np.asarray(sensitivity, dtype=float)
+    ffr = np.asarray(false_flag_rate, dtype=float)
+    true_hits = population * base_rate * sens
+    innocent = population * (1.0 - base_rate) * ffr
+    flags = true_hits + innocent
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ppv = np.where(flags > 0, true_hits / flags, np.nan)
+        per_hit = np.where(true_hits > 0, innocent / true_hits, np.inf)
+    return {
+        "expected_flags": flags,
+        "true_hits": true_hits,
+        "missed_targets": population * base_rate * (1.0 - sens),
+        "innocent_flagged": innocent,
+        "ppv": ppv,
+        "innocent_per_true_hit": per_hit,
+    }
+
+
+def flagging_analysis(
+    df: Any,
+    *,
+    flag: list[str],
+    base_rate: float = 1e-4,
+    population: int = 1_000_000,
+    display_rate: float | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    model: str | None = None,
+    groups: list[str] | None = None,
+    min_group_n: int = 30,
+) -> dict[str, Any]:
+    """Flagging outcomes with intervals for one model's clean predictions (see module doc)."""
+    flagged = _flag_labels(flag)
+    _check_number("base-rate", base_rate, 0.0 < base_rate < 1.0, "a rate between 0 and 1")
+    _check_number("population", population, population >= 1, "a positive count")
+    if display_rate is not None:
+        ok = 0.0 <= display_rate <= 1.0
+        _check_number("display-rate", display_rate, ok, "a share between 0 and 1")
+    rows, model_name = _select_rows(df, model)
+    where = f"model '{model_name}'"
+    labels = rows["label"].astype(str).to_numpy()
+    is_flag_label = np.isin(labels, flagged)
+    is_flag_pred = np.isin(rows["pred"].astype(str).to_numpy(), flagged)
+    if not is_flag_label.any():
+        raise EmoauditError(
+            errors.FLAG_NOT_IN_DATA.format(where=where, which="flagged", what="sensitivity")
+        )
+    if is_flag_label.all():
+        raise EmoauditError(
+            errors.FLAG_NOT_IN_DATA.format(
+                where=where, which="non-flagged", what="the false-positive rate"
+            )
+        )
+    present = canonical_order([lab for lab in set(labels) if lab in CANONICAL])
+    attrs = _group_columns(rows, groups)
+    tally = _Tally()
+    tally.add("a", is_flag_label & is_flag_pred)
+    tally.add("nF", is_flag_label)
+    tally.add("b", ~is_flag_label & is_flag_pred)
+    tally.add("nN", ~is_flag_label)
+    preds = rows["pred"].astype(str).to_numpy()
+    for lab in present:
+        tally.add(f"n:{lab}", labels == lab)
+        tally.add(f"flag:{lab}", (labels == lab) & is_flag_pred)
+        tally.add(f"hit:{lab}", (labels == lab) & (preds == lab))
+    group_values: dict[str, list[str]] = {}
+    for attr in attrs:
+        values = rows[attr]
+        kept = sorted({str(v) for v in values.dropna().unique()})
+        group_values[attr] = kept
+        as_str = values.astype(str).to_numpy()
+        notna = values.notna().to_numpy()
+        for g in kept:
+            member = notna & (as_str == g)
+            tally.add(f"{attr}={g}:a", member & is_flag_label & is_flag_pred)
+            tally.add(f"{attr}={g}:nF", member & is_flag_label)
+            tally.add(f"{attr}={g}:b", member & ~is_flag_label & is_flag_pred)
+            tally.add(f"{attr}={g}:nN", member & ~is_flag_label)
+    clusters = _clusters(rows)
+    point, draws = tally.bootstrap(clusters, n_resamples=n_resamples, seed=seed)
+    ci = _Interval(confidence)
+
+    def rates(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sens = t["a"] / t["nF"]
+            fpr = t["b"] / t["nN"]
+            d = t["nF"] / (t["nF"] + t["nN"]) if display_rate is None else display_rate
+            return {"sens": sens, "fpr": fpr, "d": np.asarray(d, dtype=float) + 0 * sens}
+
+    r0, rb = rates(point), rates(draws)
+    ffr0 = r0["d"] * r0["sens"] + (1 - r0["d"]) * r0["fpr"]
+    ffrb = rb["d"] * rb["sens"] + (1 - rb["d"]) * rb["fpr"]
+    n_ok = len(rows)
+    out0 = deployment_outcomes(
+        sensitivity=r0["sens"], false_flag_rate=ffr0, base_rate=base_rate, population=population
+    )
+    outb = deployment_outcomes(
+        sensitivity=rb["sens"], false_flag_rate=ffrb, base_rate=base_rate, population=population
+    )
+    perfect0 = deployment_outcomes(
+        sensitivity=1.0, false_flag_rate=r0["d"], base_rate=base_rate, population=population
+    )
+    perfectb = deployment_outcomes(
+        sensitivity=np.ones_like(rb["d"]),
+        false_flag_rate=rb["d"],
+        base_rate=base_rate,
+        population=population,
+    )
+    result: dict[str, Any] = {
+        "model": model_name,
+        "datasets": sorted(str(v) for v in rows["dataset"].dropna().unique())
+        if "dataset" in rows
+        else [],
+        "condition": "clean",
+        "flag": flagged,
+        "assumptions": {
+            "base_rate": base_rate,
+            "population": int(population),
+            "display_rate": ci.of(r0["d"], rb["d"], n_ok),
+            "display_rate_source": "dataset label distribution" if display_rate is None else "user",
+            "target_model": (
+                "best case for the vendor: every target displays a flagged expression when "
+                "screened, so the model flags a target at its recall on flagged expressions"
+            ),
+            "ordinary_model": (
+                "an ordinary person displays a flagged expression with the display rate and a "
+                "non-flagged one otherwise; any flag of an ordinary person is a false flag"
+            ),
+        },
+        "method": {
+            "bootstrap": "percentile",
+            "n_resamples": int(n_resamples),
+            "seed": int(seed),
+            "confidence": confidence,
+            "cluster": "subject_id" if _has_subjects(rows) else None,
+            "n_samples": n_ok,
+        },
+        "rates": {
+            "sensitivity": ci.of(r0["sens"], rb["sens"], int(point["nF"])),
+            "nonflagged_false_positive_rate": ci.of(r0["fpr"], rb["fpr"], int(point["nN"])),
+            "false_flag_rate": ci.of(ffr0, ffrb, n_ok),
+        },
+        "per_label": {
+            lab: {
+                "flagged": lab in flagged,
+                "flag_rate": ci.of(
+                    *_ratio(point, draws, f"flag:{lab}", f"n:{lab}"), int(point[f"n:{lab}"])
+                ),
+                "recall": ci.of(
+                    *_ratio(point, draws, f"hit:{lab}", f"n:{lab}"), int(point[f"n:{lab}"])
+                ),
+            }
+            for lab in present
+        },
+        "outcomes": {k: ci.of(out0[k], outb[k], n_ok) for k in out0},
+        "perfect_reader": {
+            k: ci.of(perfect0[k], perfectb[k], n_ok) for k in ("ppv", "innocent_per_true_hit")
+        },
+        "sensitivity_table": _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n_ok),
+        "groups": _group_rates(point, draws, group_values, r0, rb, ci=ci, min_group_n=min_group_n),
+    }
+    result["statement"] = plain_statement(result)
+    return result
+
+
+def plain_statement(result: dict[str, Any]) -> str:
+    """The assumptions and the headline in words a non-statistician can check and quote."""
+    a = result["assumptions"]
+    o = result["outcomes"]
+    r = result["rates"]
+    flags = ", ".join(result["flag"])
+    ppv = o["ppv"]
+    per_hit = o["innocent_per_true_hit"]
+    perfect = result["perfect_reader"]["ppv"]
+    return (
+        f"Suppose model '{result['model']}' screened {a['population']:,} people and flagged "
+        f"anyone whose face it reads as {flags}, to find people who make up "
+        f"{_pct(a['base_rate'])} of them. We grant the premise its best case: every person "
+        f"sought shows a flagged expression, so the model catches them at its measured "
+        f"sensitivity of {_pct_iv(r['sensitivity'])}; ordinary people show a flagged expression "
+        f"{_pct(a['display_rate']['value'])} of the time ({a['display_rate_source']}), and the "
+        f"model flags ordinary people at {_pct_iv(r['false_flag_rate'])}. It would then raise "
+        f"about {o['expected_flags']['value']:,.0f} flags "
+        f"({o['expected_flags']['ci_low']:,.0f} to {o['expected_flags']['ci_high']:,.0f}); only "
+        f"{_pct_iv(ppv)} of flagged people would be among those sought, and about "
+        f"{_num(per_hit['value'])} innocent people would be flagged for every true hit. Even a "
+        f"model that read every expression perfectly would be right about a flagged person only "
+        f"{_pct(perfect['value'])} of the time, because ordinary people show these expressions "
+        "too. And the premise itself is unsupported: facial movements do not reliably reveal "
+        "emotional states, let alone intent, across people and situations (Barrett et al. 2019). "
+        "These numbers are an upper bound on what such a deployment could achieve, not an "
+        "estimate of what it would."
+    )
+
+
+class _Interval:
+    """Percentile intervals from bootstrap draws; the point estimate is the full-sample value."""
+
+    def __init__(self, confidence: float) -> None:
+        self.q = (100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2)
+
+    def of(self, value: Any, draws: Any, n: int) -> dict[str, Any]:
+        v = float(np.asarray(value, dtype=float).reshape(-1)[0])
+        d = np.asarray(draws, dtype=float).reshape(-1)
+        d = d[np.isfinite(d)]
+        lo, hi = np.nan, np.nan
+        if np.isfinite(v) and d.size:
+            lo, hi = np.percentile(d, self.q)
+        return {"value": _clean(v), "ci_low": _clean(lo), "ci_high": _clean(hi), "n": int(n)}
+
+
+def _clean(x: float) -> float | None:
+    """JSON has no NaN or inf: an undefined value becomes null (results.json forbids NaN)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+class _Tally:
+    """Named 0/1 row indicators summed per cluster, then per bootstrap resample of clusters."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.columns: list[np.ndarray] = []
+
+    def add(self, name: str, indicator: np.ndarray) -> None:
+        self.names.append(name)
+        self.columns.append(indicator.astype(np.float64))
+
+    def bootstrap(
+        self, clusters: np.ndarray, *, n_resamples: int, seed: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        x = np.column_stack(self.columns)
+        _, inverse = np.unique(clusters, return_inverse=True)
+        per_cluster = np.zeros((inverse.max() + 1, x.shape[1]))
+        np.add.at(per_cluster, inverse, x)
+        k = per_cluster.shape[0]
+        rng = np.random.default_rng(seed)
+        blocks = []
+        for start in range(0, n_resamples, _CHUNK):
+            size = min(_CHUNK, n_resamples - start)
+            weights = rng.multinomial(k, np.full(k, 1.0 / k), size=size)
+            blocks.append(weights @ per_cluster)
+        sums = np.vstack(blocks) if blocks else np.zeros((0, x.shape[1]))
+        total = per_cluster.sum(axis=0)
+        point = {n: total[i] for i, n in enumerate(self.names)}
+        draws = {n: sums[:, i] for i, n in enumerate(self.names)}
+        return point, draws
+
+
+def _ratio(point: dict, draws: dict, num: str, den: str) -> tuple[float, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = point[num] / point[den] if point[den] else np.nan
+        return p, draws[num] / draws[den]
+
+
+def _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n) -> list[dict[str, Any]]:
+    rows = []
+    for rate in BASE_RATES:
+        o0 = deployment_outcomes(
+            sensitivity=r0["sens"], false_flag_rate=ffr0, base_rate=rate, population=population
+        )
+        ob = deployment_outcomes(
+            sensitivity=rb["sens"], false_flag_rate=ffrb, base_rate=rate, population=population
+        )
+        rows.append({"base_rate": rate, **{k: ci.of(o0[k], ob[k], n) for k in o0}})
+    return rows
+
+
+def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict[str, Any]:
+    """Ordinary-person false-flag rate per group, all groups sharing one display rate.
+
+    The display rate is shared because the dataset's per-group label mix reflects how it was
+    collected, not how often people of a group show an expression; what differs between groups
+    is then the model alone.
+    """
+    out: dict[str, Any] = {}
+    for attr, values in group_values.items():
+        rows, eligible0, eligibleb = [], [], []
+        for g in values:
+            key = f"{attr}={g}"
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s0 = point[f"{key}:a"] / point[f"{key}:nF"] if point[f"{key}:nF"] else np.nan
+                f0 = point[f"{key}:b"] / point[f"{key}:nN"] if point[f"{key}:nN"] else np.nan
+                sb = draws[f"{key}:a"] / draws[f"{key}:nF"]
+                fb = draws[f"{key}:b"] / draws[f"{key}:nN"]
+            ffr0 = r0["d"] * s0 + (1 - r0["d"]) * f0
+            ffrb = rb["d"] * sb + (1 - rb["d"]) * fb
+            n = int(point[f"{key}:nF"] + point[f"{key}:nN"])
+            small = n < min_group_n
+            rows.append(
+                {
+                    "group": g,
+                    "n": n,
+                    "small": small,
+                    "false_flag_rate": ci.of(ffr0, ffrb, n),
+                    "sensitivity": ci.of(s0, sb, int(point[f"{key}:nF"])),
+                }
+            )
+            if not small and np.isfinite(ffr0):
+                eligible0.append(ffr0)
+                eligibleb.append(ffrb)
+        ratio = None
+        if len(eligible0) >= 2:
+            e0, eb = np.array(eligible0), np.vstack(eligibleb)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r_point = e0.max() / e0.min() if e0.min() > 0 else np.inf
+                r_draws = np.nanmax(eb, axis=0) / np.nanmin(eb, axis=0)
+            n_total = sum(row["n"] for row in rows if not row["small"])
+            ratio = ci.of(r_point, r_draws, n_total)
+        out[attr.removeprefix("attr_")] = {
+            "groups": rows,
+            "ratio_max_min": ratio,
+            "min_group_n": min_group_n,
+        }
+    return out
+
+
+def _flag_labels(flag: list[str]) -> list[str]:
+    if not flag:
+        raise EmoauditError(errors.UNKNOWN_FLAG_LABEL.format(label="", known=", ".join(CANONICAL)))
+    out = []
+    for raw in flag:
+        lab = canonical(raw)
+        if lab is None:
+            raise EmoauditError(
+                errors.UNKNOWN_FLAG_LABEL.format(label=raw, known=", ".join(CANONICAL))
+            )
+        out.append(lab)
+    return canonical_order(out)
+
+
+def _check_number(name: str, value: float, ok: bool, expected: str) -> None:
+    if not ok:
+        raise EmoauditError(
+            errors.BAD_FLAG_NUMBER.format(name=name, expected=expected, value=value)
+        )
+
+
+def _select_rows(df: Any, model: str | None) -> tuple[Any, str]:
+    """Clean, scored rows of one model: a missed face raises no flag, the vendor's best case."""
+    models = sorted(str(m) for m in df["model"].dropna().unique())
+    where = "predictions"
+    if model is None:
+        if len(models) != 1:
+            raise EmoauditError(
+                errors.AMBIGUOUS_MODEL.format(where=where, models=", ".join(models))
+            )
+        model = models[0]
+    elif model not in models:
+        raise EmoauditError(
+            errors.UNKNOWN_MODEL.format(where=where, model=model, models=", ".join(models))
+        )
+    keep = (df["model"] == model) & (df["status"] == "ok")
+    keep &= df["label"].notna() & df["pred"].notna()
+    if "condition" in df:
+        keep &= df["condition"] == "clean"
+    return df.loc[keep].reset_index(drop=True), model
+
+
+def _group_columns(rows: Any, groups: list[str] | None) -> list[str]:
+    attrs = [c for c in rows.columns if c.startswith("attr_")]
+    if groups is None:
+        return attrs
+    wanted = [g if g.startswith("attr_") else f"attr_{g}" for g in groups]
+    return [a for a in wanted if a in attrs]
+
+
+def _has_subjects(rows: Any) -> bool:
+    return "subject_id" in rows and bool(rows["subject_id"].notna().any())
+
+
+def _clusters(rows: Any) -> np.ndarray:
+    """Subject ids where known (images of one person are not independent), else one per row."""
+    if not _has_subjects(rows):
+        return np.arange(len(rows))
+    subj = rows["subject_id"]
+    own = "\x00row:" + rows.index.astype(str)
+    return np.where(subj.notna(), "s:" + subj.astype(str), own).astype(str)
+
+
+def _pct(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    x = 100 * x
+    if x == 0 or x >= 1:
+        return f"{x:.1f}%"
+    return f"{x:.2g}%"
+
+
+def _pct_iv(iv: dict[str, Any]) -> str:
+    if iv["value"] is None:
+        return "n/a"
+    return f"{_pct(iv['value'])} ({_pct(iv['ci_low'])} to {_pct(iv['ci_high'])})"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "an unbounded number of"
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
