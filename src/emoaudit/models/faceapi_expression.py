@@ -37,7 +37,7 @@ INPUT = InputSpec(
     mean=tuple(m / 255.0 for m in MEAN_RGB),
     std=(1.0, 1.0, 1.0),
     pad_square=True,
-    resize="bilinear",
+    resize="bilinear_tf",
 )
 
 SOURCE = {
