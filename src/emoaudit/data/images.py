@@ -27,19 +27,36 @@ class ImageDecodeError(EmoauditError):
 
 def decode_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Return the image at `path` as an (H, W, 3) RGB uint8 array, upright per its EXIF tag."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=path, why="no such file")
+        ) from None
+    except OSError as exc:
+        raise ImageDecodeError(
+            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
+        ) from None
+    return decode_image_bytes(data, name=str(path), max_pixels=max_pixels)
+
+
+def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode file bytes already read (the runner hashes them for its cache key first)."""
+    import io
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
     try:
         with warnings.catch_warnings():
             # Our own limit below decides; PIL's warning would only add noise to the log.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size
                 if width * height > max_pixels:
                     raise ImageDecodeError(
                         errors.DECOMPRESSION_BOMB.format(
-                            path=path, pixels=width * height, limit=max_pixels
+                            path=name, pixels=width * height, limit=max_pixels
                         )
                     )
                 im.load()
@@ -47,20 +64,16 @@ def decode_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
                 return _to_rgb(im)
     except ImageDecodeError:
         raise
-    except FileNotFoundError:
-        raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=path, why="no such file")
-        ) from None
     except UnidentifiedImageError:
-        why = "not an image file" if path.stat().st_size else "empty file"
-        raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=path, why=why)) from None
+        why = "not an image file" if data else "empty file"
+        raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=why)) from None
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
+            errors.UNREADABLE_IMAGE.format(path=name, why=_one_line(exc))
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated data, broken headers
         raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
+            errors.UNREADABLE_IMAGE.format(path=name, why=_one_line(exc))
         ) from None
 
 
