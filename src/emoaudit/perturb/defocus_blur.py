@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emoaudit.perturb.base import check_image, severity_value
+from emoaudit.perturb.base import check_image, severity_value, to_uint8
 
 NAME = "defocus_blur"
 VALUES = (0.015, 0.025, 0.04, 0.06, 0.08)  # disc radius, fraction of crop width
@@ -33,4 +33,8 @@ def disc_kernel(radius: float, *, supersample: int = 4) -> np.ndarray:
 def apply(image: np.ndarray, *, severity: int, rng: np.random.Generator) -> np.ndarray:
     image = check_image(image, NAME)
     radius = severity_value(VALUES, severity, NAME) * image.shape[1]
-    return cv2.filter2D(image, -1, disc_kernel(radius), borderType=cv2.BORDER_REFLECT_101)
+    # float32 filtering is about twice as fast as uint8 in OpenCV for kernels this size
+    blurred = cv2.filter2D(
+        image.astype(np.float32), -1, disc_kernel(radius), borderType=cv2.BORDER_REFLECT_101
+    )
+    return to_uint8(blurred)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emoaudit.perturb.base import check_image, severity_value
+from emoaudit.perturb.base import check_image, severity_value, to_uint8
 
 NAME = "motion_blur"
 VALUES = (0.03, 0.06, 0.10, 0.15, 0.20)  # streak length, fraction of crop width
@@ -42,4 +42,6 @@ def apply(image: np.ndarray, *, severity: int, rng: np.random.Generator) -> np.n
     length = severity_value(VALUES, severity, NAME) * image.shape[1]
     angle = rng.uniform(0.0, np.pi)
     kernel = line_kernel(length, angle)
-    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    # float32 filtering is about twice as fast as uint8 in OpenCV for kernels this size
+    blurred = cv2.filter2D(image.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    return to_uint8(blurred)
