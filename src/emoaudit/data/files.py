@@ -91,7 +91,8 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
     Missing required columns is a whole-file problem and raises one DataError; a short or long
     row is per-row and is yielded with missing fields as "" so the adapter can flag it.
     """
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
         header = [name.strip() for name in next(reader, [])]
         missing = [name for name in required if name not in header]

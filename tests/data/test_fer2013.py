@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from dataset_fixtures import (
+    FER_FOLDER_FILES,
+    pattern,
+    write_fer2013,
+    write_fer2013_folders,
+    write_icml_face_data,
+    write_image,
+)
+
+from emoaudit.data import fer2013, fer2013_folders
+from emoaudit.errors import DataError
+
+
+def test_fer2013_rows_ids_splits_labels_and_pixels(tmp_path):
+    path = write_fer2013(tmp_path)
+    samples = list(fer2013.iter_samples(tmp_path))
+    assert [s.sample_id for s in samples] == [f"row{i}" for i in range(7)]
+    assert [s.split for s in samples[:3]] == ["Training", "PublicTest", "PrivateTest"]
+    assert [s.label for s in samples[:3]] == ["anger", "neutral", "happy"]
+    assert [s.raw_label for s in samples[:3]] == ["0", "6", "3"]
+    assert [s.status for s in samples] == ["ok"] * 3 + ["bad_input"] * 4
+    for k in range(3):
+        assert samples[k].pixels.dtype == np.uint8
+        np.testing.assert_array_equal(samples[k].pixels, pattern(k))
+        assert samples[k].precropped
+    # reasons name the file and the physical line (header is line 1)
+    assert samples[3].reason.startswith(f"{path}:5: label '7' is not in the FER2013 label set")
+    assert samples[4].reason == f"{path}:6: expected 2304 pixel values, found 2303"
+    assert samples[5].reason == f"{path}:7: pixels must be integers 0-255 separated by spaces"
+    assert samples[6].reason == f"{path}:8: pixels must be integers 0-255 separated by spaces"
+    assert all(s.label is None and s.pixels is None for s in samples[3:])
+
+
+def test_fer2013_accepts_the_csv_path_and_icml_header(tmp_path):
+    path = write_fer2013(tmp_path / "a")
+    assert len(list(fer2013.iter_samples(path))) == 7
+    write_icml_face_data(tmp_path / "b")
+    samples = list(fer2013.iter_samples(tmp_path / "b"))
+    assert [(s.split, s.label) for s in samples] == [
+        ("Training", "anger"), ("PublicTest", "neutral"), ("PrivateTest", "happy")
+    ]  # fmt: skip
+    np.testing.assert_array_equal(samples[2].pixels, pattern(2))
+
+
+def test_fer2013_missing_pixels_column_is_one_line_data_error(tmp_path):
+    (tmp_path / "fer2013.csv").write_text("emotion,Usage\n0,Training\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) pixels; expected header"):
+        list(fer2013.iter_samples(tmp_path))
+
+
+def test_fer2013_folders_maps_classes_by_name_not_sorted_index(tmp_path):
+    write_fer2013_folders(tmp_path)
+    samples = {s.sample_id: s for s in fer2013_folders.iter_samples(tmp_path)}
+    assert set(samples) == set(FER_FOLDER_FILES)
+    got = {k: (s.split, s.label, s.status) for k, s in samples.items()}
+    # Sorted folder index 4 is 'neutral' but csv code 4 is 'sad': a by-index loader fails here.
+    assert got == {
+        "train/angry/Training_10.jpg": ("Training", "anger", "ok"),
+        "train/neutral/Training_11.jpg": ("Training", "neutral", "ok"),
+        "train/surprise/Training_16.jpg": ("Training", "surprise", "ok"),
+        "test/sad/PublicTest_12.jpg": ("PublicTest", "sad", "ok"),
+        "test/neutral/PrivateTest_14.jpg": ("PrivateTest", "neutral", "ok"),
+        "test/surprise/PrivateTest_13.jpg": ("PrivateTest", "surprise", "ok"),
+        "test/happy/im15.jpg": ("test", "happy", "ok"),
+    }
+    assert all(s.path and s.precropped for s in samples.values())
+
+
+def test_fer2013_folders_unknown_class_is_kept_unmapped(tmp_path):
+    write_fer2013_folders(tmp_path)
+    write_image(tmp_path / "train" / "contempt_like" / "Training_99.jpg", 99)
+    samples = [s for s in fer2013_folders.iter_samples(tmp_path) if s.raw_label == "contempt_like"]
+    assert len(samples) == 1
+    assert samples[0].status == "unmapped_label"
+    assert "folder 'contempt_like' is not a known expression label" in samples[0].reason

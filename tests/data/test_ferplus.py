@@ -1,0 +1,84 @@
+import numpy as np
+from dataset_fixtures import FERPLUS_LINES, pattern, write_ferplus, write_ferplus_folders
+
+from emoaudit.data import ferplus
+
+
+def test_ferplus_joins_votes_to_pixels_by_row_order(tmp_path):
+    write_ferplus(tmp_path)
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert [s.sample_id for s in samples] == [f"row{k}" for k in range(6)]
+    for k, sample in enumerate(samples):
+        np.testing.assert_array_equal(sample.pixels, pattern(100 + k))  # row k <-> row k
+    assert [s.split for s in samples] == [
+        "Training", "Training", "Training", "Training", "PublicTest", "PrivateTest"
+    ]  # fmt: skip
+    assert [s.label for s in samples] == ["neutral", "happy", None, None, None, "contempt"]
+    assert [s.status for s in samples] == [
+        "ok", "ok", "unmapped_label", "unmapped_label", "unmapped_label", "ok"
+    ]  # fmt: skip
+    assert samples[0].votes == {
+        "neutral": 4, "happy": 0, "surprise": 0, "sad": 1, "anger": 3, "disgust": 2,
+        "fear": 0, "contempt": 0, "unknown": 0, "nf": 0,
+    }  # fmt: skip
+    assert samples[2].votes["nf"] == 10
+    # original FER2013 labels kept for agreement analysis (codes 6,3,0,5,4,1)
+    assert [s.attributes["fer2013_label"] for s in samples] == [
+        "neutral", "happy", "anger", "surprise", "sad", "disgust"
+    ]  # fmt: skip
+
+
+def test_ferplus_reasons_for_not_a_face_tie_and_unknown(tmp_path):
+    write_ferplus(tmp_path)
+    samples = list(ferplus.iter_samples(tmp_path))
+    labels = tmp_path / "fer2013new.csv"
+    assert samples[2].reason == (
+        f"{labels}:4: FER+ plurality is 'NF' (10 of 10 votes), not an expression"
+    )
+    assert samples[3].reason == (
+        f"{labels}:5: FER+ votes tie between neutral, surprise (5 each); no plurality label"
+    )
+    assert samples[3].raw_label == "neutral+surprise"
+    assert samples[4].reason == (
+        f"{labels}:6: FER+ plurality is 'unknown' (4 of 10 votes), not an expression"
+    )
+
+
+def test_ferplus_usage_mismatch_and_row_count_mismatch_are_per_row(tmp_path):
+    lines = list(FERPLUS_LINES)
+    lines[4] = lines[4].replace("PublicTest", "Training")
+    write_ferplus(tmp_path, lines=lines, fer_rows=7)
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert len(samples) == 7
+    assert samples[4].status == "bad_input"
+    assert "Usage 'Training' differs from 'PublicTest'" in samples[4].reason
+    assert samples[6].status == "bad_input"
+    assert samples[6].reason == (
+        f"{tmp_path / 'fer2013.csv'}:8: no matching row in fer2013new.csv "
+        "(the files differ in row count)"
+    )
+
+
+def test_ferplus_needs_fer2013_next_to_it(tmp_path):
+    import pytest
+
+    from emoaudit.errors import DataError
+
+    write_ferplus(tmp_path)
+    (tmp_path / "fer2013.csv").unlink()
+    with pytest.raises(DataError, match="FER\\+ votes need the FER2013 pixels"):
+        list(ferplus.iter_samples(tmp_path / "fer2013new.csv"))
+
+
+def test_ferplus_generated_folder_layout(tmp_path):
+    write_ferplus_folders(tmp_path)
+    samples = list(ferplus.iter_samples(tmp_path))
+    got = [(s.sample_id, s.split, s.label, s.status) for s in samples]
+    assert got == [
+        ("FER2013Train/fer0000000.png", "Training", "neutral", "ok"),
+        ("FER2013Train/fer0000001.png", "Training", "happy", "ok"),
+        ("FER2013Train/fer0000009.png", "Training", None, "unreadable"),
+    ]
+    assert samples[2].reason.endswith(
+        f"(referenced by {tmp_path / 'FER2013Train' / 'label.csv'}:3)"
+    )
