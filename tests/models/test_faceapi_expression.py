@@ -19,11 +19,11 @@ from emoaudit.models.convert.faceapi_expression import (
 )
 from emoaudit.models.convert.onnx_build import serialize
 from emoaudit.models.faceapi_expression import (
-    INPUT,
+    INPUT_SPEC,
     LABELS,
     MEAN_RGB,
+    RAW_LABELS,
     faceapi_input,
-    model_info,
     pad_to_square_centred,
     resize_bilinear_tf_legacy,
 )
@@ -128,10 +128,11 @@ def test_conversion_is_byte_deterministic(tmp_path):
 
 
 def test_labels_are_face_api_order_in_canonical_names():
+    assert RAW_LABELS == FACEAPI_LABELS
+    assert LABELS == ("neutral", "happy", "sad", "anger", "fear", "disgust", "surprise")
     assert LABELS == tuple(canonical(label) for label in FACEAPI_LABELS)
-    info = model_info("faceapi.onnx")
-    assert info.labels == LABELS and str(info.onnx_path) == "faceapi.onnx"
-    assert info.input.pad_square and (info.input.height, info.input.width) == (112, 112)
+    assert INPUT_SPEC.pad_square and INPUT_SPEC.resize == "bilinear_tf"
+    assert (INPUT_SPEC.height, INPUT_SPEC.width, INPUT_SPEC.color) == (112, 112, "rgb")
 
 
 @pytest.mark.parametrize(
@@ -166,5 +167,5 @@ def test_faceapi_input_normalises_after_zero_padding():
     np.testing.assert_allclose(x[0, 0], -mean / 255, rtol=1e-6)  # black padding, centred
     np.testing.assert_allclose(x[56, 56], (np.round(mean) - mean) / 255, atol=1e-6)
     # InputSpec carries the same normalisation for the generic runner.
-    np.testing.assert_allclose(np.array(INPUT.mean) * 255, MEAN_RGB)
-    assert INPUT.scale == pytest.approx(1 / 255)
+    np.testing.assert_allclose(np.array(INPUT_SPEC.mean) * 255, MEAN_RGB)
+    assert INPUT_SPEC.scale == pytest.approx(1 / 255)

@@ -113,11 +113,11 @@ def test_faceapi_expression_matches_face_api(reference, crops):
 def test_runner_preprocessing_keeps_faceapi_faithful(reference, crops):
     """The generic runner path (InputSpec -> prepare_batch) must be as faithful as faceapi_input;
     measured 1.3e-6, against up to 0.70 with OpenCV's bilinear and bottom/right padding."""
-    from emoaudit.models.faceapi_expression import INPUT
+    from emoaudit.models.faceapi_expression import INPUT_SPEC
     from emoaudit.models.preprocess import prepare_batch
 
     model = convert_faceapi_expression(_npm_dir("faceapi") / "model")
-    x = prepare_batch([rgb for _, rgb in crops], INPUT)
+    x = prepare_batch([rgb for _, rgb in crops], INPUT_SPEC)
     probs = _session(model).run(None, {"input": x})[0]
     expected = reference["models"]["faceapi-expression"]["outputs"]
     _compare(probs, np.array([expected[name] for name, _ in crops]))

