@@ -1,0 +1,84 @@
+import pytest
+from dataset_fixtures import (
+    write_affectnet,
+    write_affectnet_sets,
+    write_ckplus,
+    write_ckplus48,
+    write_fer2013,
+    write_fer2013_folders,
+    write_ferplus,
+    write_ferplus_folders,
+    write_folders,
+    write_jaffe,
+    write_manifest_csv,
+    write_manifest_parquet,
+    write_rafdb,
+)
+
+from emoaudit.data import DATASETS
+from emoaudit.data.detect import detect_format, iter_dataset
+from emoaudit.errors import DataError
+
+CASES = [
+    ("fer2013", lambda p: write_fer2013(p)),
+    ("fer2013", lambda p: write_fer2013(p) and p / "fer2013.csv"),
+    ("fer2013-folders", write_fer2013_folders),
+    ("ferplus", write_ferplus),
+    ("ferplus", lambda p: write_ferplus(p) / "fer2013new.csv"),
+    ("ferplus", write_ferplus_folders),
+    ("rafdb", write_rafdb),
+    ("rafdb", lambda p: write_rafdb(p) / "basic"),
+    ("affectnet", write_affectnet),
+    ("affectnet", write_affectnet_sets),
+    ("ckplus", write_ckplus),
+    ("ckplus48", write_ckplus48),
+    ("jaffe", lambda p: write_jaffe(p) and p),
+    ("folders", write_folders),
+    ("folders", lambda p: write_folders(p, split="train")),
+    ("manifest", write_manifest_csv),
+    ("manifest", lambda p: write_manifest_parquet(p, rows=10, row_group_size=5)),
+]
+
+
+@pytest.mark.parametrize(("expected", "make"), CASES)
+def test_detects_each_format(tmp_path, expected, make):
+    root = make(tmp_path) or tmp_path
+    assert detect_format(root) == expected
+    assert all(s.dataset == expected for s in iter_dataset(root))
+
+
+def test_every_registered_format_is_tried():
+    from emoaudit.data.detect import _candidates
+
+    assert set(_candidates()) == set(DATASETS.names())
+
+
+def test_adapters_follow_the_contract():
+    for name in DATASETS.names():
+        adapter = DATASETS.get(name)
+        assert adapter.NAME == name
+        assert adapter.DESCRIPTION and isinstance(adapter.PRECROPPED, bool)
+        assert callable(adapter.detect) and callable(adapter.iter_samples)
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(DataError) as info:
+        detect_format(tmp_path / "nope")
+    assert str(info.value) == f"{tmp_path / 'nope'}: no such file or directory"
+    with pytest.raises(DataError, match="no such file or directory"):
+        list(iter_dataset(tmp_path / "nope", "fer2013"))
+
+
+def test_unknown_format(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError) as info:
+        detect_format(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path}: could not detect the dataset format; pass --format")
+    assert "fer2013-folders" in message and "\n" not in message
+
+
+def test_empty_dataset_is_data_error(tmp_path):
+    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n")
+    with pytest.raises(DataError, match="no samples found for format 'fer2013'"):
+        list(iter_dataset(tmp_path))

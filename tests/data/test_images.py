@@ -1,0 +1,85 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emoaudit.data.base import Sample
+from emoaudit.data.images import ImageDecodeError, decode_image, sample_image
+
+
+def _save(image, path, **kw):
+    image.save(path, **kw)
+    return path
+
+
+def test_gray_becomes_three_equal_channels(tmp_path):
+    gray = np.arange(48 * 40, dtype=np.uint32).reshape(40, 48) % 256
+    path = _save(Image.fromarray(gray.astype(np.uint8)), tmp_path / "g.png")
+    rgb = decode_image(path)
+    assert rgb.shape == (40, 48, 3) and rgb.dtype == np.uint8
+    for c in range(3):
+        np.testing.assert_array_equal(rgb[:, :, c], gray)
+
+
+def test_rgba_composited_on_white(tmp_path):
+    data = np.zeros((4, 4, 4), dtype=np.uint8)
+    data[..., 0] = 200  # red, fully transparent except one pixel
+    data[0, 0, 3] = 255
+    path = _save(Image.fromarray(data, "RGBA"), tmp_path / "a.png")
+    rgb = decode_image(path)
+    assert tuple(rgb[0, 0]) == (200, 0, 0)
+    assert tuple(rgb[1, 1]) == (255, 255, 255)
+
+
+def test_sixteen_bit_scaled_to_eight(tmp_path):
+    data = np.array([[0, 65535], [257 * 128, 257]], dtype=np.uint16)
+    path = _save(Image.fromarray(data), tmp_path / "d.png")
+    rgb = decode_image(path)
+    assert rgb[:, :, 0].tolist() == [[0, 255], [128, 1]]
+
+
+def test_exif_orientation_applied(tmp_path):
+    image = Image.fromarray(np.zeros((20, 60, 3), dtype=np.uint8))  # wide
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to display
+    path = _save(image, tmp_path / "r.jpg", exif=exif.tobytes())
+    assert decode_image(path).shape == (60, 20, 3)  # displayed tall
+
+
+def test_decompression_bomb_limit(tmp_path):
+    path = _save(Image.new("L", (100, 100)), tmp_path / "big.png")
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path, max_pixels=5000)
+    assert str(info.value) == f"{path}: image has 10000 pixels, above the limit of 5000"
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"hello, not an image", "not an image file"), (b"", "empty file")],
+)
+def test_non_image_files(tmp_path, content, why):
+    path = tmp_path / "x.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path)
+    assert str(info.value) == f"{path}: cannot decode image ({why})"
+
+
+def test_truncated_and_missing_files(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        buffer, "JPEG"
+    )
+    path = tmp_path / "t.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(ImageDecodeError, match=f"^{path}: cannot decode image \\(.*truncated"):
+        decode_image(path)
+    with pytest.raises(ImageDecodeError, match="no such file"):
+        decode_image(tmp_path / "nope.png")
+
+
+def test_sample_image_inline_pixels():
+    pixels = np.full((48, 48), 7, dtype=np.uint8)
+    rgb = sample_image(Sample(sample_id="row0", dataset="fer2013", pixels=pixels))
+    assert rgb.shape == (48, 48, 3) and int(rgb.max()) == 7

@@ -1,0 +1,91 @@
+import tracemalloc
+from itertools import islice
+
+import pytest
+from dataset_fixtures import write_image, write_manifest_csv, write_manifest_parquet
+
+from emoaudit.data import manifest
+from emoaudit.errors import DataError
+
+
+def test_manifest_csv_rows(tmp_path):
+    path = write_manifest_csv(tmp_path)
+    samples = list(manifest.iter_samples(path))
+    got = [(s.sample_id, s.raw_label, s.label, s.status, s.subject_id, s.split) for s in samples]
+    assert got == [
+        ("img/a.png", "happy", "happy", "ok", "p1", "test"),
+        ("img/b.png", "Sadness", "sad", "ok", "p2", "test"),
+        ("img/c.png", "bored", None, "unmapped_label", "p2", "train"),
+        ("img/missing.png", "anger", None, "unreadable", "p3", "test"),
+        ("img/d.png", "unknown", None, "unmapped_label", None, None),
+    ]
+    assert samples[0].path == str(tmp_path / "img" / "a.png")  # relative to the manifest
+    assert samples[0].attributes == {"age_group": "20-39"}
+    assert samples[0].targets == {"valence": 0.5}
+    assert samples[1].targets == {}
+    assert samples[2].reason.startswith(
+        f"{path}:4: label 'bored' is not in the canonical label set"
+    )
+    assert samples[3].reason == (
+        f"{tmp_path / 'img' / 'missing.png'}: image file not found (referenced by {path}:5)"
+    )
+    assert (
+        samples[4].reason == f"{path}:6: label 'unknown' is not an expression (not an expression)"
+    )
+
+
+def test_manifest_missing_path_column_is_one_line_error(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("file,label\na.png,happy\n")
+    with pytest.raises(DataError) as info:
+        list(manifest.iter_samples(path))
+    assert str(info.value) == f"{path}: missing column(s) path; expected header path,label"
+    assert "\n" not in str(info.value)
+
+
+def test_manifest_parquet_missing_label_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"path": ["a.png"]}), path)
+    with pytest.raises(DataError, match="missing column\\(s\\) label"):
+        list(manifest.iter_samples(path))
+
+
+def test_manifest_parquet_streams_by_record_batch(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    path = write_manifest_parquet(tmp_path, rows=200_000, row_group_size=20_000)
+    pulled = []
+    original = pq.ParquetFile.iter_batches
+
+    def counting(self, *args, **kwargs):
+        for batch in original(self, *args, **kwargs):
+            pulled.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("read the whole table"))
+    first = list(islice(manifest.iter_samples(path), 10))
+    assert [s.sample_id for s in first] == [f"s{i}" for i in range(10)]
+    assert [s.label for s in first[:4]] == ["happy", "sad", "neutral", "fear"]
+    assert first[0].attributes == {"site": "site0"}
+    assert pulled == [manifest.BATCH_ROWS]  # one batch of 4096 rows read, not 200,000
+
+
+def test_manifest_csv_first_rows_in_bounded_memory(tmp_path):
+    write_image(tmp_path / "img.png", 1)
+    path = tmp_path / "big.csv"
+    with open(path, "w") as fh:
+        fh.write("path,label,site\n")
+        for i in range(200_000):
+            fh.write(f"img.png,happy,site{i % 7}\n")
+    tracemalloc.start()
+    try:
+        first = list(islice(manifest.iter_samples(path), 100))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(first) == 100
+    assert peak < 2_000_000  # all 200k rows as dicts would take tens of MB
