@@ -1,0 +1,315 @@
+"""Bootstrap intervals, paired differences, McNemar's exact test and Holm's correction.
+
+A resample never touches rows: it draws how many times each *unit* is counted, and the metric is
+evaluated on the resampled sums of row features (see metrics.py). Units are
+
+* subjects, when subject ids exist (cluster bootstrap: several images of one person are not
+  independent; rows without a subject are their own cluster);
+* otherwise rows, stratified by true label (each label keeps its count, as in the data), with
+  identical rows merged so that, for a confusion matrix, a resample is a multinomial draw over at
+  most K x K cells per stratum instead of n row draws. Merging is exact: drawing n rows uniformly
+  with replacement gives multinomial counts over classes of identical rows.
+
+Everything draws from one ``numpy.random.default_rng(seed)`` in a fixed order: same data, same
+seed, same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from emoaudit.analysis.metrics import Features, concat_features
+
+MULTINOMIAL_MAX_UNITS = 4096  # beyond this many units per stratum, index draws are cheaper
+CHUNK_CELLS = 4_000_000  # resample-count entries held in memory at once
+INDEX_CHUNK = 500_000  # index draws per chunk: keeps bincount's target array in cache
+CI_METHODS = ("percentile", "bca")
+UNKNOWN_CI_METHOD = "unknown ci_method '{method}'; expected one of: percentile, bca"
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    n_resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    ci_method: str = "percentile"
+
+    def __post_init__(self) -> None:
+        if self.ci_method not in CI_METHODS:
+            raise ValueError(UNKNOWN_CI_METHOD.format(method=self.ci_method))
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        if self.n_resamples < 1:
+            raise ValueError(f"n_resamples must be at least 1, got {self.n_resamples}")
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Estimate:
+    """A statistic on the full data, its bootstrap replicates and its interval (same shape)."""
+
+    value: np.ndarray
+    boot: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _codes(values: Any) -> np.ndarray | None:
+    """Integer codes for a label/subject column; None/NaN entries get unique negative codes."""
+    if values is None:
+        return None
+    import pandas as pd
+
+    codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    missing = codes < 0
+    codes = codes.astype(np.int64)
+    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    return codes
+
+
+class Resampled:
+    """The bootstrap of one population of rows: total sums, resampled sums, and (lazily, for
+    BCa) leave-one-unit-out sums. Estimate any number of statistics from the same resamples."""
+
+    def __init__(
+        self,
+        features: Features,
+        *,
+        spec: BootstrapSpec,
+        strata: Any = None,
+        clusters: Any = None,
+    ) -> None:
+        self.features = features
+        self.spec = spec
+        X = features.csr()
+        self.total = np.asarray(X.sum(axis=0)).ravel()
+        n = X.shape[0]
+        cluster_codes = _codes(clusters)
+        if cluster_codes is not None and len(np.unique(cluster_codes)) < n:
+            from scipy import sparse
+
+            n_units = int(cluster_codes.max()) + 1
+            member = sparse.csr_matrix(
+                (np.ones(n), (cluster_codes, np.arange(n))), shape=(n_units, n)
+            )
+            self.units = (member @ X).tocsr()
+            self.mult = np.ones(n_units, dtype=np.int64)
+            self.unit_strata = np.zeros(n_units, dtype=np.int64)
+            self.unit = "subject_id"
+            self.stratified = False
+        else:
+            strata_codes = _codes(strata)
+            if strata_codes is None:
+                strata_codes = np.zeros(n, dtype=np.int64)
+            self.units, self.mult, self.unit_strata = _merge_identical_rows(
+                X, features, strata_codes
+            )
+            self.unit = "sample"
+            self.stratified = strata is not None
+        self.boot = self._resample_sums(np.random.default_rng(spec.seed))
+
+    def _resample_sums(self, rng: np.random.Generator) -> np.ndarray:
+        B, U = self.spec.n_resamples, self.units.shape[0]
+        units_t = self.units.T.tocsr()
+        out = np.empty((B, self.units.shape[1]))
+        bounds = np.flatnonzero(np.diff(self.unit_strata)) + 1
+        strata = [slice(int(a), int(b)) for a, b in zip([0, *bounds], [*bounds, U], strict=True)]
+        chunk = max(1, min(B, CHUNK_CELLS // max(U, 1)))
+        if any(m.stop - m.start > MULTINOMIAL_MAX_UNITS for m in strata):
+            chunk = max(1, min(chunk, INDEX_CHUNK // int(self.mult.sum())))
+        for start in range(0, B, chunk):
+            b = min(chunk, B - start)
+            counts = np.empty((b, U))
+            for members in strata:
+                counts[:, members] = _draw_counts(self.mult[members], b, rng)
+            out[start : start + b] = (units_t @ counts.T).T
+        return out
+
+    def estimate(self, reduce: Callable[[np.ndarray], np.ndarray]) -> Estimate:
+        value = np.asarray(reduce(self.total[None, :]))[0]
+        boot = np.asarray(reduce(self.boot))
+        if self.spec.ci_method == "bca":
+            low, high = bca_interval(
+                boot,
+                value,
+                jackknife_values(self.total, self.units, reduce),
+                self.mult,
+                self.spec.confidence,
+            )
+        else:
+            low, high = percentile_interval(boot, self.spec.confidence)
+        return Estimate(value, boot, low, high)
+
+
+def _merge_identical_rows(X: Any, features: Features, strata: np.ndarray):
+    """Merge rows with identical features and stratum into one unit with a multiplicity."""
+    n = X.shape[0]
+    by_stratum = np.argsort(strata, kind="stable")  # contiguous strata: cheap slice writes
+    as_rows = X[by_stratum], np.ones(n, dtype=np.int64), strata[by_stratum]
+    if not np.array_equal(features.values, np.round(features.values)):
+        return as_rows  # real-valued features (confidences, losses) are almost all distinct
+    key = np.column_stack([strata, features.codes, features.values]).astype(np.float64)
+    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    if len(first) * 4 > n:  # little to gain
+        return as_rows
+    order = np.argsort(strata[first], kind="stable")
+    return X[first[order]], counts[order].astype(np.int64), strata[first[order]]
+
+
+def _draw_counts(mult: np.ndarray, b: int, rng: np.random.Generator) -> np.ndarray:
+    """b resamples of sum(mult) draws from units weighted by multiplicity: (b, len(mult))."""
+    total = int(mult.sum())
+    if len(mult) <= MULTINOMIAL_MAX_UNITS:
+        return rng.multinomial(total, mult / total, size=b).astype(np.float64)
+    slot_unit = np.repeat(np.arange(len(mult)), mult)
+    idx = slot_unit[rng.integers(0, total, size=(b, total))]
+    idx += (np.arange(b) * len(mult))[:, None]
+    return np.bincount(idx.ravel(), minlength=b * len(mult)).reshape(b, len(mult)).astype(float)
+
+
+def jackknife_values(
+    total: np.ndarray, units: Any, reduce: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The statistic with each unit left out, in chunks to bound memory."""
+    U = units.shape[0]
+    chunk = max(1, CHUNK_CELLS // max(units.shape[1], 1))
+    parts = []
+    for start in range(0, U, chunk):
+        block = units[start : start + chunk].toarray()
+        parts.append(np.asarray(reduce(total[None, :] - block)))
+    return np.concatenate(parts, axis=0)
+
+
+def percentile_interval(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = (1 - confidence) / 2
+    with np.errstate(all="ignore"), _quiet():
+        low = np.nanquantile(boot, alpha, axis=0)
+        high = np.nanquantile(boot, 1 - alpha, axis=0)
+    return low, high
+
+
+def bca_interval(
+    boot: np.ndarray,
+    value: np.ndarray,
+    jack: np.ndarray,
+    jack_weights: np.ndarray,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Efron's bias-corrected and accelerated interval. The acceleration comes from the
+    jackknife over units, each weighted by how many identical rows it stands for."""
+    from scipy.stats import norm
+
+    with np.errstate(all="ignore"):
+        valid = np.isfinite(boot)
+        n_valid = valid.sum(0)
+        below = ((boot < value) & valid).sum(0) + 0.5 * ((boot == value) & valid).sum(0)
+        prop = np.clip(below / np.maximum(n_valid, 1), 1 / (n_valid + 1), n_valid / (n_valid + 1))
+        z0 = norm.ppf(prop)
+        w = jack_weights.reshape(-1, *([1] * (jack.ndim - 1))).astype(float)
+        jv = np.where(np.isfinite(jack), jack, np.nan)
+        wsum = np.nansum(w * np.isfinite(jv), axis=0)
+        tbar = np.nansum(w * jv, axis=0) / wsum
+        d = tbar - jv
+        num = np.nansum(w * d**3, axis=0)
+        den = 6 * np.nansum(w * d**2, axis=0) ** 1.5
+        accel = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+        alpha = (1 - confidence) / 2
+        qs = []
+        for z in (norm.ppf(alpha), norm.ppf(1 - alpha)):
+            qs.append(norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z))))
+    return _quantile_per_element(boot, qs[0]), _quantile_per_element(boot, qs[1])
+
+
+def _quantile_per_element(boot: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quantile q[i] of column i (linear interpolation, NaNs ignored), vectorised."""
+    s = np.sort(boot, axis=0)  # NaN sort last
+    nv = np.isfinite(s).sum(0)
+    q = np.nan_to_num(np.asarray(q, dtype=float), nan=0.5)
+    pos = q * np.maximum(nv - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(nv - 1, 0))
+    frac = pos - lo
+    take = lambda i: np.take_along_axis(s, i[None, ...], axis=0)[0]  # noqa: E731
+    out = take(lo) * (1 - frac) + take(hi) * frac
+    return np.where(nv > 0, out, np.nan)
+
+
+class _quiet:
+    """Silence numpy's all-NaN-slice warning: an undefined statistic has an undefined CI."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def paired_difference(
+    first: Features,
+    second: Features,
+    reduce: Callable[[np.ndarray], np.ndarray],
+    *,
+    spec: BootstrapSpec,
+    strata: Any = None,
+    clusters: Any = None,
+) -> Estimate:
+    """Bootstrap of reduce(first) - reduce(second) over the same resampled rows (rows aligned:
+    same samples under model A and B, or clean and perturbed)."""
+    both, (sa, sb) = concat_features([first, second])
+    res = Resampled(both, spec=spec, strata=strata, clusters=clusters)
+    return res.estimate(lambda S: reduce(S[..., sa]) - reduce(S[..., sb]))
+
+
+def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any]:
+    """McNemar's exact test on paired right/wrong: two-sided binomial test of the discordant
+    pairs (b = only A right, c = only B right) against p = 1/2."""
+    a = np.asarray(correct_a, dtype=bool)
+    b_ = np.asarray(correct_b, dtype=bool)
+    b = int((a & ~b_).sum())
+    c = int((~a & b_).sum())
+    return {"test": "mcnemar_exact", "b": b, "c": c, "p_value": mcnemar_p(b, c)}
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    n = b + c
+    if n == 0:
+        return 1.0
+    from scipy.stats import binom
+
+    return float(min(1.0, 2.0 * binom.cdf(min(b, c), n, 0.5)))
+
+
+def holm(p_values: Any) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (same order as given; NaN stays NaN and is not counted
+    in the family size)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
+def interval(value: Any, low: Any, high: Any, n: Any) -> dict[str, Any]:
+    """The one shape every uncertain number takes in results.json (NaN -> null)."""
+
+    def num(x: Any) -> float | None:
+        x = float(x)
+        return None if math.isnan(x) or math.isinf(x) else x
+
+    return {"value": num(value), "ci_low": num(low), "ci_high": num(high), "n": int(n)}

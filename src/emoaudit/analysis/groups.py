@@ -1,0 +1,261 @@
+"""Who the model fails: every metric per group and intersection, disparity, directional errors.
+
+All groups of one grouping are resampled *together* (one resample of the whole slice, feature
+columns split by group), so a disparity's interval is computed on the whole statistic - the
+max-min gap recomputed in each resample - not stitched together from per-group intervals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emoaudit.analysis import metrics as M
+from emoaudit.analysis.bootstrap import BootstrapSpec, Estimate, Resampled, holm, interval
+
+ATTR_PREFIX = "attr_"
+INTERSECTION = "&"
+MISSING = "(missing)"
+GROUP_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "cohen_kappa")
+# Rhue (2018): equal smiles were scored angrier for Black than for white players. These are
+# the misreadings of a calm or happy face as hostile that such a pattern shows up in.
+CALM_LABELS = ("neutral", "happy")
+HOSTILE_LABELS = ("anger", "contempt", "disgust")
+UNKNOWN_ATTRIBUTE = "unknown group attribute '{name}'; the predictions have: {known}"
+
+
+def attribute_names(df: pd.DataFrame) -> list[str]:
+    return [c[len(ATTR_PREFIX) :] for c in df.columns if c.startswith(ATTR_PREFIX)]
+
+
+def groupings(df: pd.DataFrame, groups: list[str] | None) -> dict[str, list[str]]:
+    """Grouping name -> attributes. Default: each attr_* column alone. Given a list: each alone
+    plus their full intersection (``gender&race``)."""
+    known = attribute_names(df)
+    names = known if groups is None else list(groups)
+    for name in names:
+        if name not in known:
+            raise ValueError(UNKNOWN_ATTRIBUTE.format(name=name, known=", ".join(known) or "none"))
+    out = {name: [name] for name in names}
+    if groups is not None and len(names) > 1:
+        out[INTERSECTION.join(names)] = list(names)
+    return out
+
+
+def group_codes(df: pd.DataFrame, attributes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Per row a group index and the group names; a missing attribute is its own group."""
+    parts = [
+        df[ATTR_PREFIX + a].astype(object).where(df[ATTR_PREFIX + a].notna(), MISSING).astype(str)
+        for a in attributes
+    ]
+    key = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=INTERSECTION)
+    names = sorted(key.unique())
+    codes = pd.Categorical(key, categories=names).codes.astype(np.int64)
+    return codes, names
+
+
+def _block(S: np.ndarray, g: int, width: int) -> np.ndarray:
+    return S[..., g * width : (g + 1) * width]
+
+
+def disparity(est: Estimate, eligible: np.ndarray, alpha: float) -> dict[str, Any] | None:
+    """Max-min difference and min/max ratio over eligible groups, recomputed in every resample
+    (percentile interval of the whole statistic)."""
+    if eligible.sum() < 2:
+        return None
+    v, b = est.value[eligible], est.boot[:, eligible]
+    out = {}
+    with np.errstate(all="ignore"):
+        for name, f in (
+            ("difference", lambda x: np.nanmax(x, -1) - np.nanmin(x, -1)),
+            ("ratio", lambda x: np.nanmin(x, -1) / np.nanmax(x, -1)),
+        ):
+            boot = f(b)
+            lo, hi = np.nanquantile(boot, [alpha, 1 - alpha])
+            out[name] = interval(f(v[None, :])[0], lo, hi, int(eligible.sum()))
+    return out
+
+
+def disaggregate(
+    *,
+    true_idx: np.ndarray,
+    pred_idx: np.ndarray,
+    labels: list[str],
+    group: np.ndarray,
+    group_names: list[str],
+    spec: BootstrapSpec,
+    clusters: Any = None,
+    min_group_n: int = 30,
+    proba: np.ndarray | None = None,
+    proba_true_idx: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Per-group metrics with CIs, disparities, directional errors and ECE for one grouping."""
+    K, G = len(labels), len(group_names)
+    sizes = np.bincount(group, minlength=G)
+    small = sizes < min_group_n
+    missing = np.array([MISSING in name.split(INTERSECTION) for name in group_names])
+    eligible = ~small & ~missing
+    feats = M.confusion_features(true_idx, pred_idx, K).split_by(group, G)
+    res = Resampled(feats, spec=spec, strata=true_idx, clusters=clusters)
+    per_group = lambda f: (
+        lambda S: np.stack(  # noqa: E731
+            [f(_block(S, g, K * K)) for g in range(G)], axis=-1
+        )
+    )
+    estimates = {m: res.estimate(per_group(M.METRICS.meta(m)["batched"])) for m in GROUP_METRICS}
+    recall = res.estimate(per_group(M.recall_from_confusion))  # (..., K, G)
+    alpha = (1 - spec.confidence) / 2
+    if proba is not None and edges is not None:
+        bins = M.binned_features(proba_true_idx, proba, edges).split_by(group, G)
+        width = 3 * (len(edges) - 1)
+        cal = Resampled(bins, spec=spec, strata=true_idx, clusters=clusters)
+        ece = cal.estimate(
+            lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
+        )
+        estimates["ece"] = ece
+    rows = []
+    for g, name in enumerate(group_names):
+        entry: dict[str, Any] = {
+            "group": name,
+            "n": int(sizes[g]),
+            "small": bool(small[g]),
+            "missing_attribute": bool(missing[g]),
+            "metrics": {
+                m: interval(e.value[g], e.low[g], e.high[g], sizes[g]) for m, e in estimates.items()
+            },
+            "recall": {
+                lab: interval(
+                    recall.value[k, g],
+                    recall.low[k, g],
+                    recall.high[k, g],
+                    ((group == g) & (true_idx == k)).sum(),
+                )
+                for k, lab in enumerate(labels)
+            },
+        }
+        rows.append(entry)
+    return {
+        "groups": rows,
+        "excluded_from_disparity": [n for n, e in zip(group_names, eligible, strict=True) if not e],
+        "disparity": {m: disparity(e, eligible, alpha) for m, e in estimates.items()},
+        "directional_errors": directional_errors(
+            res, labels=labels, group=group, group_names=group_names, eligible=eligible
+        ),
+        "resampling_unit": res.unit,
+    }
+
+
+def _rates(S: np.ndarray, rows: list[int], cols: list[int], K: int) -> np.ndarray:
+    C = M.as_matrix(S)
+    num = C[..., rows, :][..., :, cols].sum((-2, -1))
+    return M._div(num, C[..., rows, :].sum((-2, -1)), np.nan)
+
+
+def directional_errors(
+    res: Resampled,
+    *,
+    labels: list[str],
+    group: np.ndarray,
+    group_names: list[str],
+    eligible: np.ndarray,
+) -> dict[str, Any]:
+    """For each true label, the distribution of predicted labels per group, with CIs; each
+    group against the rest (two-sample: Fisher's exact test, and a bootstrap CI of the
+    difference), Holm-corrected across every test of this grouping."""
+    from scipy.stats import fisher_exact
+
+    K, G = len(labels), len(group_names)
+    width = K * K
+    C_all = M.as_matrix(res.total).reshape(G, K, K)
+    rate = lambda S, g: M.row_normalised_from_confusion(_block(S, g, width))  # noqa: E731
+
+    def rest(S: np.ndarray, g: int) -> np.ndarray:
+        return S.reshape(*S.shape[:-1], G, width).sum(-2) - _block(S, g, width)
+
+    table: dict[str, Any] = {}
+    tests = []
+    alpha = (1 - res.spec.confidence) / 2
+    for g, name in enumerate(group_names):
+        r_g = rate(res.total[None, :], g)[0]
+        r_boot = rate(res.boot, g)
+        diff_boot = r_boot - M.row_normalised_from_confusion(rest(res.boot, g))
+        diff_val = r_g - M.row_normalised_from_confusion(rest(res.total[None, :], g))[0]
+        with np.errstate(all="ignore"), _warnings_off():
+            lo, hi = np.nanquantile(r_boot, [alpha, 1 - alpha], axis=0)
+            dlo, dhi = np.nanquantile(diff_boot, [alpha, 1 - alpha], axis=0)
+        C_rest = C_all.sum(0) - C_all[g]
+        for t, tl in enumerate(labels):
+            n_t = int(C_all[g, t].sum())
+            table.setdefault(tl, {})[name] = {
+                pl: interval(r_g[t, p], lo[t, p], hi[t, p], n_t) for p, pl in enumerate(labels)
+            }
+            if not eligible[g] or n_t == 0 or C_rest[t].sum() == 0:
+                continue
+            for p, pl in enumerate(labels):
+                if p == t:
+                    continue
+                a, b = C_all[g, t, p], n_t - C_all[g, t, p]
+                c, d = C_rest[t, p], C_rest[t].sum() - C_rest[t, p]
+                pval = float(fisher_exact([[a, b], [c, d]]).pvalue)
+                tests.append(
+                    {
+                        "true": tl,
+                        "pred": pl,
+                        "group": name,
+                        "rate_group": float(r_g[t, p]),
+                        "rate_rest": float(C_rest[t, p] / C_rest[t].sum()),
+                        "difference": interval(diff_val[t, p], dlo[t, p], dhi[t, p], n_t),
+                        "p_value": pval,
+                    }
+                )
+    adjusted = holm([t["p_value"] for t in tests])
+    for t, p in zip(tests, adjusted, strict=True):
+        t["p_holm"] = float(p)
+        t["reject_at_alpha"] = bool(p < 2 * alpha)
+    return {
+        "labels": labels,
+        "by_true_label": table,
+        "tests": tests,
+        "test": "Fisher exact, two-sided, group vs all other groups (assumes independent images)",
+        "correction": f"holm over {len(tests)} tests of this grouping",
+        "calm_read_as_hostile": _calm_as_hostile(res, labels, group_names, eligible, alpha),
+    }
+
+
+def _calm_as_hostile(
+    res: Resampled, labels: list[str], group_names: list[str], eligible: np.ndarray, alpha: float
+) -> dict[str, Any] | None:
+    calm = [labels.index(x) for x in CALM_LABELS if x in labels]
+    hostile = [labels.index(x) for x in HOSTILE_LABELS if x in labels]
+    if not calm or not hostile:
+        return None
+    K, G = len(labels), len(group_names)
+    f = lambda S: np.stack(  # noqa: E731
+        [_rates(_block(S, g, K * K), calm, hostile, K) for g in range(G)], -1
+    )
+    est = res.estimate(f)
+    C = M.as_matrix(res.total).reshape(G, K, K)
+    return {
+        "true_labels": [labels[i] for i in calm],
+        "pred_labels": [labels[i] for i in hostile],
+        "by_group": {
+            name: interval(est.value[g], est.low[g], est.high[g], C[g][calm].sum())
+            for g, name in enumerate(group_names)
+        },
+        "disparity": disparity(est, eligible, alpha),
+    }
+
+
+class _warnings_off:
+    def __enter__(self) -> None:
+        import warnings
+
+        self._c = warnings.catch_warnings()
+        self._c.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._c.__exit__(*exc)
