@@ -232,6 +232,7 @@ class BlazeFaceDetector:
 
 
 def _zoo_path() -> Path:
+    """The zoo's built file; the zoo raises its own one-line 'not built, run ...' ModelError."""
     from emoaudit.models import zoo
 
     return Path(zoo.model_path(ZOO_NAME))
