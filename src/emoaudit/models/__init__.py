@@ -13,4 +13,4 @@ MODELS: Registry = Registry("models")
 
 MODELS.add("fer-mini-xception", "emoaudit.models.fer_mini_xception:model_info", builtin=True)
 MODELS.add("human-emotion", "emoaudit.models.human_emotion:model_info", builtin=True)
-MODELS.add("faceapi-expression", "emoaudit.models.zoo:faceapi_expression_info", builtin=True)
+MODELS.add("faceapi-expression", "emoaudit.models.faceapi_expression:model_info", builtin=True)

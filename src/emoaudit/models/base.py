@@ -19,6 +19,11 @@ class InputSpec:
     """How a face crop (RGB uint8, any size) becomes the model's input tensor.
 
     Normalised value = (pixel * scale - mean) / std, per channel (or once for gray).
+
+    ``resize`` names the library whose resampling the model was trained with: ``bilinear``,
+    ``area`` and ``nearest`` are OpenCV's (uint8, half-pixel centres; colour converted first, as
+    OpenCV pipelines such as fer do); ``bilinear_tf`` is TensorFlow/tfjs ``resizeBilinear`` without
+    half-pixel centres, in float32, resizing before the colour conversion (human, face-api).
     """
 
     height: int
@@ -29,8 +34,8 @@ class InputSpec:
     scale: float = 1.0 / 255.0
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
-    pad_square: bool = False  # pad to a square (bottom/right) before resizing, as face-api does
-    resize: Literal["bilinear", "area", "nearest"] = "bilinear"
+    pad_square: bool = False  # zero-pad to a square (centred) before resizing, as face-api does
+    resize: Literal["bilinear", "area", "nearest", "bilinear_tf"] = "bilinear"
 
     def as_dict(self) -> dict:
         """Stable, JSON-able description; part of the prediction cache key."""
