@@ -30,7 +30,7 @@ def test_manifest_csv_rows(tmp_path):
         f"{tmp_path / 'img' / 'missing.png'}: image file not found (referenced by {path}:5)"
     )
     assert (
-        samples[4].reason == f"{path}:6: label 'unknown' is not an expression (not an expression)"
+        samples[4].reason == f"{path}:6: label 'unknown' is not an expression (a non-expression value)"
     )
 
 

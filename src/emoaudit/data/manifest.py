@@ -127,7 +127,7 @@ def _label_reason(raw: str, where: str) -> str:
     if not raw:
         return errors.NOT_AN_EXPRESSION.format(where=where, label="", why="empty label")
     if is_known_raw_label(raw):
-        return errors.NOT_AN_EXPRESSION.format(where=where, label=raw, why="not an expression")
+        return errors.NOT_AN_EXPRESSION.format(where=where, label=raw, why="a non-expression value")
     path, line = where.rsplit(":", 1)
     return errors.UNKNOWN_LABEL.format(
         path=path, line=line, label=raw, dataset="canonical", known=", ".join(CANONICAL)
