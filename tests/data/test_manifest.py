@@ -29,9 +29,8 @@ def test_manifest_csv_rows(tmp_path):
     assert samples[3].reason == (
         f"{tmp_path / 'img' / 'missing.png'}: image file not found (referenced by {path}:5)"
     )
-    assert (
-        samples[4].reason == f"{path}:6: label 'unknown' is not an expression (a non-expression value)"
-    )
+    expected = f"{path}:6: label 'unknown' is not an expression (a non-expression value)"
+    assert samples[4].reason == expected
 
 
 def test_manifest_missing_path_column_is_one_line_error(tmp_path):
