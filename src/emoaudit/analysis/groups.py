@@ -169,7 +169,7 @@ def directional_errors(
 
     K, G = len(labels), len(group_names)
     width = K * K
-    C_all = M.as_matrix(res.total).reshape(G, K, K)
+    C_all = res.total.reshape(G, K, K)
     rate = lambda S, g: M.row_normalised_from_confusion(_block(S, g, width))  # noqa: E731
 
     def rest(S: np.ndarray, g: int) -> np.ndarray:
@@ -237,7 +237,7 @@ def _calm_as_hostile(
         [_rates(_block(S, g, K * K), calm, hostile, K) for g in range(G)], -1
     )
     est = res.estimate(f)
-    C = M.as_matrix(res.total).reshape(G, K, K)
+    C = res.total.reshape(G, K, K)
     return {
         "true_labels": [labels[i] for i in calm],
         "pred_labels": [labels[i] for i in hostile],

@@ -1,0 +1,277 @@
+"""analyze(): the predictions table in, every reported number with its interval out (JSON-able).
+
+One result per (dataset, model, condition). Layout and definitions: docs/statistics.md; JSON
+Schema: emoaudit/report/results.schema.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emoaudit.analysis import metrics as M
+from emoaudit.analysis.agreement import VOTE_PREFIX, human_agreement, vote_categories
+from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval
+from emoaudit.analysis.groups import disaggregate, group_codes, groupings
+from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
+from emoaudit.taxonomy import CANONICAL, canonical_order
+
+SLICE_KEYS = ("dataset", "model", "condition")
+HEADLINE = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa")
+PROBA_METRICS = ("top2_accuracy", "log_loss", "brier", "mean_confidence", "confidence_gap")
+CONTINUOUS = ("valence", "arousal")
+END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE)
+
+
+def analyze(
+    df: pd.DataFrame,
+    *,
+    groups: list[str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    min_group_n: int = 30,
+    ci_method: str = "percentile",
+) -> dict[str, Any]:
+    """Results for every (dataset, model, condition) slice, plus the statistics block that
+    states how every interval was made."""
+    spec = BootstrapSpec(
+        n_resamples=n_resamples, confidence=confidence, seed=seed, ci_method=ci_method
+    )
+    grouping = groupings(df, groups)
+    results = [
+        analyze_slice(part, spec=spec, grouping=grouping, min_group_n=min_group_n)
+        for _, part in df.groupby(list(SLICE_KEYS), sort=True, dropna=False)
+    ]
+    return {"statistics": statistics_block(spec, min_group_n, df), "results": results}
+
+
+def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) -> dict[str, Any]:
+    has_subjects = "subject_id" in df and df["subject_id"].notna().any()
+    return {
+        "method": "bootstrap",
+        "ci_method": spec.ci_method,
+        "n_resamples": spec.n_resamples,
+        "confidence": spec.confidence,
+        "seed": spec.seed,
+        "rng": "numpy.random.default_rng(seed), PCG64",
+        "min_group_n": min_group_n,
+        "cluster": "subject_id" if has_subjects else None,
+        "stratified_by": None if has_subjects else "label",
+        "correction": "holm",
+        "paired_test": "mcnemar_exact",
+        "group_test": "fisher_exact (group vs rest)",
+        "disparity_interval": "percentile, recomputed per resample on the whole statistic",
+        "calibration_bins": M.N_BINS,
+        "notes": [
+            "Interval keys: value, ci_low, ci_high, n. Undefined values are null.",
+            "Equal-mass bin edges are fixed from the full slice and held in every resample.",
+            "Groups with n < min_group_n are reported, flagged small, and left out of disparity.",
+        ],
+    }
+
+
+def _prob_labels(part: pd.DataFrame) -> list[str]:
+    cols = [c for c in part.columns if c.startswith("prob_") and c[5:] in CANONICAL]
+    return canonical_order([c[5:] for c in cols if part[c].notna().any()])
+
+
+def _subjects(part: pd.DataFrame) -> Any:
+    if "subject_id" not in part or not part["subject_id"].notna().any():
+        return None
+    return part["subject_id"].to_numpy(dtype=object)
+
+
+def accounting(part: pd.DataFrame) -> dict[str, Any]:
+    counts = part["status"].value_counts()
+    by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
+    by_status.update({str(s): int(c) for s, c in counts.items() if s not in by_status})
+    scored = (part["status"] == OK) & part["label"].notna() & part["pred"].notna()
+    return {
+        "n_rows": len(part),
+        "n_by_status": by_status,
+        "n_labelled": int(part["label"].notna().sum()),
+        "n_evaluated": int(scored.sum()),
+    }
+
+
+def analyze_slice(
+    part: pd.DataFrame,
+    *,
+    spec: BootstrapSpec,
+    grouping: dict[str, list[str]],
+    min_group_n: int,
+) -> dict[str, Any]:
+    key = {k: (None if pd.isna(part[k].iloc[0]) else str(part[k].iloc[0])) for k in SLICE_KEYS}
+    out: dict[str, Any] = {**key, "data": accounting(part)}
+    out["end_to_end"] = end_to_end_accuracy(part, spec=spec)
+    scored = part[(part["status"] == OK) & part["label"].notna() & part["pred"].notna()]
+    if scored.empty:
+        out["note"] = "no scored rows (status ok with a label and a prediction)"
+        return out
+    labels = canonical_order(list(scored["label"]) + list(scored["pred"]))
+    t, p, _ = M.encode_labels(scored["label"], scored["pred"], labels)
+    clusters = _subjects(scored)
+    res = Resampled(M.confusion_features(t, p, len(labels)), spec=spec, strata=t, clusters=clusters)
+    out["resampling"] = {
+        "unit": res.unit,
+        "n_units": int(res.units.shape[0]) if res.unit == "subject_id" else len(scored),
+        "stratified_by": "label" if res.stratified else None,
+    }
+    n = len(scored)
+    out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
+    out["per_class"] = per_class(res, labels)
+    out["confusion"] = confusion(res, labels)
+    proba_labels = _prob_labels(scored)
+    proba = tp = edges = None
+    if proba_labels:
+        proba = scored[[f"prob_{x}" for x in proba_labels]].to_numpy(dtype=np.float64)
+        tp, _, _ = M.encode_labels(scored["label"], None, proba_labels)
+        ok = np.isfinite(proba).all(1)
+        proba = np.where(ok[:, None], np.nan_to_num(proba), 0.0)
+        tp = np.where(ok, tp, -1)
+        edges = M.bin_edges(proba.max(1)[tp >= 0], strategy="uniform")
+        out["calibration"] = calibration(
+            tp, proba, proba_labels, spec=spec, strata=t, clusters=clusters
+        )
+    out["continuous"] = continuous(scored, spec=spec, clusters=clusters)
+    out["groups"] = {}
+    for name, attrs in grouping.items():
+        codes, names = group_codes(scored, attrs)
+        out["groups"][name] = disaggregate(
+            true_idx=t,
+            pred_idx=p,
+            labels=labels,
+            group=codes,
+            group_names=names,
+            spec=spec,
+            clusters=clusters,
+            min_group_n=min_group_n,
+            proba=proba,
+            proba_true_idx=tp,
+            edges=edges,
+        )
+    cats = vote_categories(scored)
+    votes = scored[[VOTE_PREFIX + c for c in cats]].to_numpy(dtype=np.float64) if cats else None
+    out["agreement"] = None
+    if votes is not None and np.isfinite(votes).any() and np.nansum(votes) > 0:
+        out["agreement"] = human_agreement(
+            votes=votes,
+            categories=cats,
+            label=scored["label"].to_numpy(dtype=object),
+            pred=scored["pred"].to_numpy(dtype=object),
+            proba=proba,
+            proba_labels=proba_labels,
+            spec=spec,
+            clusters=clusters,
+        )
+    return out
+
+
+def _scalar(res: Resampled, reduce: Any, n: int) -> dict[str, Any]:
+    e = res.estimate(reduce)
+    return interval(e.value, e.low, e.high, n)
+
+
+def end_to_end_accuracy(part: pd.DataFrame, *, spec: BootstrapSpec) -> dict[str, Any] | None:
+    """Accuracy over every labelled sample the system was shown: a missed or unreadable face
+    counts as wrong (vendors tend to report accuracy on faces found only)."""
+    rows = part[part["label"].notna() & part["status"].isin(END_TO_END_STATUSES)]
+    if rows.empty:
+        return None
+    hit = ((rows["status"] == OK) & (rows["pred"] == rows["label"])).to_numpy(dtype=float)
+    feats = M.Features(
+        np.tile([0, 1], (len(rows), 1)), np.column_stack([np.ones_like(hit), hit]), 2
+    )
+    res = Resampled(feats, spec=spec, strata=rows["label"].to_numpy(), clusters=_subjects(rows))
+    return _scalar(res, lambda S: M._div(S[..., 1], S[..., 0], np.nan), len(rows))
+
+
+def per_class(res: Resampled, labels: list[str]) -> dict[str, Any]:
+    C = M.as_matrix(res.total)
+    ests = {m: res.estimate(M.METRICS.meta(m)["batched"]) for m in ("precision", "recall", "f1")}
+    support, predicted = C.sum(1), C.sum(0)
+    out = {}
+    for k, lab in enumerate(labels):
+        ns = {"precision": predicted[k], "recall": support[k], "f1": support[k] + predicted[k]}
+        out[lab] = {m: interval(e.value[k], e.low[k], e.high[k], ns[m]) for m, e in ests.items()}
+        out[lab]["support"] = int(support[k])
+    return out
+
+
+def confusion(res: Resampled, labels: list[str]) -> dict[str, Any]:
+    C = M.as_matrix(res.total)
+    e = res.estimate(M.row_normalised_from_confusion)
+    K = len(labels)
+    return {
+        "labels": labels,
+        "counts": C.astype(int).tolist(),
+        "row_normalised": [
+            [interval(e.value[i, j], e.low[i, j], e.high[i, j], C[i].sum()) for j in range(K)]
+            for i in range(K)
+        ],
+    }
+
+
+def calibration(
+    true_idx: np.ndarray,
+    proba: np.ndarray,
+    labels: list[str],
+    *,
+    spec: BootstrapSpec,
+    strata: np.ndarray,
+    clusters: Any,
+) -> dict[str, Any]:
+    n = int((true_idx >= 0).sum())
+    res = Resampled(M.proba_features(true_idx, proba), spec=spec, strata=strata, clusters=clusters)
+    out: dict[str, Any] = {"labels": labels, "n_bins": M.N_BINS}
+    out.update({m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in PROBA_METRICS})
+    out["accuracy_argmax"] = _scalar(res, M.METRICS.meta("argmax_accuracy")["batched"], n)
+    conf = proba.max(1)[true_idx >= 0]
+    for strategy, key in (("uniform", "equal_width"), ("quantile", "equal_mass")):
+        edges = M.bin_edges(conf, strategy=strategy)
+        feats = M.binned_features(true_idx, proba, edges)
+        bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters)
+        block: dict[str, Any] = {"edges": edges.tolist()}
+        block["ece"] = _scalar(bres, M.ece_from_bins, n)
+        block["mce"] = _scalar(bres, M.mce_from_bins, n)
+        rel = bres.estimate(M.reliability_from_bins)
+        block["reliability"] = [
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "count": int(rel.value[b, 0]),
+                "confidence": interval(
+                    *(x[b, 1] for x in (rel.value, rel.low, rel.high)), rel.value[b, 0]
+                ),
+                "accuracy": interval(
+                    *(x[b, 2] for x in (rel.value, rel.low, rel.high)), rel.value[b, 0]
+                ),
+            }
+            for b in range(len(edges) - 1)
+        ]
+        out[key] = block
+    return out
+
+
+def continuous(scored: pd.DataFrame, *, spec: BootstrapSpec, clusters: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in CONTINUOUS:
+        tcol, pcol = f"target_{name}", f"pred_{name}"
+        if tcol not in scored or pcol not in scored:
+            continue
+        x = scored[tcol].to_numpy(dtype=np.float64)
+        y = scored[pcol].to_numpy(dtype=np.float64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 3:
+            continue
+        feats, shift = M.continuous_features(x, y)
+        res = Resampled(feats, spec=spec, clusters=clusters)
+        n = int(ok.sum())
+        out[name] = {
+            m: _scalar(res, lambda S, f=M.METRICS.meta(m)["batched"]: f(S, shift=shift), n)
+            for m in ("ccc", "rmse", "pearson_r")
+        }
+    return out
