@@ -1,0 +1,144 @@
+"""Robustness measures on hand-made prediction tables, checked against hand computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emoaudit.analysis.robustness import paired_rows, robustness_summary
+
+LABELS = ("neutral", "happy", "sad")
+
+
+def rows(condition, labels, preds, *, model="m", conf=0.8, statuses=None, subjects=None):
+    out = []
+    for i, (lab, pred) in enumerate(zip(labels, preds, strict=True)):
+        probs = {f"prob_{x}": (conf if x == pred else (1 - conf) / 2) for x in LABELS}
+        out.append(
+            {
+                "sample_id": f"s{i}",
+                "subject_id": None if subjects is None else subjects[i],
+                "model": model,
+                "condition": condition,
+                "status": "ok" if statuses is None else statuses[i],
+                "label": lab,
+                "pred": pred if statuses is None or statuses[i] == "ok" else None,
+                **(probs if pred is not None else {f"prob_{x}": np.nan for x in LABELS}),
+            }
+        )
+    return out
+
+
+def numbers(obj):
+    """Every {value, ci_low, ci_high, n} dict inside obj."""
+    if isinstance(obj, dict):
+        if set(obj) == {"value", "ci_low", "ci_high", "n"}:
+            yield obj
+        else:
+            for v in obj.values():
+                yield from numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from numbers(v)
+
+
+@pytest.fixture
+def table():
+    # 10 faces; clean gets 8 right; under jpeg:3 three correct answers turn to "sad"
+    labels = ["neutral"] * 4 + ["happy"] * 4 + ["sad"] * 2
+    clean = [
+        "neutral",
+        "neutral",
+        "neutral",
+        "happy",
+        "happy",
+        "happy",
+        "happy",
+        "neutral",
+        "sad",
+        "sad",
+    ]  # noqa: E501
+    pert = ["sad", "neutral", "neutral", "happy", "sad", "sad", "happy", "neutral", "sad", "sad"]
+    return pd.DataFrame(rows("clean", labels, clean) + rows("jpeg:3", labels, pert, conf=0.6))
+
+
+def test_measures_match_hand_computation(table):
+    out = robustness_summary(table, n_resamples=200, seed=1)
+    clean = out["models"]["m"]["clean"]
+    assert clean["accuracy"]["value"] == pytest.approx(0.8)
+    # clean ECE: every confidence 0.8 in one bin, accuracy 0.8 -> 0
+    assert clean["ece"]["value"] == pytest.approx(0.0, abs=1e-12)
+    (row,) = out["models"]["m"]["conditions"]
+    assert (row["family"], row["severity"], row["n_pairs"], row["n_unpaired"]) == ("jpeg", 3, 10, 0)
+    assert row["accuracy"]["value"] == pytest.approx(0.5)
+    assert row["accuracy_diff"]["value"] == pytest.approx(-0.3)
+    assert row["flip_rate"]["value"] == pytest.approx(0.3)
+    assert row["ece"]["value"] == pytest.approx(0.1)  # confidence 0.6, accuracy 0.5
+    assert row["ece_shift"]["value"] == pytest.approx(0.1)
+    shift = {k: v["value"] for k, v in row["pred_share_shift"].items()}
+    assert shift == pytest.approx({"neutral": -0.1, "happy": -0.2, "sad": 0.3})
+
+
+def test_every_number_has_an_interval_around_it(table):
+    out = robustness_summary(table, n_resamples=200, seed=1)
+    found = list(numbers(out))
+    assert len(found) == 2 + 5 + 3  # clean; per condition; drift per label
+    for num in found:
+        assert num["ci_low"] <= num["value"] + 1e-12 <= num["ci_high"] + 2e-12
+
+
+def test_same_seed_same_numbers_and_seed_matters(table):
+    a = robustness_summary(table, n_resamples=200, seed=3)
+    b = robustness_summary(table, n_resamples=200, seed=3)
+    c = robustness_summary(table, n_resamples=200, seed=4)
+    assert a == b
+    assert a["method"]["seed"] == 3 and a["method"]["n_resamples"] == 200
+    assert a != c
+
+
+def test_drift_toward_needs_an_interval_above_zero(table):
+    big = pd.concat(
+        [table.assign(sample_id=table["sample_id"] + f"-{k}") for k in range(30)], ignore_index=True
+    )
+    (row,) = robustness_summary(big, n_resamples=300, seed=0)["models"]["m"]["conditions"]
+    assert row["drift_toward"] == "sad"
+    (small,) = robustness_summary(table.iloc[[0, 1, 10, 11]], n_resamples=300, seed=0)["models"][
+        "m"
+    ]["conditions"]
+    assert small["drift_toward"] is None  # one flip in two faces is not evidence of a drift
+
+
+def test_unpaired_faces_are_counted_not_dropped(table):
+    lost = table.copy()
+    idx = lost.index[(lost["condition"] == "jpeg:3") & (lost["sample_id"] == "s0")]
+    lost.loc[idx, ["status", "pred"]] = ["no_face", None]
+    (row,) = robustness_summary(lost, n_resamples=50)["models"]["m"]["conditions"]
+    assert row["n_pairs"] == 9 and row["n_unpaired"] == 1
+    assert row["unpaired_statuses"] == {"no_face": 1, "ok": 1}  # one lost row on each side
+
+
+def test_no_labels_still_gives_flip_rate(table):
+    unlabelled = table.assign(label=None)
+    (row,) = robustness_summary(unlabelled, n_resamples=50)["models"]["m"]["conditions"]
+    assert row["flip_rate"]["value"] == pytest.approx(0.3)
+    assert row["accuracy"] == {"value": None, "ci_low": None, "ci_high": None, "n": 0}
+
+
+def test_subjects_are_the_resampling_unit_when_known(table):
+    with_subjects = table.assign(subject_id=[f"p{i % 5}" for i in range(len(table))])
+    (row,) = robustness_summary(with_subjects, n_resamples=50)["models"]["m"]["conditions"]
+    assert row["resampling_unit"] == "subject_id"
+    (row,) = robustness_summary(table, n_resamples=50)["models"]["m"]["conditions"]
+    assert row["resampling_unit"] == "sample"
+
+
+def test_models_are_kept_apart_and_use_their_own_label_set(table):
+    other = table.assign(model="m2").drop(columns=["prob_sad"])
+    other["prob_sad"] = np.nan  # m2 cannot emit sad
+    other["pred"] = other["pred"].replace("sad", "neutral")
+    both = pd.concat([table, other], ignore_index=True)
+    assert paired_rows(both, model="m2", condition="jpeg:3").labels == ["neutral", "happy"]
+    out = robustness_summary(both, n_resamples=50)
+    assert set(out["models"]) == {"m", "m2"}
+    assert set(out["models"]["m2"]["conditions"][0]["pred_share_shift"]) == {"neutral", "happy"}
