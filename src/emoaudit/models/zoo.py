@@ -166,12 +166,19 @@ class BuildResult:
     onnx_sha256: str | None = None
     reason: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.status in ("built", "reused")
+
 
 @dataclass(frozen=True)
 class ZooStatus:
     name: str
     state: str  # "built", "not built" or "unavailable"
     reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.state}: {self.reason}" if self.reason else self.state
 
 
 # -- locations ---------------------------------------------------------------------------------
