@@ -1,0 +1,439 @@
+"""report.html: one self-contained file a journalist, regulator or buyer can open offline.
+
+Inline CSS and SVG only (no script, no CDN). Jinja2 autoescape is on for every template, so a
+label, attribute value or file name can never become markup; the plots escape their own strings
+and hand back Markup. Face images appear only when asked for, blurred unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from emoaudit.report import plots, view
+from emoaudit.run.cache import write_text_atomic
+
+REPORT = "report.html"
+TEMPLATES = Path(__file__).with_name("templates")
+SECTIONS = (
+    ("summary", "Summary"),
+    ("accounting", "Data accounting"),
+    ("confusion", "Confusion matrices"),
+    ("per-class", "Per-class recall"),
+    ("reliability", "Reliability (calibration)"),
+    ("groups", "Groups and disparities"),
+    ("directional", "Directional errors"),
+    ("robustness", "Robustness"),
+    ("stability", "Video stability"),
+    ("agreement", "Human agreement"),
+    ("flagging", "Flagging analysis"),
+    ("provenance", "Provenance"),
+    ("limitations", "Limitations"),
+)
+EXAMPLE_PX = 96
+BLUR_RADIUS = 6
+
+
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its suffix
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["iv"] = plots.fmt_interval
+    env.filters["ivn"] = lambda iv: plots.fmt_interval(iv, percent=False)
+    env.filters["pct"] = plots.fmt_value
+    env.filters["cell"] = cell
+    return env
+
+
+def cell(x: Any) -> str:
+    """Any table cell: an interval as 'value (low to high)', a float to 3 digits, else text."""
+    if view.is_interval(x):
+        v = x.get("value")
+        pct = isinstance(v, float) and 0 <= v <= 1
+        return plots.fmt_interval(x, percent=pct)
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    if isinstance(x, list | tuple):
+        return ", ".join(cell(v) for v in x)
+    if isinstance(x, dict):
+        return "; ".join(f"{k}: {cell(v)}" for k, v in x.items())
+    return "" if x is None else str(x)
+
+
+def write_report(
+    out_dir: Path,
+    results: dict[str, Any],
+    *,
+    include_examples: bool = False,
+    examples_unblurred: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Render results into OUT/report.html atomically and return its path."""
+    html = render_report(
+        results,
+        include_examples=include_examples,
+        examples_unblurred=examples_unblurred,
+        title=title,
+    )
+    path = Path(out_dir) / REPORT
+    write_text_atomic(path, html)
+    return path
+
+
+def render_report(
+    results: dict[str, Any],
+    *,
+    include_examples: bool = False,
+    examples_unblurred: bool = False,
+    title: str | None = None,
+) -> str:
+    prov = results.get("provenance") or {}
+    blocks = [model_block(results, e) for e in view.clean_entries(results)]
+    context = {
+        "title": title or _default_title(results),
+        "demo": bool(prov.get("demo")),
+        "sections": SECTIONS,
+        "blocks": blocks,
+        "statistics": results.get("statistics") or {},
+        "schema_version": results.get("schema_version"),
+        "flagging": [flagging_block(f) for f in view.flagging_list(results)],
+        "stability": stability_block(view.section_data(results, "stability")),
+        "agreement": agreement_tables(results),
+        "invariance": invariance_tables(results),
+        "provenance": _flatten(prov),
+        "limitations": limitations(results, blocks),
+        "examples": examples_block(results, include=include_examples, unblurred=examples_unblurred),
+        "include_examples": include_examples,
+        "examples_unblurred": examples_unblurred,
+    }
+    return environment().get_template("report.html.j2").render(**context)
+
+
+def _default_title(results: dict[str, Any]) -> str:
+    models = sorted({view.key_of(e)[1] for e in view.entries(results)})
+    datasets = sorted({view.key_of(e)[0] for e in view.entries(results)})
+    if not models:
+        return "emoaudit report"
+    return f"emoaudit report: {', '.join(models)} on {', '.join(datasets)}"
+
+
+def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """Everything shown for one (dataset, model) on clean data, plots already drawn."""
+    dataset, model, _ = view.key_of(entry)
+    name = f"{model} on {dataset}"
+    conf = view.confusion(entry)
+    classes = view.per_class(entry)
+    recall = [(lab, row.get("recall")) for lab, row in classes if isinstance(row, dict)]
+    rel = view.reliability(entry)
+    fams = view.robustness(results, entry)
+    return {
+        "name": name,
+        "dataset": dataset,
+        "model": model,
+        "headline": view.headline(entry),
+        "accounting": view.accounting(entry),
+        "confusion_svg": plots.confusion_heatmap(
+            conf["labels"], conf["shares"], counts=conf["counts"], title=f"{name}: confusion"
+        )
+        if conf
+        else None,
+        "per_class": classes,
+        "recall_svg": plots.interval_bars(recall, title=f"{name}: recall per true label")
+        if recall
+        else None,
+        "reliability_svg": plots.reliability_diagram(rel, title=f"{name}: reliability")
+        if rel
+        else None,
+        "groups": [group_block(name, g, entry) for g in view.groups(entry)],
+        "directional": [directional_block(name, g) for g in view.groups(entry)],
+        "robustness_svg": plots.robustness_curves(
+            fams, clean=_clean_reference(results, entry), title=f"{name}: accuracy by severity"
+        )
+        if fams
+        else None,
+        "conditions": view.condition_table(results, entry),
+        "agreement": _tables(view.pick(entry, "agreement")),
+    }
+
+
+def _clean_reference(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any] | None:
+    block = view.robustness_summary(results, entry)
+    if block and view.is_interval((block.get("clean") or {}).get("accuracy")):
+        return block["clean"]["accuracy"]
+    return view.metric(entry, "accuracy")
+
+
+def group_block(name: str, g: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    rows = [
+        {
+            "label": str(row.get("group", row.get("value", ""))),
+            "interval": view.group_metric(row, "accuracy"),
+            "small": bool(row.get("small")),
+            "n": row.get("n"),
+            "ece": view.group_metric(row, "ece"),
+        }
+        for row in g["groups"]
+        if isinstance(row, dict)
+    ]
+    disp = g["disparity"].get("accuracy", g["disparity"]) if g["disparity"] else {}
+    disp = disp if isinstance(disp, dict) else {}
+    caption = "; ".join(
+        f"{k.replace('_', ' ')}: {cell(v)}" for k, v in disp.items() if view.is_interval(v)
+    )
+    return {
+        "attribute": g["attribute"],
+        "rows": rows,
+        "disparity": disp if isinstance(disp, dict) else {},
+        "svg": plots.forest_plot(
+            rows,
+            title=f"{name}: accuracy by {g['attribute']}",
+            reference=view.metric(entry, "accuracy"),
+            disparity=f"Disparity in accuracy: {caption}" if caption else None,
+        ),
+    }
+
+
+def flagging_block(f: dict[str, Any]) -> dict[str, Any]:
+    table = f.get("sensitivity_table") or []
+    ppv_bars = [(f"base rate {row['base_rate']:g}", row.get("ppv")) for row in table]
+    groups = []
+    for attr, g in (f.get("groups") or {}).items():
+        rows = [
+            {
+                "label": str(r["group"]),
+                "interval": r.get("false_flag_rate"),
+                "small": r.get("small"),
+                "n": r.get("n"),
+            }
+            for r in g.get("groups", [])
+        ]
+        ratio = g.get("ratio_max_min")
+        groups.append(
+            {
+                "attribute": attr,
+                "rows": rows,
+                "ratio": ratio,
+                "svg": plots.forest_plot(
+                    rows,
+                    title=f"False-flag rate of ordinary people by {attr}",
+                    reference=(f.get("rates") or {}).get("false_flag_rate"),
+                    disparity=f"Highest / lowest: {plots.fmt_interval(ratio, percent=False)}"
+                    if ratio
+                    else None,
+                ),
+            }
+        )
+    return {
+        "f": f,
+        "ppv_svg": plots.interval_bars(
+            ppv_bars, title="Share of flags that are right, by base rate"
+        )
+        if ppv_bars
+        else None,
+        "groups": groups,
+    }
+
+
+def directional_block(name: str, g: dict[str, Any]) -> dict[str, Any] | None:
+    """Calm faces read as hostile, by group (Rhue 2018's pattern), and the significant tests."""
+    d = g.get("directional_errors") or {}
+    if not d:
+        return None
+    calm = d.get("calm_read_as_hostile") or {}
+    svg = None
+    if calm.get("by_group"):
+        small = set(g.get("excluded_from_disparity") or [])
+        rows = [
+            {"label": grp, "interval": iv, "small": grp in small}
+            for grp, iv in calm["by_group"].items()
+        ]
+        disp = calm.get("disparity") or {}
+        svg = plots.forest_plot(
+            rows,
+            title=f"{name}: {'/'.join(calm['true_labels'])} faces called "
+            f"{'/'.join(calm['pred_labels'])}, by {g['attribute']}",
+            disparity="Disparity: " + "; ".join(f"{k} {cell(v)}" for k, v in disp.items())
+            if disp
+            else None,
+        )
+    tests = sorted(d.get("tests") or [], key=lambda t: t.get("p_holm", 1.0))
+    shown = [
+        {
+            "true label": t["true"],
+            "called": t["pred"],
+            "group": t["group"],
+            "rate in group": t["rate_group"],
+            "rate in the rest": t["rate_rest"],
+            "difference": t["difference"],
+            "p (Holm)": t.get("p_holm"),
+        }
+        for t in tests[:12]
+    ]
+    return {
+        "attribute": g["attribute"],
+        "svg": svg,
+        "table": _table("", shown) if shown else None,
+        "note": f"{d.get('test', '')}; {d.get('correction', '')}".strip("; "),
+    }
+
+
+def stability_block(data: Any) -> dict[str, Any] | None:
+    """Per-clip label changes per second from analysis.stability ({"models": {m: clips...}})."""
+    if not isinstance(data, dict) or not data.get("models"):
+        return None
+    items, summary = [], []
+    for model, block in data["models"].items():
+        for c in block.get("clips") or []:
+            v = c.get("changes_per_s")
+            items.append((f"{model}: {c.get('clip', '')}", v))
+        for measure, iv in (block.get("summary") or {}).items():
+            summary.append({"model": model, "measure": measure, "mean over clips": iv})
+    return {
+        "svg": plots.stability_summary(items) if items else None,
+        "tables": [_table("", summary)] if summary else [],
+    }
+
+
+def _consistency(results: dict[str, Any]) -> dict[str, Any]:
+    c = view.section_data(results, "consistency")
+    return c if isinstance(c, dict) else {}
+
+
+def agreement_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Model-vs-model agreement on the same faces (label-free), from analysis.consistency."""
+    pairs = _consistency(results).get("agreement") or []
+    rows = [
+        {
+            "models": " vs ".join(p.get("models", [])),
+            "condition": p.get("condition"),
+            "same top-1 label": p.get("agreement"),
+            "Cohen's kappa": p.get("kappa"),
+            "n": p.get("n"),
+        }
+        for p in pairs
+        if isinstance(p, dict)
+    ]
+    return [_table("Agreement between models on the same faces", rows)] if rows else []
+
+
+def invariance_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    inv = _consistency(results).get("invariance") or {}
+    rows = [
+        {
+            "model": model,
+            "condition": r.get("condition"),
+            "same answer as clean": r.get("agreement"),
+            "probability distance": r.get("prob_distance"),
+            "n": r.get("n_pairs"),
+        }
+        for model, items in inv.items()
+        for r in items or []
+        if isinstance(r, dict)
+    ]
+    return [_table("Label-free invariance", rows)] if rows else []
+
+
+def _tables(data: Any) -> list[dict[str, Any]]:
+    """Generic tables for sections whose exact layout the report need not know."""
+    if not data:
+        return []
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return [_table("", data)]
+    if isinstance(data, dict):
+        scalars = {
+            k: v for k, v in data.items() if not isinstance(v, list | dict) or view.is_interval(v)
+        }
+        out = (
+            [_table("", [{"measure": k, "value": v} for k, v in scalars.items()])]
+            if scalars
+            else []
+        )
+        for k, v in data.items():
+            if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+                out.append(_table(str(k), v))
+            elif isinstance(v, dict) and not view.is_interval(v):
+                out += [{**t, "title": f"{k} {t['title']}".strip()} for t in _tables(v)]
+        return out
+    return []
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns: list[str] = []
+    for r in rows:
+        columns += [c for c in r if c not in columns]
+    return {"title": title, "columns": columns, "rows": [[r.get(c) for c in columns] for r in rows]}
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out += _flatten(v, f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}")
+        return out
+    return [(prefix.rstrip("."), cell(d))]
+
+
+def limitations(results: dict[str, Any], blocks: list[dict[str, Any]]) -> list[str]:
+    """Standing caveats plus the ones this particular audit earns."""
+    notes = [
+        "Expression labels are annotators' judgements of posed or spontaneous faces, not the "
+        "feelings of the people pictured; accuracy here means agreement with those labels.",
+        "A facial expression does not reliably reveal an emotional state, let alone intent "
+        "(Barrett et al. 2019). No number here supports inferring either about a person.",
+        "Intervals cover sampling uncertainty in this dataset only; a different population, "
+        "camera or setting can give different results.",
+    ]
+    if (results.get("provenance") or {}).get("demo"):
+        notes.insert(0, "This is a demonstration on a handful of photos: it is not evidence.")
+    for b in blocks:
+        n = b["accounting"].get("n_evaluated")
+        if isinstance(n, int) and n < 100:
+            notes.append(f"{b['name']}: only {n} faces evaluated; intervals are wide.")
+        small = sorted({g["attribute"] for g in b["groups"] for r in g["rows"] if r["small"]})
+        if small:
+            notes.append(
+                f"{b['name']}: some groups by {', '.join(small)} are below the size threshold; "
+                "they are shown but left out of disparities."
+            )
+    return notes
+
+
+def examples_block(
+    results: dict[str, Any], *, include: bool, unblurred: bool
+) -> list[dict[str, Any]]:
+    """Example faces as small inline PNGs, only when asked for, blurred unless asked otherwise."""
+    if not include:
+        return []
+    out = []
+    for ex in results.get("examples") or []:
+        path = ex.get("path") if isinstance(ex, dict) else None
+        uri = _thumbnail(Path(path), blur=not unblurred) if path else None
+        if uri:
+            out.append({**ex, "uri": uri})
+    return out
+
+
+def _thumbnail(path: Path, *, blur: bool) -> Markup | None:
+    from PIL import Image, ImageFilter
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((EXAMPLE_PX, EXAMPLE_PX))
+            if blur:
+                im = im.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
+            buf = io.BytesIO()
+            im.save(buf, format="PNG")
+    except (OSError, ValueError):
+        return None
+    return Markup("data:image/png;base64,") + base64.b64encode(buf.getvalue()).decode("ascii")
