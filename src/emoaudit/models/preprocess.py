@@ -48,8 +48,9 @@ def prepare_batch(faces: list[np.ndarray], spec: InputSpec) -> np.ndarray:
 
 
 def _check_face(face: np.ndarray, index: int) -> np.ndarray:
-    ok_shape = face.ndim == 2 or (face.ndim == 3 and face.shape[2] == 3)
-    if not isinstance(face, np.ndarray) or face.dtype != np.uint8 or not ok_shape:
+    is_array = isinstance(face, np.ndarray)
+    ok_shape = is_array and (face.ndim == 2 or (face.ndim == 3 and face.shape[2] == 3))
+    if not ok_shape or face.dtype != np.uint8:
         why = f"face {index} must be a uint8 HxWx3 RGB (or HxW gray) array"
         raise ModelError(BAD_MODEL_INPUT.format(name="preprocess", why=f"{why}, got {_desc(face)}"))
     if face.shape[0] < 1 or face.shape[1] < 1:
