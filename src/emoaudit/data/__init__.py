@@ -19,6 +19,7 @@ for _name, _module in (
     ("jaffe", "jaffe"),
     ("folders", "folders"),
     ("manifest", "manifest"),
+    ("video", "video"),  # needs the optional PyAV extra; imported only when used
 ):
     DATASETS.add(_name, f"emoaudit.data.{_module}")
 del _name, _module

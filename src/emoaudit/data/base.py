@@ -46,6 +46,10 @@ class Sample:
     # Face box (x0, y0, x1, y1) in pixels as annotated by the dataset (AffectNet): a cropper
     # may use it instead of running a detector. Not an attribute: attributes are for grouping.
     face_box: tuple[int, int, int, int] | None = None
+    # Video frames (data/video.py): the clip a frame comes from and its time in seconds from the
+    # clip's first frame, for temporal stability (analysis/stability.py); None for photos.
+    clip_id: str | None = None
+    time_s: float | None = None
 
 
 class DatasetAdapter(Protocol):

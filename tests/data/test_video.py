@@ -1,0 +1,170 @@
+"""Video adapter: videos are encoded here with PyAV from public-domain photos (slow zoom,
+brightness drift), in several containers, so the tests need no third-party footage."""
+
+from __future__ import annotations
+
+import weakref
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoaudit.data import video
+from emoaudit.data.base import UNREADABLE
+from emoaudit.errors import DataError
+
+av = pytest.importorskip("av")
+
+SIZE = 96
+
+
+def photo(name: str) -> np.ndarray:
+    import cv2
+
+    if name == "astronaut":
+        from skimage.data import astronaut
+
+        img = astronaut()
+    else:
+        from matplotlib import cbook
+
+        with cbook.get_sample_data("grace_hopper.jpg") as fh:
+            img = cv2.cvtColor(
+                cv2.imdecode(np.frombuffer(fh.read(), np.uint8), 1), cv2.COLOR_BGR2RGB
+            )
+    return cv2.resize(img, (2 * SIZE, 2 * SIZE), interpolation=cv2.INTER_AREA)
+
+
+def frame_at(img: np.ndarray, i: int, n: int) -> np.ndarray:
+    """Frame i of n: a slow zoom into the centre while the brightness drifts up."""
+    import cv2
+
+    crop = int(2 * SIZE * (1 - 0.3 * i / max(n - 1, 1)))
+    o = (2 * SIZE - crop) // 2
+    f = cv2.resize(img[o : o + crop, o : o + crop], (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    return np.clip(f.astype(np.int16) * 0.5 + 100 * i / max(n - 1, 1), 0, 255).astype(np.uint8)
+
+
+def write_video(path: Path, *, n: int, rate: int, source: str = "astronaut") -> Path:
+    img = photo(source)
+    codec = "libvpx" if path.suffix == ".webm" else "mpeg4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width = stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(frame_at(img, i, n), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi", ".mov"])
+def test_frames_sampled_at_fps_with_times_and_ids(tmp_path, suffix):
+    path = write_video(tmp_path / f"clip{suffix}", n=60, rate=30)  # 2 s at 30 fps
+    samples = list(video.iter_samples(path, fps=5))
+    times = [round(0.2 * k, 3) for k in range(10)]
+    assert [s.time_s for s in samples] == times
+    assert [s.sample_id for s in samples] == [f"clip{suffix}#t={t:.3f}" for t in times]
+    for s in samples:
+        assert s.clip_id == f"clip{suffix}" and s.label is None and s.status == "ok"
+        assert not s.precropped and s.dataset == "video"
+        assert s.pixels.shape == (SIZE, SIZE, 3) and s.pixels.dtype == np.uint8
+    # the brightness drift proves the right frames came back, in order
+    means = [float(s.pixels.mean()) for s in samples]
+    assert all(a < b for a, b in zip(means, means[1:], strict=False))
+
+
+def test_first_frame_at_or_after_each_grid_point(tmp_path):
+    path = write_video(tmp_path / "c.mp4", n=48, rate=24)  # frames at k/24 s
+    got = [s.time_s for s in video.iter_samples(path, fps=5)]
+    frame_times = [Fraction(k, 24) for k in range(48)]
+    grid = [Fraction(k, 5) for k in range(10)]
+    expected = [round(float(min(t for t in frame_times if t >= g)), 3) for g in grid]
+    assert got == expected
+
+
+def test_fps_above_the_source_rate_returns_every_frame(tmp_path):
+    path = write_video(tmp_path / "c.avi", n=12, rate=10)
+    assert len(list(video.iter_samples(path, fps=30))) == 12
+
+
+def test_folder_of_videos_any_container_and_bad_files_kept(tmp_path):
+    write_video(tmp_path / "b.mkv", n=10, rate=10, source="grace_hopper")
+    (tmp_path / "sub").mkdir()
+    write_video(tmp_path / "sub" / "a.webm", n=10, rate=10)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all" * 10)
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert video.detect(tmp_path)
+    samples = list(video.iter_samples(tmp_path, fps=2))
+    assert [s.clip_id for s in samples] == ["b.mkv"] * 2 + ["broken.mp4"] + ["sub/a.webm"] * 2
+    bad = samples[2]
+    assert bad.status == UNREADABLE and bad.sample_id == "broken.mp4#unreadable"
+    assert bad.reason.startswith(f"{tmp_path / 'broken.mp4'}: cannot decode video (")
+    assert "\n" not in bad.reason and bad.path is None  # no path: the runner must not read it
+
+
+def test_detect_and_one_line_errors(tmp_path):
+    assert not video.detect(tmp_path)
+    (tmp_path / "x.png").write_bytes(b"")
+    assert not video.detect(tmp_path)
+    write_video(tmp_path / "stray.mp4", n=2, rate=10)
+    (tmp_path / "y.png").write_bytes(b"")
+    assert not video.detect(tmp_path)  # more photos than videos: a photo dataset
+    (tmp_path / "stray.mp4").unlink()
+    with pytest.raises(DataError, match="no samples found for format 'video'"):
+        list(video.iter_samples(tmp_path))
+    with pytest.raises(DataError, match="no such file or directory"):
+        list(video.iter_samples(tmp_path / "missing.mp4"))
+    with pytest.raises(DataError, match="--fps must be a positive number"):
+        list(video.iter_samples(tmp_path, fps=0))
+
+
+def test_long_video_streams_in_bounded_memory(tmp_path):
+    """No frame outlives the consumer's reference: the adapter keeps no list of frames or
+    samples. (PyAV allocates frame buffers outside tracemalloc's view, so weak references
+    to the yielded arrays are the reliable witness.)"""
+    n = 240
+    path = write_video(tmp_path / "long.mp4", n=n, rate=30)
+    refs = []
+    gen = video.iter_samples(path, fps=30)  # every frame converted to RGB
+    for sample in gen:
+        refs.append(weakref.ref(sample.pixels))
+        del sample
+    assert len(refs) == n
+    assert sum(r() is not None for r in refs) == 0
+
+
+class SpyContainer:
+    """Wraps a PyAV container to see whether the adapter closes it."""
+
+    def __init__(self, real):
+        self.real, self.closed = real, False
+
+    def __enter__(self):
+        self.real.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+        return self.real.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_stopping_early_closes_the_file(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "c.mp4", n=30, rate=30)
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(
+        av, "open", lambda *a, **k: opened.append(SpyContainer(real_open(*a, **k))) or opened[-1]
+    )  # noqa: E501
+    gen = video.iter_samples(path, fps=30)
+    next(gen)
+    assert len(opened) == 1 and not opened[0].closed
+    gen.close()
+    assert opened[0].closed
