@@ -100,11 +100,10 @@ def disaggregate(
     eligible = ~small & ~missing
     feats = M.confusion_features(true_idx, pred_idx, K).split_by(group, G)
     res = Resampled(feats, spec=spec, strata=true_idx, clusters=clusters)
-    per_group = lambda f: (
-        lambda S: np.stack(  # noqa: E731
-            [f(_block(S, g, K * K)) for g in range(G)], axis=-1
-        )
-    )
+
+    def per_group(f: Any) -> Any:
+        return lambda S: np.stack([f(_block(S, g, K * K)) for g in range(G)], axis=-1)
+
     estimates = {m: res.estimate(per_group(M.METRICS.meta(m)["batched"])) for m in GROUP_METRICS}
     recall = res.estimate(per_group(M.recall_from_confusion))  # (..., K, G)
     alpha = (1 - spec.confidence) / 2

@@ -269,7 +269,7 @@ def bin_edges(confidence: np.ndarray, *, n_bins: int = N_BINS, strategy: str = "
     if strategy == "uniform":
         return np.linspace(0.0, 1.0, n_bins + 1)
     if strategy == "quantile":
-        return np.percentile(confidence, np.linspace(0, 100, n_bins + 1))
+        return np.percentile(confidence, np.linspace(0, 1, n_bins + 1) * 100)  # as sklearn
     raise ValueError(f"unknown binning strategy '{strategy}'; expected uniform or quantile")
 
 

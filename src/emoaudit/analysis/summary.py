@@ -238,20 +238,7 @@ def calibration(
         block["ece"] = _scalar(bres, M.ece_from_bins, n)
         block["mce"] = _scalar(bres, M.mce_from_bins, n)
         rel = bres.estimate(M.reliability_from_bins)
-        block["reliability"] = [
-            {
-                "low": float(edges[b]),
-                "high": float(edges[b + 1]),
-                "count": int(rel.value[b, 0]),
-                "confidence": interval(
-                    *(x[b, 1] for x in (rel.value, rel.low, rel.high)), rel.value[b, 0]
-                ),
-                "accuracy": interval(
-                    *(x[b, 2] for x in (rel.value, rel.low, rel.high)), rel.value[b, 0]
-                ),
-            }
-            for b in range(len(edges) - 1)
-        ]
+        block["reliability"] = [_reliability_bin(rel, edges, b) for b in range(len(edges) - 1)]
         out[key] = block
     return out
 
@@ -271,7 +258,22 @@ def continuous(scored: pd.DataFrame, *, spec: BootstrapSpec, clusters: Any) -> d
         res = Resampled(feats, spec=spec, clusters=clusters)
         n = int(ok.sum())
         out[name] = {
-            m: _scalar(res, lambda S, f=M.METRICS.meta(m)["batched"]: f(S, shift=shift), n)
-            for m in ("ccc", "rmse", "pearson_r")
+            m: _scalar(res, _with_shift(m, shift), n) for m in ("ccc", "rmse", "pearson_r")
         }
     return out
+
+
+def _with_shift(name: str, shift: float) -> Any:
+    batched = M.METRICS.meta(name)["batched"]
+    return lambda S: batched(S, shift=shift)
+
+
+def _reliability_bin(rel: Any, edges: np.ndarray, b: int) -> dict[str, Any]:
+    count = rel.value[b, 0]
+    return {
+        "low": float(edges[b]),
+        "high": float(edges[b + 1]),
+        "count": int(count),
+        "confidence": interval(rel.value[b, 1], rel.low[b, 1], rel.high[b, 1], count),
+        "accuracy": interval(rel.value[b, 2], rel.low[b, 2], rel.high[b, 2], count),
+    }

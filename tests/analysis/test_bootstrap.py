@@ -1,0 +1,145 @@
+"""Bootstrap: coverage of known truth, determinism, clustering, McNemar and Holm by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from emoaudit.analysis import metrics as M
+from emoaudit.analysis.bootstrap import (
+    BootstrapSpec,
+    Resampled,
+    holm,
+    mcnemar_exact,
+    mcnemar_p,
+    paired_difference,
+)
+
+
+def _accuracy_interval(t, p, *, spec, clusters=None, strata="label"):
+    feats = M.confusion_features(t, p, int(max(t.max(), p.max())) + 1)
+    res = Resampled(feats, spec=spec, strata=t if strata else None, clusters=clusters)
+    return res.estimate(M.accuracy_from_confusion)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ci_method", ["percentile", "bca"])
+def test_95_percent_intervals_cover_the_true_accuracy_93_to_97_percent(ci_method):
+    rng = np.random.default_rng(123)
+    truth, n, sims, covered = 0.7, 1000, 500, 0
+    for s in range(sims):
+        t = rng.integers(0, 4, n)
+        p = np.where(rng.random(n) < truth, t, (t + 1) % 4)
+        est = _accuracy_interval(
+            t, p, spec=BootstrapSpec(n_resamples=500, seed=s, ci_method=ci_method), strata=None
+        )
+        covered += est.low <= truth <= est.high
+    assert 0.93 <= covered / sims <= 0.97
+
+
+def test_same_seed_same_numbers_and_another_seed_differs():
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 5, 500)
+    p = np.where(rng.random(500) < 0.6, t, rng.integers(0, 5, 500))
+    a = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=200, seed=3))
+    b = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=200, seed=3))
+    c = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=200, seed=4))
+    np.testing.assert_array_equal(a.boot, b.boot)
+    assert (a.low, a.high) == (b.low, b.high)
+    assert not np.array_equal(a.boot, c.boot)
+
+
+def test_stratified_resamples_keep_each_label_count():
+    rng = np.random.default_rng(1)
+    t = rng.integers(0, 3, 300)
+    p = rng.integers(0, 3, 300)
+    res = Resampled(M.confusion_features(t, p, 3), spec=BootstrapSpec(n_resamples=50), strata=t)
+    support = M.as_matrix(res.boot).sum(-1)
+    np.testing.assert_array_equal(support, np.tile(np.bincount(t, minlength=3), (50, 1)))
+
+
+def test_cluster_bootstrap_widens_intervals_when_subjects_are_correlated():
+    rng = np.random.default_rng(2)
+    subjects = np.repeat(np.arange(40), 25)  # 40 people, 25 images each
+    skill = rng.uniform(0.2, 1.0, 40)[subjects]  # some people are read far better than others
+    t = rng.integers(0, 4, len(subjects))
+    p = np.where(rng.random(len(subjects)) < skill, t, (t + 1) % 4)
+    spec = BootstrapSpec(n_resamples=500)
+    rows = _accuracy_interval(t, p, spec=spec)
+    clustered = _accuracy_interval(t, p, spec=spec, clusters=subjects.astype(str))
+    assert (clustered.high - clustered.low) > 1.5 * (rows.high - rows.low)
+
+
+def test_row_draws_and_merged_multinomial_draws_agree_in_distribution():
+    rng = np.random.default_rng(5)
+    t = rng.integers(0, 3, 20000)
+    p = np.where(rng.random(20000) < 0.5, t, rng.integers(0, 3, 20000))
+    merged = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=400), strata=None)
+    x = M.proba_features(t, np.eye(3)[p] * 0.9 + 0.1 / 3)  # real-valued: rows kept as units
+    rows = Resampled(x, spec=BootstrapSpec(n_resamples=400)).estimate(
+        M.METRICS.meta("argmax_accuracy")["batched"]
+    )
+    assert rows.value == pytest.approx(merged.value)
+    assert np.std(rows.boot) == pytest.approx(np.std(merged.boot), rel=0.15)
+
+
+def test_bca_agrees_with_percentile_for_a_symmetric_statistic():
+    rng = np.random.default_rng(6)
+    t = rng.integers(0, 4, 2000)
+    p = np.where(rng.random(2000) < 0.5, t, (t + 1) % 4)
+    per = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=1000))
+    bca = _accuracy_interval(t, p, spec=BootstrapSpec(n_resamples=1000, ci_method="bca"))
+    assert bca.low == pytest.approx(per.low, abs=0.006)
+    assert bca.high == pytest.approx(per.high, abs=0.006)
+
+
+def test_paired_difference_is_tighter_than_independent_intervals():
+    rng = np.random.default_rng(7)
+    t = rng.integers(0, 4, 1000)
+    a = np.where(rng.random(1000) < 0.7, t, (t + 1) % 4)
+    b = np.where(rng.random(1000) < 0.05, (t + 2) % 4, a)  # B = A with a few extra errors
+    spec = BootstrapSpec(n_resamples=500)
+    d = paired_difference(
+        M.confusion_features(t, a, 4),
+        M.confusion_features(t, b, 4),
+        M.accuracy_from_confusion,
+        spec=spec,
+        strata=t,
+    )
+    assert d.value == pytest.approx((a == t).mean() - (b == t).mean())
+    assert d.low > 0
+    one = _accuracy_interval(t, a, spec=spec)
+    assert (d.high - d.low) < 0.5 * (one.high - one.low)
+
+
+def _exact_binomial_two_sided(b: int, c: int) -> float:
+    n, k = b + c, min(b, c)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+
+
+@pytest.mark.parametrize("b,c", [(0, 0), (0, 5), (3, 9), (10, 10), (25, 40), (1, 0)])
+def test_mcnemar_exact_matches_the_binomial_by_hand(b, c):
+    assert mcnemar_p(b, c) == pytest.approx(_exact_binomial_two_sided(b, c), abs=1e-12)
+
+
+def test_mcnemar_counts_discordant_pairs():
+    a = np.array([1, 1, 1, 0, 0, 1, 0], bool)
+    b = np.array([1, 0, 0, 1, 0, 1, 0], bool)
+    out = mcnemar_exact(a, b)
+    assert (out["b"], out["c"]) == (2, 1)
+    assert out["p_value"] == pytest.approx(_exact_binomial_two_sided(2, 1))
+
+
+def test_holm_matches_hand_computation():
+    p = [0.01, 0.04, 0.03, 0.005, np.nan]
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> cummax 0.02 .03 .06 .06
+    np.testing.assert_allclose(holm(p)[:4], [0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(holm(p)[4])
+    assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]
+
+
+def test_bad_spec_is_a_one_line_error():
+    with pytest.raises(ValueError, match="unknown ci_method 'bcaa'"):
+        BootstrapSpec(ci_method="bcaa")
