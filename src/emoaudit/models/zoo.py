@@ -89,6 +89,7 @@ class Recipe:
     converter: str  # "module:function" taking the extracted path of members[0]
     adapter: str | None  # module with LABELS / INPUT_SPEC (None: not an expression model)
     kind: str  # "expression" or "face-detector"
+    upstream: str = ""  # who trained the weights, and under which licence, if not the package's
     extra: dict = field(default_factory=dict)  # manifest-only facts (input/outputs of detectors)
 
 
@@ -106,8 +107,9 @@ BLAZEFACE_IO = {
         "Identity_2": "[1, 512, 16] regressors for the 512 anchors: cx, cy, w, h, 6 x (x, y)",
         "Identity_3": "[1, 384, 16] regressors for the 384 anchors, same layout",
         "decoding": (
-            "human concatenates [512 then 384] anchors; centre = (cx, cy) + anchor * 256, "
-            "size = (w, h), all in 256-pixel input units; see docs/model-zoo.md"
+            "human concatenates [512 then 384] anchors at stride * (grid + 0.5) pixels; "
+            "centre = anchor + (cx, cy), size = (w, h), in 256-pixel input units; "
+            "see docs/model-zoo.md"
         ),
     },
 }
@@ -122,6 +124,7 @@ RECIPES: dict[str, Recipe] = {
             converter="emoaudit.models.convert.keras_h5:convert_keras_h5",
             adapter="emoaudit.models.fer_mini_xception",
             kind="expression",
+            upstream="oarriaga/face_classification mini-Xception (MIT)",
         ),
         Recipe(
             name="human-emotion",
@@ -130,6 +133,7 @@ RECIPES: dict[str, Recipe] = {
             converter="emoaudit.models.convert.tfjs_graph:convert_tfjs_graph",
             adapter="emoaudit.models.human_emotion",
             kind="expression",
+            upstream="oarriaga/face_classification, converted to tfjs by vladmandic (MIT)",
         ),
         Recipe(
             name="faceapi-expression",
@@ -150,6 +154,7 @@ RECIPES: dict[str, Recipe] = {
             converter="emoaudit.models.convert.tfjs_graph:convert_tfjs_graph",
             adapter=None,
             kind="face-detector",
+            upstream="google/mediapipe BlazeFace back-camera model (Apache-2.0), via human",
             extra=BLAZEFACE_IO,
         ),
     )
@@ -439,6 +444,7 @@ def _entry(recipe: Recipe, art: Artifact, digest: str) -> dict:
             "artifact_sha256": art.sha256,
             "members": [m for m in recipe.members if not m.endswith("/")],
             "licence": art.licence,
+            "upstream": recipe.upstream,
         },
         "converter": recipe.converter,
     }
