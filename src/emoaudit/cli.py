@@ -71,6 +71,9 @@ def audit(
     batch_size: Annotated[int, typer.Option(help="Images per inference batch.")] = 256,
     workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
     executor: Annotated[str, typer.Option(help="'local' or 'ray'.")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (with --executor ray).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run models on a dataset; write predictions.parquet, results.json and report.html."""
@@ -92,6 +95,7 @@ def audit(
         batch_size=batch_size,
         workers=workers,
         executor=executor,
+        ray_address=address,
         extra={"fps": fps} if fmt == "video" else {},
     )
     with user_errors(), _progress(quiet, data) as (on_start, on_progress):

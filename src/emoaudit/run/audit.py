@@ -18,6 +18,7 @@ from emoaudit.run.cache import write_text_atomic
 from emoaudit.run.chunks import FaceSettings
 
 EMPTY_RUN = "{path}: the dataset yielded no samples"
+UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class AuditRequest:
     batch_size: int = 256
     workers: int | None = None
     executor: str = "local"
+    ray_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
 
 
@@ -91,8 +93,8 @@ def run_audit(
     plan = RunPlan(
         dataset=fmt,
         samples=lambda: adapter.iter_samples(req.data, **req.extra),
-        precropped=bool(adapter.PRECROPPED),
         models=models,
+        model_refs=[(name, req.model_spec) for name in req.models],
         conditions=conditions,
         faces=FaceSettings(detector=req.detector),
         seed=req.seed,
@@ -103,10 +105,13 @@ def run_audit(
     req.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if req.executor == "ray":
-        from emoaudit.run.ray_executor import run_plan_ray as execute
+        from emoaudit.run.ray_executor import run_plan_ray
+
+        outcome = run_plan_ray(plan, req.out, on_progress=on_progress, address=req.ray_address)
+    elif req.executor == "local":
+        outcome = run_plan(plan, req.out, on_progress=on_progress)
     else:
-        execute = run_plan
-    outcome = execute(plan, req.out, on_progress=on_progress)
+        raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
     run_info = {
@@ -117,11 +122,11 @@ def run_audit(
             "format": fmt,
             "n_samples": outcome.n_samples,
             "digest": outcome.dataset_digest,
-            "precropped": plan.precropped,
+            "precropped": bool(adapter.PRECROPPED),
         },
         "models": [_model_record(m) for m in models],
         "conditions": conditions,
-        "faces": plan.faces.key(plan.precropped),
+        "faces": plan.faces.key(bool(adapter.PRECROPPED)),
         "seed": req.seed,
         "executor": req.executor,
         "cache": {

@@ -62,7 +62,8 @@ def _record(sample: Sample, content_hash: str) -> list:
         sample.attributes,
         sample.votes,
         sample.targets,
-        getattr(sample, "face_box", None),
+        sample.face_box,
+        sample.precropped,
     ]
 
 
@@ -93,12 +94,17 @@ class FaceSettings:
     """How faces are obtained for photos; part of the cache key."""
 
     detector: str = "blazeface"
-    margin: float = 0.2
+    margin: float | None = None  # None: the detector's own margin
 
     def key(self, precropped: bool) -> dict:
         if precropped:
             return {"precropped": True}
         return {"detector": self.detector, "margin": self.margin}
+
+
+def all_precropped(samples: list[Sample]) -> bool:
+    """Faces settings only matter for chunks holding at least one uncropped photo."""
+    return all(s.precropped for s in samples)
 
 
 def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, str, str]:
@@ -120,15 +126,13 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
         return None, UNREADABLE, str(exc)
 
 
-def decode_chunk(
-    chunk: Chunk, *, precropped: bool, faces: FaceSettings, pool: ThreadPoolExecutor
-) -> None:
-    """Decode images in parallel and crop faces; set per-sample status for failures."""
+def decode_chunk(chunk: Chunk, *, faces: FaceSettings, pool: ThreadPoolExecutor) -> None:
+    """Decode images in parallel and crop faces of photos; set per-sample status on failure."""
     decoded = list(pool.map(_decode_one, chunk.samples, chunk.content))
     images = [d[0] for d in decoded]
     for sample, (_, status, reason) in zip(chunk.samples, decoded, strict=True):
         sample.status, sample.reason = status, reason
-    if not precropped:
+    if not all_precropped(chunk.samples):
         images = _crop_faces(chunk.samples, images, faces=faces)
     chunk.faces = images
     chunk.content = []  # bytes are no longer needed; keep memory bounded
@@ -140,14 +144,14 @@ def _crop_faces(
 ) -> list[np.ndarray | None]:
     from emoaudit.faces import face_crops
 
-    todo = [i for i, img in enumerate(images) if img is not None]
+    todo = [i for i, img in enumerate(images) if img is not None and not samples[i].precropped]
     crops = face_crops(
         [images[i] for i in todo],
         detector=faces.detector,
         margin=faces.margin,
         boxes=[getattr(samples[i], "face_box", None) for i in todo],
     )
-    out: list[np.ndarray | None] = [None] * len(images)
+    out = list(images)
     for i, crop in zip(todo, crops, strict=True):
         if crop is None:
             samples[i].status = NO_FACE

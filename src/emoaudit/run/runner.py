@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from emoaudit.run.cache import shard_key, shard_path, write_table_atomic
-from emoaudit.run.chunks import Chunk, FaceSettings, batched, decode_chunk, read_chunk
+from emoaudit.run.chunks import (
+    Chunk,
+    FaceSettings,
+    all_precropped,
+    batched,
+    decode_chunk,
+    read_chunk,
+)
 
 PREDICTIONS = "predictions.parquet"
 CACHE_DIR = ".cache/shards"
@@ -27,8 +34,8 @@ class RunPlan:
 
     dataset: str  # dataset format name (also the `dataset` column)
     samples: Callable[[], Iterator[Any]]  # fresh iterator over Samples, in dataset order
-    precropped: bool
     models: list[Any]  # LoadedModel objects
+    model_refs: list[tuple[str, Path | None]] = field(default_factory=list)  # to reload elsewhere
     conditions: list[str] = field(default_factory=lambda: ["clean"])
     faces: FaceSettings = field(default_factory=FaceSettings)
     seed: int = 0
@@ -48,7 +55,7 @@ class RunOutcome:
 
 
 def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
-    faces_key = plan.faces.key(plan.precropped)
+    faces_key = plan.faces.key(all_precropped(chunk.samples))
     return [
         (
             model,
@@ -72,7 +79,7 @@ def _prepare(plan: RunPlan, cache: Path, index: int, samples: list, pool: Thread
     keys = _keys(plan, chunk)
     missing = [k for k in keys if not shard_path(cache, k[2]).exists()]
     if missing:
-        decode_chunk(chunk, precropped=plan.precropped, faces=plan.faces, pool=pool)
+        decode_chunk(chunk, faces=plan.faces, pool=pool)
     return chunk, keys, missing
 
 
@@ -80,8 +87,7 @@ def run_plan(
     plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | None = None
 ) -> RunOutcome:
     """Run (or resume) the plan and write OUT/predictions.parquet atomically."""
-    cache = out / CACHE_DIR
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = prepare_cache(out)
     ordered: list[Path] = []
     digests: list[str] = []
     n_samples = cached = computed = 0
@@ -134,6 +140,15 @@ def run_plan(
         n_shards_computed=computed,
         dataset_digest=stable_digest(digests),
     )
+
+
+def prepare_cache(out: Path) -> Path:
+    """Create the shard cache and remove temp files a killed run left behind."""
+    cache = out / CACHE_DIR
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob("*/.tmp-*"):
+        stale.unlink(missing_ok=True)
+    return cache
 
 
 def _submit_next(prefetch, plan, cache, chunks, pool) -> Future:

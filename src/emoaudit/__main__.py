@@ -1,0 +1,5 @@
+"""`python -m emoaudit` runs the command line."""
+
+from emoaudit.cli import main
+
+main()

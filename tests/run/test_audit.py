@@ -1,0 +1,136 @@
+"""End-to-end audits on real models: exact accounting, caching and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import face_rows, write_fer_csv
+
+from emoaudit.run.audit import AuditRequest, run_audit
+
+MODELS = ["fer-mini-xception", "human-emotion"]
+
+
+def _audit(data, out, **kw):
+    req = AuditRequest(data=data, out=out, models=kw.pop("models", MODELS), n_resamples=20, **kw)
+    return run_audit(req)
+
+
+def test_every_sample_is_a_row_and_a_rerun_does_no_inference(fer_csv, zoo_home, tmp_path):
+    out = tmp_path / "out"
+    _audit(fer_csv, out, chunk_size=16)
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert len(df) == 42 * len(MODELS)
+    for model in MODELS:
+        rows = df[df.model == model]
+        assert rows.sample_id.tolist() == [f"row{i}" for i in range(42)]
+        assert rows.status.value_counts().to_dict() == {"ok": 40, "bad_input": 2}
+        bad = rows[rows.status == "bad_input"].set_index("sample_id")
+        assert bad.loc["row40", "reason"].endswith(
+            "fer2013.csv:42: expected 2304 pixel values, found 3"
+        )
+        assert "fer2013.csv:43: label '9'" in bad.loc["row41", "reason"]
+        assert bad.pred.isna().all()
+        assert rows[rows.status == "ok"].pred.notna().all()
+        probs = rows[rows.status == "ok"].filter(like="prob_").dropna(axis=1)
+        assert probs.shape[1] == 7
+        assert (probs.sum(axis=1) - 1).abs().max() < 1e-5
+    info = json.loads((out / "run.json").read_text())
+    assert info["dataset"]["format"] == "fer2013"
+    assert info["cache"] == {"shards_cached": 0, "shards_computed": 3 * len(MODELS)}
+
+    _audit(fer_csv, out, chunk_size=16)
+    again = json.loads((out / "run.json").read_text())
+    assert again["cache"] == {"shards_cached": 3 * len(MODELS), "shards_computed": 0}
+    assert again["dataset"]["digest"] == info["dataset"]["digest"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), df)
+
+
+def test_changing_the_seed_or_a_sample_recomputes_only_what_changed(tmp_path, zoo_home):
+    rows = face_rows(32)
+    data = write_fer_csv(tmp_path / "fer2013.csv", rows)
+    out = tmp_path / "out"
+    _audit(data, out, chunk_size=16, models=["fer-mini-xception"])
+    rows[20][1] = face_rows(1, seed=5)[0][1]  # second chunk changes
+    write_fer_csv(data, rows)
+    _audit(data, out, chunk_size=16, models=["fer-mini-xception"])
+    info = json.loads((out / "run.json").read_text())
+    assert info["cache"] == {"shards_cached": 1, "shards_computed": 1}
+
+
+def test_photos_get_faces_detected_and_every_failure_is_counted(photo_folders, zoo_home, tmp_path):
+    out = tmp_path / "out"
+    results = _audit(photo_folders, out, fmt="folders", models=["fer-mini-xception"])
+    df = pd.read_parquet(out / "predictions.parquet").set_index("sample_id")
+    status = df.status.to_dict()
+    assert status == {
+        "contempt/hopper2.png": "unmapped_label",
+        "happy/astronaut.jpg": "ok",
+        "neutral/blank.png": "no_face",
+        "neutral/hopper.jpg": "ok",
+        "sad/broken.jpg": "unreadable",
+    }
+    assert (
+        "not in the label set of model 'fer-mini-xception'"
+        in df.loc["contempt/hopper2.png", "reason"]
+    )
+    assert df.loc["contempt/hopper2.png", "pred"] is not None  # still run, just not scored
+    assert "broken.jpg: cannot decode image" in df.loc["sad/broken.jpg", "reason"]
+    assert "no face found" in df.loc["neutral/blank.png", "reason"]
+    assert df.loc["happy/astronaut.jpg", "pred"] == "happy"
+    (block,) = results["results"]
+    assert block["data"]["n_by_status"] == {
+        "ok": 2,
+        "unmapped_label": 1,
+        "bad_input": 0,
+        "unreadable": 1,
+        "no_face": 1,
+    }
+
+
+def _cli(data, out, env):
+    cmd = [sys.executable, "-m", "emoaudit", "audit", str(data), "--out", str(out)]
+    for m in MODELS:
+        cmd += ["--model", m]
+    return cmd + ["--chunk-size", "8", "--resamples", "10", "--quiet"]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_gives_exactly_the_uninterrupted_rows(tmp_path, zoo_home):
+    data = write_fer_csv(tmp_path / "fer2013.csv", face_rows(1200))
+    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home)}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(data, killed, env), env=env)
+    shards = killed / ".cache" / "shards"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if shards.exists() and len(list(shards.rglob("*.parquet"))) >= 20:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be killed; use more rows"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "predictions.parquet").exists()
+    partial = len(list(shards.rglob("*.parquet")))
+    assert 20 <= partial < 300
+
+    subprocess.run(_cli(data, killed, env), env=env, check=True)
+    clean = tmp_path / "clean"
+    subprocess.run(_cli(data, clean, env), env=env, check=True)
+
+    resumed = pq.read_table(killed / "predictions.parquet")
+    expected = pq.read_table(clean / "predictions.parquet")
+    assert resumed.num_rows == expected.num_rows == 1200 * len(MODELS)
+    assert resumed.equals(expected)
+    info = json.loads((killed / "run.json").read_text())
+    assert info["cache"]["shards_cached"] >= partial
+    assert info["cache"]["shards_cached"] + info["cache"]["shards_computed"] == 300
+    assert not list(shards.rglob(".tmp-*"))
