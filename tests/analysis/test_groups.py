@@ -1,0 +1,118 @@
+"""Disaggregation against fairlearn's MetricFrame, small cells, disparity and directional tests."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from fairlearn.metrics import MetricFrame
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from emoaudit.analysis import metrics as M
+from emoaudit.analysis.bootstrap import BootstrapSpec
+from emoaudit.analysis.groups import disaggregate
+
+LABELS = ["neutral", "happy", "anger", "disgust"]
+
+
+def _run(t, p, g, names, **kw):
+    return disaggregate(
+        true_idx=t,
+        pred_idx=p,
+        labels=LABELS,
+        group=g,
+        group_names=names,
+        spec=BootstrapSpec(n_resamples=kw.pop("n_resamples", 50)),
+        **kw,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(2, 4), st.integers(20, 150))
+def test_per_group_metrics_match_fairlearn_metricframe(seed, n_groups, n):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 4, n)
+    p = np.where(rng.random(n) < 0.5, t, rng.integers(0, 4, n))
+    g = rng.integers(0, n_groups, n)
+    g[:2] = 0
+    t[g == 0] = 2  # a single-class group
+    names = [f"g{i}" for i in range(n_groups)]
+    out = _run(t, p, g, names, min_group_n=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mf = MetricFrame(
+            metrics={
+                "accuracy": accuracy_score,
+                "balanced_accuracy": balanced_accuracy_score,
+                "f1_macro": lambda a, b: f1_score(a, b, average="macro", zero_division=0),
+            },
+            y_true=t,
+            y_pred=p,
+            sensitive_features=np.array(names)[g],
+        )
+    by_group = mf.by_group
+    for row in out["groups"]:
+        if row["n"] == 0:
+            continue
+        for metric in ("accuracy", "balanced_accuracy", "f1_macro"):
+            assert row["metrics"][metric]["value"] == pytest.approx(
+                by_group.loc[row["group"], metric], abs=1e-9
+            )
+    present = [r["group"] for r in out["groups"] if r["n"] > 0]
+    if len(present) >= 2:
+        diff = out["disparity"]["accuracy"]["difference"]["value"]
+        assert diff == pytest.approx(mf.difference()["accuracy"], abs=1e-9)
+        assert out["disparity"]["accuracy"]["ratio"]["value"] == pytest.approx(
+            mf.ratio()["accuracy"], abs=1e-9
+        )
+
+
+def test_small_cells_are_shown_flagged_and_left_out_of_disparity():
+    rng = np.random.default_rng(0)
+    n = 400
+    t = rng.integers(0, 4, n)
+    g = np.r_[np.zeros(10, int), rng.integers(1, 3, n - 10)]
+    p = np.where(g == 0, (t + 1) % 4, t)  # the tiny group is always wrong
+    out = _run(t, p, g, ["tiny", "a", "b"], min_group_n=30)
+    tiny = out["groups"][0]
+    assert tiny["small"] and tiny["n"] == 10 and tiny["metrics"]["accuracy"]["value"] == 0.0
+    assert out["excluded_from_disparity"] == ["tiny"]
+    assert out["disparity"]["accuracy"]["difference"]["value"] == 0.0
+
+
+def test_directional_errors_find_calm_faces_read_as_hostile_in_one_group():
+    rng = np.random.default_rng(1)
+    n = 3000
+    t = rng.integers(0, 2, n)  # neutral or happy faces only
+    g = rng.integers(0, 2, n)
+    hostile = (g == 1) & (rng.random(n) < 0.3)
+    p = np.where(hostile, 2, t)  # group 1: 30% read as anger
+    out = _run(t, p, g, ["x", "y"], n_resamples=200)
+    de = out["directional_errors"]
+    rate = de["by_true_label"]["neutral"]["y"]["anger"]
+    assert rate["ci_low"] < 0.3 < rate["ci_high"]
+    sig = [x for x in de["tests"] if x["p_holm"] < 0.05]
+    assert {(x["true"], x["pred"]) for x in sig} == {("neutral", "anger"), ("happy", "anger")}
+    assert "holm" in de["correction"]
+    calm = de["calm_read_as_hostile"]
+    assert calm["by_group"]["x"]["value"] == 0.0
+    assert calm["disparity"]["difference"]["ci_low"] > 0.2
+
+
+def test_group_ece_is_the_ece_of_the_group_rows():
+    rng = np.random.default_rng(2)
+    n = 600
+    t = rng.integers(0, 4, n)
+    proba = rng.dirichlet(np.ones(4), n)
+    p = proba.argmax(1)
+    g = rng.integers(0, 2, n)
+    edges = M.bin_edges(proba.max(1))
+    out = _run(t, p, g, ["a", "b"], proba=proba, proba_true_idx=t, edges=edges)
+    for k, row in enumerate(out["groups"]):
+        m = g == k
+        assert row["metrics"]["ece"]["value"] == pytest.approx(
+            M.ece_from_bins(M.binned_features(t[m], proba[m], edges).sums()), abs=1e-12
+        )

@@ -1,0 +1,86 @@
+"""analyze() end to end on generated predictions tables: layout, accounting, agreement."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import synth  # noqa: E402
+
+from emoaudit.analysis.agreement import leave_one_out  # noqa: E402
+from emoaudit.analysis.summary import analyze  # noqa: E402
+
+SCHEMA = Path(__file__).parents[2] / "src/emoaudit/report/results.schema.json"
+
+
+def _walk_intervals(node, found):
+    if isinstance(node, dict):
+        if set(node) == {"value", "ci_low", "ci_high", "n"}:
+            found.append(node)
+        for v in node.values():
+            _walk_intervals(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _walk_intervals(v, found)
+    return found
+
+
+def test_analyze_is_json_deterministic_and_every_interval_brackets_its_value():
+    df = synth.predictions(600, votes=True)
+    a = analyze(df, groups=["gender", "race"], n_resamples=100, seed=1)
+    b = analyze(df, groups=["gender", "race"], n_resamples=100, seed=1)
+    text = json.dumps(a, allow_nan=False)
+    assert text == json.dumps(b, allow_nan=False)
+    assert a["statistics"]["seed"] == 1 and a["statistics"]["correction"] == "holm"
+    res = a["results"][0]
+    assert set(res["groups"]) == {"gender", "race", "gender&race"}
+    assert res["data"]["n_by_status"]["no_face"] + res["data"]["n_evaluated"] == 600
+    assert res["end_to_end"]["value"] < res["headline"]["accuracy"]["value"]
+    intervals = _walk_intervals(a, [])
+    assert len(intervals) > 500
+    for iv in intervals:
+        if iv["value"] is not None and iv["ci_low"] is not None:
+            assert iv["ci_low"] - 1e-9 <= iv["ci_high"]
+
+
+def test_results_validate_against_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    df = synth.predictions(300, subjects=40)
+    out = analyze(df, n_resamples=50)
+    doc = {"schema_version": "1.0", "provenance": {}, **out}
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert out["results"][0]["resampling"]["unit"] == "subject_id"
+
+
+def test_one_result_per_dataset_model_condition():
+    df = synth.predictions(200)
+    df2 = synth.predictions(200, model="m2", condition="jpeg:3", seed=2)
+    import pandas as pd
+
+    out = analyze(pd.concat([df, df2]), n_resamples=20)
+    keys = [(r["model"], r["condition"]) for r in out["results"]]
+    assert keys == [("m1", "clean"), ("m2", "jpeg:3")]
+
+
+def test_leave_one_out_human_reference_by_hand():
+    # 10 votes: 6 happy, 4 sad. An annotator voting happy sees rest 5-4 -> agrees; one voting
+    # sad sees rest 6-3 -> disagrees. Expected: 6/10. Model saying happy: 1.0.
+    V = np.array([[6, 4]])
+    human, model = leave_one_out(V, np.array([0]))
+    assert human[0] == pytest.approx(0.6) and model[0] == pytest.approx(1.0)
+    # 5-5 split: a happy voter sees rest 4-5 (sad wins) -> 0; symmetric -> 0 overall.
+    human, model = leave_one_out(np.array([[5, 5]]), np.array([0]))
+    assert human[0] == 0.0 and model[0] == pytest.approx(0.5)
+
+
+def test_agreement_block_on_votes():
+    out = analyze(synth.predictions(500, votes=True), n_resamples=50)
+    ag = out["results"][0]["agreement"]
+    assert ag["n_with_votes"] == out["results"][0]["data"]["n_evaluated"]
+    assert set(ag["accuracy_by_agreement"]) == {"unanimous", "majority", "split"}
+    assert 0 < ag["human_single_vs_rest"]["value"] < 1
