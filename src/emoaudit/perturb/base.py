@@ -73,13 +73,21 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def blend(image: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     """Paint `colour` over `image` with per-pixel opacity `alpha` (H, W) in [0, 1]."""
-    a = alpha.astype(np.float32)[:, :, None]
-    out = image.astype(np.float32) * (1.0 - a) + np.asarray(colour, np.float32) * a
-    return to_uint8(out)
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    out = image.copy()
+    if not len(rows):
+        return out
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))  # only where painted
+    a = alpha[box].astype(np.float32)[:, :, None]
+    sub = image[box].astype(np.float32)
+    sub += (np.asarray(colour, np.float32) - sub) * a
+    out[box] = to_uint8(sub)
+    return out
 
 
-def polygon_alpha(shape: tuple[int, int], points: list[tuple[float, float]]) -> np.ndarray:
-    """Anti-aliased coverage (H, W) of a polygon given in crop fractions (x of width, y of height).
+def polygon_alpha(shape: tuple[int, int], *polygons: list[tuple[float, float]]) -> np.ndarray:
+    """Anti-aliased coverage (H, W) of polygons given in crop fractions (x of width, y of
+    height); the polygons must not overlap (OpenCV fills one call's polygons even-odd).
 
     Sub-pixel vertex positions (OpenCV's `shift`) keep the shape the same on a 48 px and a 112 px
     crop instead of snapping to whole pixels.
@@ -88,7 +96,10 @@ def polygon_alpha(shape: tuple[int, int], points: list[tuple[float, float]]) -> 
 
     h, w = shape
     scale = 16  # 4 fractional bits
-    pts = np.array([[x * w * scale, y * h * scale] for x, y in points], dtype=np.int32)
+    pts = [
+        np.array([[x * w * scale, y * h * scale] for x, y in points], dtype=np.int32)
+        for points in polygons
+    ]
     canvas = np.zeros((h, w), dtype=np.uint8)
-    cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    cv2.fillPoly(canvas, pts, 255, lineType=cv2.LINE_AA, shift=4)
     return canvas.astype(np.float32) / 255.0

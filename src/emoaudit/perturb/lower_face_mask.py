@@ -41,8 +41,8 @@ def apply(image: np.ndarray, *, severity: int, rng: np.random.Generator) -> np.n
     alpha = polygon_alpha((h, w), mask_outline(top))
     out = blend(image, alpha, COLOUR)
     bottom = FACE_TEMPLATE["chin"][1]
-    for frac in (0.3, 0.55, 0.8):  # pleats, thin darker bands inside the mask
-        y = top + frac * (bottom - top)
-        band = polygon_alpha((h, w), [(0.0, y), (1.0, y), (1.0, y + 0.012), (0.0, y + 0.012)])
-        out = blend(out, band * alpha, PLEAT)
-    return out
+    ys = [top + frac * (bottom - top) for frac in (0.3, 0.55, 0.8)]  # pleats: thin darker bands
+    pleats = polygon_alpha(
+        (h, w), *([(0.0, y), (1.0, y), (1.0, y + 0.012), (0.0, y + 0.012)] for y in ys)
+    )
+    return blend(out, pleats * alpha, PLEAT)
