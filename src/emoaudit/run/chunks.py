@@ -64,6 +64,8 @@ def _record(sample: Sample, content_hash: str) -> list:
         sample.targets,
         sample.face_box,
         sample.precropped,
+        sample.clip_id,
+        sample.time_s,
     ]
 
 

@@ -13,7 +13,7 @@ from emoaudit.run.cache import write_atomic
 
 FIXED = (
     "sample_id subject_id dataset split path model model_sha256 condition status reason "
-    "raw_label label pred"
+    "raw_label label pred clip_id time_s"
 ).split()
 
 

@@ -86,6 +86,9 @@ def shard_table(
     }
     for k, name in enumerate(labels):
         cols[f"prob_{name}"] = full[:, k]
+    if any(s.clip_id is not None for s in samples):
+        cols["clip_id"] = [s.clip_id for s in samples]
+        cols["time_s"] = [s.time_s for s in samples]
     cols.update(_side_columns(samples))
     return pa.table(cols)
 
