@@ -6,6 +6,9 @@ shifted/scaled crops are drawn from a fixed seed, so every run sees the same pix
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,3 +60,22 @@ def jittered_crops() -> list[np.ndarray]:
             cy = min(max(int(y + h / 2 + dy * h - side / 2), 0), height - side)
             crops.append(image[cy : cy + side, cx : cx + side])
     return crops
+
+
+@pytest.fixture(scope="session")
+def zoo_model(zoo_home):
+    """Path of a model the session's zoo built. Not built: skip locally, FAIL under CI ($CI set),
+    because CI runs `emoaudit models build` and a reference test that silently skips there
+    would prove nothing."""
+    from emoaudit.models import zoo
+
+    def need(name: str) -> Path:
+        status = zoo.available()[name]
+        if status.state != "built":
+            message = f"{name}: {status}"
+            if os.environ.get("CI"):
+                pytest.fail(f"{message} (CI must build the whole zoo)")
+            pytest.skip(message)
+        return zoo.model_path(name)
+
+    return need

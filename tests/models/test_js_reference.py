@@ -1,24 +1,31 @@
-"""The converted ONNX models against the ORIGINAL JavaScript libraries' outputs.
+"""The zoo's built ONNX models against the ORIGINAL JavaScript libraries' outputs.
 
 tests/fixtures/js_reference.json holds face-api's and Human's probabilities on 19 fixed crops,
-produced by tools/js_reference/reference.js (tfjs cpu backend). Here the same crops are rebuilt,
-preprocessed exactly as each library does, and run through the ONNX graphs emoaudit builds.
+produced once by tools/js_reference/reference.js (tfjs cpu backend). Here the same crops are
+rebuilt in Python (tools/js_reference/reference_inputs.py) and run through the models exactly as
+the session's zoo built them (`zoo_home`), two ways:
 
-Measured (2 cores, onnxruntime CPU): max |prob diff| 8.9e-7 (face-api) and 8.1e-7 (Human),
-top-1 equal on 19/19 for both; the tolerance below leaves ~10x headroom for other CPUs/BLAS.
+- exact inputs: each library's preprocessing replicated step by step in numpy, straight into the
+  ONNX graph, which isolates the conversion;
+- the product's path: `prepare_batch(crops, adapter.INPUT_SPEC)` + `load_model(name)
+  .predict_proba`, i.e. what an audit runs.
+
+No node, npm or unpacked package is needed, so CI (which builds the zoo) always runs these; a
+model that is not built fails here when $CI is set instead of skipping.
+
+Measured (2 cores, onnxruntime CPU): max |prob diff| 8.9e-7 (face-api, exact input) and 1.3e-6
+(face-api via prepare_batch); 8.1e-7 (Human, both ways); top-1 equal on 19/19 for both. The
+tolerance leaves ~10x headroom for other CPUs/BLAS.
 """
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from emoaudit.models.convert.faceapi_expression import convert_faceapi_expression
-from emoaudit.models.convert.onnx_build import serialize
 from emoaudit.models.faceapi_expression import faceapi_input, resize_bilinear_tf_legacy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,25 +55,8 @@ def crops() -> list[tuple[str, np.ndarray]]:
     return ref_inputs.reference_inputs()
 
 
-def _npm_dir(package: str) -> Path:
-    """Unpacked npm package folder for the pinned artifact (faceapi or human).
-
-    EMOAUDIT_NPM_DIR may point at a folder holding `faceapi/` and `human/` (npm pack, unpacked);
-    otherwise tools/js_reference/node_modules is used when a developer has installed it.
-    """
-    candidates = []
-    if os.environ.get("EMOAUDIT_NPM_DIR"):
-        candidates.append(Path(os.environ["EMOAUDIT_NPM_DIR"]) / package)
-    npm_name = {"faceapi": "face-api", "human": "human"}[package]
-    candidates.append(ROOT / "tools" / "js_reference" / "node_modules" / "@vladmandic" / npm_name)
-    for folder in candidates:
-        if (folder / "package.json").is_file():
-            return folder
-    pytest.skip(f"@vladmandic/{npm_name} not unpacked (set EMOAUDIT_NPM_DIR)")
-
-
-def _session(model) -> ort.InferenceSession:
-    return ort.InferenceSession(serialize(model), providers=["CPUExecutionProvider"])
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def human_input(rgb: np.ndarray) -> np.ndarray:
@@ -74,6 +64,11 @@ def human_input(rgb: np.ndarray) -> np.ndarray:
     resized = resize_bilinear_tf_legacy(rgb.astype(np.float32) / np.float32(255), 64, 64)
     gray = (resized * HUMAN_GRAY).sum(axis=2, keepdims=True, dtype=np.float32)
     return (gray - np.float32(0.5)) * np.float32(2)
+
+
+def _expected(reference: dict, model: str, crops) -> np.ndarray:
+    outputs = reference["models"][model]["outputs"]
+    return np.array([outputs[name] for name, _ in crops])
 
 
 def _compare(probs: np.ndarray, expected: np.ndarray) -> None:
@@ -88,6 +83,7 @@ def test_inputs_are_the_ones_the_reference_was_made_from(reference, crops):
         assert list(model["outputs"]) == [name for name, _ in crops]
     assert reference["packages"]["@vladmandic/face-api"] == "1.7.15"
     assert reference["packages"]["@vladmandic/human"] == "3.3.6"
+    assert reference["backend"] == "cpu"
 
 
 def test_reference_is_not_degenerate(reference):
@@ -98,53 +94,90 @@ def test_reference_is_not_degenerate(reference):
         assert len(set(probs.argmax(axis=1))) >= 3
 
 
-def test_faceapi_expression_matches_face_api(reference, crops):
-    model = convert_faceapi_expression(_npm_dir("faceapi") / "model")
-    expected = reference["models"]["faceapi-expression"]
-    assert expected["labels"] == [
-        "neutral",
-        *("happy", "sad", "angry", "fearful", "disgusted", "surprised"),
-    ]
+def test_the_comparison_notices_a_wrong_model(reference, crops):
+    """Guard against a tolerance so loose that any model passes: swap two classes and fail."""
+    expected = _expected(reference, "faceapi-expression", crops)
+    with pytest.raises(AssertionError):
+        _compare(expected[:, [1, 0, 2, 3, 4, 5, 6]], expected)
+
+
+# -- face-api ------------------------------------------------------------------------------
+
+
+def test_faceapi_expression_onnx_matches_face_api_on_exact_inputs(reference, crops, zoo_model):
+    labels = reference["models"]["faceapi-expression"]["labels"]
+    assert labels == ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+    session = _session(zoo_model("faceapi-expression"))
     x = np.stack([faceapi_input(rgb) for _, rgb in crops])
-    probs = _session(model).run(None, {"input": x})[0]
-    _compare(probs, np.array([expected["outputs"][name] for name, _ in crops]))
+    probs = session.run(None, {"input": x})[0]
+    _compare(probs, _expected(reference, "faceapi-expression", crops))
 
 
-def test_runner_preprocessing_keeps_faceapi_faithful(reference, crops):
-    """The generic runner path (InputSpec -> prepare_batch) must be as faithful as faceapi_input;
-    measured 1.3e-6, against up to 0.70 with OpenCV's bilinear and bottom/right padding."""
-    from emoaudit.models.faceapi_expression import INPUT_SPEC
+def test_faceapi_expression_through_the_products_path_matches_face_api(reference, crops, zoo_model):
+    """prepare_batch(INPUT_SPEC) + load_model: measured 1.3e-6, against up to 0.70 with OpenCV's
+    bilinear and bottom/right padding."""
+    from emoaudit.models import faceapi_expression
+    from emoaudit.models.onnx_model import load_model
     from emoaudit.models.preprocess import prepare_batch
 
-    model = convert_faceapi_expression(_npm_dir("faceapi") / "model")
-    x = prepare_batch([rgb for _, rgb in crops], INPUT_SPEC)
-    probs = _session(model).run(None, {"input": x})[0]
-    expected = reference["models"]["faceapi-expression"]["outputs"]
-    _compare(probs, np.array([expected[name] for name, _ in crops]))
+    zoo_model("faceapi-expression")
+    model = load_model("faceapi-expression")
+    assert model.info.input == faceapi_expression.INPUT_SPEC
+    x = prepare_batch([rgb for _, rgb in crops], faceapi_expression.INPUT_SPEC)
+    probs = model.predict_proba(x)
+    _compare(probs, _expected(reference, "faceapi-expression", crops))
 
 
-def test_human_emotion_matches_human(reference, crops):
-    from emoaudit.models.convert.tfjs_graph import convert_tfjs_graph
+# -- Human -----------------------------------------------------------------------------------
 
-    model = convert_tfjs_graph(_npm_dir("human") / "models" / "emotion.json")
-    expected = reference["models"]["human-emotion"]
-    session = _session(model)
+
+def test_human_emotion_onnx_matches_human_on_exact_inputs(reference, crops, zoo_model):
+    assert reference["models"]["human-emotion"]["labels"][0] == "angry"
+    session = _session(zoo_model("human-emotion"))
     x = np.stack([human_input(rgb) for _, rgb in crops])
     probs = session.run(None, {session.get_inputs()[0].name: x})[0]
-    _compare(probs, np.array([expected["outputs"][name] for name, _ in crops]))
+    _compare(probs, _expected(reference, "human-emotion", crops))
 
 
-def test_astronaut_haar_face_is_happy_for_faceapi_expression():
+def test_human_emotion_through_the_products_path_matches_human(reference, crops, zoo_model):
+    from emoaudit.models import human_emotion
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.models.preprocess import prepare_batch
+
+    zoo_model("human-emotion")
+    model = load_model("human-emotion")
+    assert model.info.input == human_emotion.INPUT_SPEC
+    x = prepare_batch([rgb for _, rgb in crops], human_emotion.INPUT_SPEC)
+    probs = model.predict_proba(x)
+    _compare(probs, _expected(reference, "human-emotion", crops))
+
+
+def test_human_labels_map_to_the_adapters_canonical_order(reference):
+    from emoaudit.models.human_emotion import LABELS
+    from emoaudit.taxonomy import canonical
+
+    raw = reference["models"]["human-emotion"]["labels"]
+    assert tuple(canonical(r) for r in raw) == LABELS
+
+
+def test_faceapi_labels_map_to_the_adapters_canonical_order(reference):
+    from emoaudit.models.faceapi_expression import LABELS
+    from emoaudit.taxonomy import canonical
+
+    raw = reference["models"]["faceapi-expression"]["labels"]
+    assert tuple(canonical(r) for r in raw) == LABELS
+
+
+def test_astronaut_haar_face_is_happy_for_faceapi_expression(zoo_model):
     """Eileen Collins smiles in skimage's astronaut photo; measured p(happy) = 1.000."""
     import cv2
 
-    model = convert_faceapi_expression(_npm_dir("faceapi") / "model")
+    session = _session(zoo_model("faceapi-expression"))
     image = ref_inputs.load_photo("astronaut")
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     boxes = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))
     assert len(boxes) == 1
     x, y, w, h = boxes[0]
-    probs = _session(model).run(None, {"input": faceapi_input(image[y : y + h, x : x + w])[None]})
-    happy = probs[0][0][1]
-    assert happy >= 0.9
+    probs = session.run(None, {"input": faceapi_input(image[y : y + h, x : x + w])[None]})
+    assert probs[0][0][1] >= 0.9
