@@ -196,5 +196,24 @@ def test_no_face_in_blank_or_noise(blazeface_onnx):
 
 @pytest.mark.zoo
 def test_batch_equals_one_by_one(blazeface, astronaut, grace):
-    one = [blazeface.detect(astronaut), blazeface.detect(grace)]
-    assert blazeface.detect_batch([astronaut, grace]) == one
+    photos = list(variants(astronaut, grace).values())
+    one = [blazeface.detect(img) for img in photos]
+    assert sum(len(boxes) for boxes in one) == 5  # the 5 faces of HUMAN_REFERENCE
+    assert blazeface.detect_batch(photos) == one
+
+
+@pytest.mark.zoo
+def test_a_batch_is_one_onnx_call(blazeface_onnx, astronaut, grace, monkeypatch):
+    det = BlazeFaceDetector(model_path=blazeface_onnx)
+    session = det._load()
+    assert session.get_inputs()[0].shape[0] == "N"  # the zoo's graph has a dynamic batch
+    calls = []
+    real_run = session.run
+
+    def counting_run(names, feeds):
+        calls.append(next(iter(feeds.values())).shape)
+        return real_run(names, feeds)
+
+    monkeypatch.setattr(session, "run", counting_run)
+    det.detect_batch([astronaut, grace, astronaut])
+    assert calls == [(3, 256, 256, 3)]

@@ -96,16 +96,16 @@ class Recipe:
 BLAZEFACE_IO = {
     "input": {
         "name": "input",
-        "shape": [1, 256, 256, 3],
+        "shape": ["N", 256, 256, 3],
         "layout": "NHWC",
         "color": "rgb",
         "normalisation": "x / 127.5 - 1 on the RGB image resized (tf bilinear) to 256x256",
     },
     "outputs": {
-        "Identity": "[1, 512, 1] score logits, 16x16 grid x 2 anchors (stride 16); sigmoid",
-        "Identity_1": "[1, 384, 1] score logits, 8x8 grid x 6 anchors (stride 32); sigmoid",
-        "Identity_2": "[1, 512, 16] regressors for the 512 anchors: cx, cy, w, h, 6 x (x, y)",
-        "Identity_3": "[1, 384, 16] regressors for the 384 anchors, same layout",
+        "Identity": "[N, 512, 1] score logits, 16x16 grid x 2 anchors (stride 16); sigmoid",
+        "Identity_1": "[N, 384, 1] score logits, 8x8 grid x 6 anchors (stride 32); sigmoid",
+        "Identity_2": "[N, 512, 16] regressors for the 512 anchors: cx, cy, w, h, 6 x (x, y)",
+        "Identity_3": "[N, 384, 16] regressors for the 384 anchors, same layout",
         "decoding": (
             "human concatenates [512 then 384] anchors at stride * (grid + 0.5) pixels; "
             "centre = anchor + (cx, cy), size = (w, h), in 256-pixel input units; "
@@ -426,6 +426,12 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _converter_version() -> str:
+    from emoaudit.models.convert.onnx_build import PRODUCER_VERSION
+
+    return PRODUCER_VERSION
+
+
 def _entry(recipe: Recipe, art: Artifact, digest: str) -> dict:
     entry: dict = {
         "name": recipe.name,
@@ -447,6 +453,7 @@ def _entry(recipe: Recipe, art: Artifact, digest: str) -> dict:
             "upstream": recipe.upstream,
         },
         "converter": recipe.converter,
+        "converter_version": _converter_version(),
     }
     if recipe.adapter:
         adapter = importlib.import_module(recipe.adapter)
@@ -463,7 +470,7 @@ def build_one(name: str, *, force: bool = False, log: Callable[[str], None] = pr
     recipe = RECIPES[name]
     target = models_dir() / f"{name}.onnx"
     entry = manifest_entry(name)
-    if not force and target.is_file() and entry.get("onnx_sha256") == sha256_file(target):
+    if not force and _is_current(target, entry):
         return BuildResult(name, "reused", target, entry["onnx_sha256"])
     why = _unavailable_reason(recipe)
     if why:
@@ -481,6 +488,16 @@ def build_one(name: str, *, force: bool = False, log: Callable[[str], None] = pr
         return BuildResult(name, "failed", reason=str(exc))
     log(f"built {name}: {target} (sha256 {digest[:12]})")
     return BuildResult(name, "built", target, digest)
+
+
+def _is_current(target: Path, entry: dict) -> bool:
+    """Reuse a built file only if it is intact AND was written by this converter version: a
+    converter change (e.g. BlazeFace's freed batch axis) must reach users who built earlier."""
+    return (
+        target.is_file()
+        and entry.get("converter_version") == _converter_version()
+        and entry.get("onnx_sha256") == sha256_file(target)
+    )
 
 
 def _update_manifest(name: str, entry: dict) -> None:

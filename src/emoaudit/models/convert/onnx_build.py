@@ -15,7 +15,9 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 IR_VERSION = 8  # onnxruntime >= 1.14 reads it; fixed so bytes do not follow the onnx version
 PRODUCER = "emoaudit-convert"
-PRODUCER_VERSION = "1"  # bump when a converter change alters the bytes it writes
+# Bump when a converter change alters the bytes it writes: the zoo rebuilds files written by an
+# older version. 2: tfjs graphs with batch fixed at 1 get a dynamic batch axis (BlazeFace).
+PRODUCER_VERSION = "2"
 
 
 class GraphBuilder:

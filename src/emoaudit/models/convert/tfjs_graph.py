@@ -8,7 +8,13 @@ a one-line error instead of being guessed.
 TensorFlow activations are NHWC; ONNX convolutions want NCHW. Every tensor is tracked with the
 layout it is stored in, and a Transpose is inserted only where an op needs TensorFlow's own axis
 order (Reshape, Softmax, reductions over the channel axis, graph outputs). Graph inputs and outputs
-keep the original names, shapes and meaning: no post-processing is added or removed.
+keep the original names and meaning: no post-processing is added or removed.
+
+One deliberate change of shape: a graph exported with its batch fixed at 1 (BlazeFace's input is
+[1, 256, 256, 3] and its Reshape targets are [1, 512, 16] etc.) gets a dynamic batch axis: the
+input's first dimension becomes ``N`` and a Reshape whose target starts with that 1 copies the
+batch from its input instead (ONNX Reshape ``0``), so a detector can run many photos per call.
+A Reshape that would fold the batch into another axis is refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -138,6 +144,7 @@ class _Converter:
         self.consts: dict[str, np.ndarray] = {}
         self._const_names: dict[tuple[str, str], str] = {}
         self._layout_cache: dict[tuple[str, bool], str] = {}
+        self.batch_freed = False  # the input's fixed batch of 1 was made dynamic
 
     def fail(self, why: str) -> ModelError:
         return ModelError(NOT_CONVERTIBLE.format(path=self.path, why=why))
@@ -318,7 +325,9 @@ class _Converter:
     def placeholder(self, node: dict) -> _T:
         dims = node.get("attr", {}).get("shape", {}).get("shape", {}).get("dim", [])
         shape: list[int | str] = [int(d.get("size", -1)) for d in dims]
-        shape = ["N" if d == -1 else d for d in shape]
+        if shape and shape[0] == 1:
+            self.batch_freed = True  # see the module docstring: batch 1 -> dynamic
+        shape = ["N" if d == -1 or (i == 0 and d == 1) else d for i, d in enumerate(shape)]
         dtype = node.get("attr", {}).get("dtype", {}).get("type", "DT_FLOAT")
         if dtype != "DT_FLOAT":
             raise self.fail(f"input '{node['name']}' has dtype {dtype}")
@@ -487,7 +496,13 @@ class _Converter:
         ins = self.inputs(node)
         t = self.tensor(ins[0])
         shape = self.const(ins[1]).astype(np.int64)
-        shape_name = self.const_input(ins[1], "i64", shape)
+        tag = "i64"
+        if self.batch_freed and not self.is_const(ins[0]) and shape.size and shape[0] != -1:
+            if shape[0] != 1:
+                why = f"'{node['name']}' reshapes the batch axis to {shape[0]}"
+                raise self.fail(f"{why}; only batch-preserving reshapes can be made dynamic")
+            shape, tag = np.concatenate([[0], shape[1:]]).astype(np.int64), "i64_batch"
+        shape_name = self.const_input(ins[1], tag, shape)
         out = self.g.op("Reshape", [self.plain(t), shape_name], node["name"])
         return _T(out, int(shape.size), False)
 
