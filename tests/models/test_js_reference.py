@@ -181,3 +181,95 @@ def test_astronaut_haar_face_is_happy_for_faceapi_expression(zoo_model):
     x, y, w, h = boxes[0]
     probs = session.run(None, {"input": faceapi_input(image[y : y + h, x : x + w])[None]})
     assert probs[0][0][1] >= 0.9
+
+
+# -- BlazeFace -------------------------------------------------------------------------------
+#
+# tests/fixtures/blazeface_reference.json: Human's blazeface.json run by tfjs (cpu) on the two
+# whole photos, preprocessed as src/face/blazeface.ts getBoxes() does; outputs summarised (top 8
+# logits and their anchors, the regressors at the top 3, whole-output sums, the best anchor
+# decoded). Measured against the zoo's ONNX fed emoaudit.faces.blazeface.preprocess: inputs equal
+# to the JSON's rounding (first values 4.5e-9); logits max |diff| 5.2e-6; regressors (values up
+# to 120) 1.7e-5; top-8 anchors identical; whole-output sums within 2e-7 relative; best box
+# within 1e-4 px. Tolerances below are ~10x those.
+
+BLAZEFACE_FIXTURE = ROOT / "tests" / "fixtures" / "blazeface_reference.json"
+OUTPUT_PAIRS = (("Identity", "Identity_2"), ("Identity_1", "Identity_3"))
+
+
+@pytest.fixture(scope="module")
+def blazeface_reference() -> dict:
+    return json.loads(BLAZEFACE_FIXTURE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def blazeface_run(zoo_model) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """(photo names, preprocessed batch, raw outputs by name) from ONE batched ONNX call."""
+    from emoaudit.faces.blazeface import preprocess
+
+    photos = ref_inputs.reference_photos()
+    x = preprocess([img for _, img in photos], 256)
+    session = _session(zoo_model("blazeface"))
+    names = [o.name for o in session.get_outputs()]
+    outputs = dict(zip(names, session.run(None, {"input": x}), strict=True))
+    return [name for name, _ in photos], x, outputs
+
+
+def test_blazeface_reference_was_made_from_these_photos(blazeface_reference):
+    assert blazeface_reference["photos_digest"] == ref_inputs.inputs_digest(
+        ref_inputs.reference_photos()
+    )
+    assert blazeface_reference["packages"]["@vladmandic/human"] == "3.3.6"
+    assert blazeface_reference["backend"] == "cpu"
+    assert set(blazeface_reference["photos"]) == {"astronaut", "grace_hopper"}
+
+
+def test_blazeface_preprocessing_matches_humans_tfjs_input(blazeface_reference, blazeface_run):
+    names, x, _ = blazeface_run
+    for i, name in enumerate(names):
+        ref = blazeface_reference["photos"][name]["input"]
+        flat = x[i].astype(np.float64).ravel()
+        centre = 3 * (128 * 256 + 128)
+        np.testing.assert_allclose(flat[:6], ref["first"], atol=1e-6)
+        np.testing.assert_allclose(flat[centre : centre + 6], ref["center"], atol=1e-6)
+        assert flat.sum() == pytest.approx(ref["sum"], abs=1e-3)
+        assert np.abs(flat).sum() == pytest.approx(ref["abs_sum"], abs=1e-3)
+
+
+def test_blazeface_onnx_raw_outputs_match_humans_tfjs_graph(blazeface_reference, blazeface_run):
+    names, _, outputs = blazeface_run
+    for i, name in enumerate(names):
+        ref = blazeface_reference["photos"][name]["outputs"]
+        for scores_name, regressors_name in OUTPUT_PAIRS:
+            logits = outputs[scores_name][i, :, 0]
+            expected = ref[scores_name]
+            assert [1, *outputs[scores_name].shape[1:]] == expected["shape"]
+            top = np.argsort(-logits, kind="stable")[:8]
+            assert top.tolist() == expected["top_anchors"], (name, scores_name)
+            np.testing.assert_allclose(logits[top], expected["top_logits"], atol=5e-5)
+            assert logits.sum(dtype=np.float64) == pytest.approx(expected["sum"], rel=2e-6)
+            regressors = outputs[regressors_name][i]
+            expected = ref[regressors_name]
+            np.testing.assert_allclose(regressors[top[:3]], expected["at_top3"], atol=2e-4)
+            total = regressors.sum(dtype=np.float64)
+            assert total == pytest.approx(expected["sum"], rel=2e-6)
+            abs_total = np.abs(regressors).sum(dtype=np.float64)
+            assert abs_total == pytest.approx(expected["abs_sum"], rel=2e-6)
+
+
+def test_blazeface_detector_finds_humans_best_box(blazeface_reference, zoo_model):
+    """The product's path (BlazeFaceDetector: preprocess, one batched call, decode, NMS) gives
+    the box Human's decodeBoxes() gives for the best anchor, scaled to the photo."""
+    from emoaudit.faces.blazeface import BlazeFaceDetector
+
+    detector = BlazeFaceDetector(model_path=zoo_model("blazeface"))
+    photos = ref_inputs.reference_photos()
+    found = detector.detect_batch([img for _, img in photos])
+    for (name, img), boxes in zip(photos, found, strict=True):
+        best = blazeface_reference["photos"][name]["best"]
+        assert len(boxes) == 1, name
+        sx, sy = img.shape[1] / 256, img.shape[0] / 256
+        x0, y0, x1, y1 = best["box_256"]
+        got = [boxes[0].x0, boxes[0].y0, boxes[0].x1, boxes[0].y1]
+        np.testing.assert_allclose(got, [x0 * sx, y0 * sy, x1 * sx, y1 * sy], atol=1e-2)
+        assert boxes[0].score == pytest.approx(best["score"], abs=1e-5)

@@ -9,7 +9,9 @@ patch and two synthetic images. Nothing random except a seeded generator.
 
 Used two ways:
   python tools/js_reference/reference_inputs.py OUT_DIR   writes OUT_DIR/index.json + raw RGB
-                                                          uint8 files for reference.js
+                                                          uint8 files for reference.js (the
+                                                          crops, and the two whole photos for
+                                                          the BlazeFace reference)
   tests/models/test_js_reference.py imports reference_inputs() to rebuild the same arrays.
 """
 
@@ -76,6 +78,11 @@ def reference_inputs() -> list[tuple[str, np.ndarray]]:
     return items
 
 
+def reference_photos() -> list[tuple[str, np.ndarray]]:
+    """The two whole photos, for the BlazeFace reference (the detector sees whole images)."""
+    return [(name, load_photo(name)) for name in ("astronaut", "grace_hopper")]
+
+
 def inputs_digest(items: list[tuple[str, np.ndarray]]) -> str:
     """sha256 over names, shapes and pixels: the JSON records it so tests notice drifted inputs."""
     digest = hashlib.sha256()
@@ -88,14 +95,19 @@ def inputs_digest(items: list[tuple[str, np.ndarray]]) -> str:
 def write_inputs(out_dir: Path) -> None:
     """Raw row-major RGB uint8 files plus index.json, the format reference.js reads."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    items = reference_inputs()
-    index = {"digest": inputs_digest(items), "inputs": []}
-    for i, (name, arr) in enumerate(items):
-        file = f"{i:02d}.rgb"
-        (out_dir / file).write_bytes(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())
-        index["inputs"].append(
-            {"name": name, "file": file, "height": arr.shape[0], "width": arr.shape[1]}
-        )
+    index: dict = {}
+    for key, prefix, items in (
+        ("inputs", "", reference_inputs()),
+        ("photos", "photo_", reference_photos()),
+    ):
+        index["digest" if key == "inputs" else "photos_digest"] = inputs_digest(items)
+        index[key] = []
+        for i, (name, arr) in enumerate(items):
+            file = f"{prefix}{i:02d}.rgb"
+            (out_dir / file).write_bytes(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())
+            index[key].append(
+                {"name": name, "file": file, "height": arr.shape[0], "width": arr.shape[1]}
+            )
     (out_dir / "index.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
 
 
