@@ -74,6 +74,10 @@ def audit(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (with --executor ray).")
     ] = None,
+    include_examples: Annotated[
+        bool, typer.Option(help="Embed example faces in the report (blurred by default).")
+    ] = False,
+    examples_unblurred: Annotated[bool, typer.Option(help="Do not blur example faces.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run models on a dataset; write predictions.parquet, results.json and report.html."""
@@ -100,25 +104,33 @@ def audit(
     )
     with user_errors(), _progress(quiet, data) as (on_start, on_progress):
         results = run_audit(req, on_start=on_start, on_progress=on_progress)
-        _write_report(out, results, quiet=quiet)
+        _write_report(
+            out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
+        )
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
 
 
-def _write_report(out: Path, results: dict, *, quiet: bool) -> None:
-    try:
-        from emoaudit.report.html import write_report
-    except ImportError:  # the HTML report lands in its own issue
-        return
-    path = write_report(out, results)
+def _write_report(
+    out: Path, results: dict, *, quiet: bool, examples: bool = False, unblurred: bool = False
+) -> None:
+    from emoaudit.report.card import write_audit_card
+    from emoaudit.report.html import write_report
+
+    if examples:
+        from emoaudit.report.results import example_rows
+
+        results = {**results, "examples": example_rows(out)}
+    path = write_report(out, results, include_examples=examples, examples_unblurred=unblurred)
+    card = write_audit_card(out, results)
     if not quiet:
-        typer.echo(f"report: {path}")
+        typer.echo(f"report: {path}\naudit card: {card}")
 
 
 @contextmanager
-def _progress(quiet: bool, data: Path):
+def _progress(quiet: bool, data: Path | None):
     if quiet:
         yield (lambda fmt: None), None
         return
@@ -144,6 +156,8 @@ def _progress(quiet: bool, data: Path):
 
     def on_start(fmt: str) -> None:
         typer.echo(f"format: {fmt}", err=True)
+        if data is None:
+            return
         threading.Thread(target=_count, args=(progress, task, data, fmt), daemon=True).start()
 
     def on_progress(n: int) -> None:
@@ -173,6 +187,8 @@ def report(
     seed: Annotated[int, typer.Option()] = 0,
     resamples: Annotated[int, typer.Option()] = 1000,
     min_group_n: Annotated[int, typer.Option()] = 30,
+    include_examples: Annotated[bool, typer.Option()] = False,
+    examples_unblurred: Annotated[bool, typer.Option()] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
@@ -189,11 +205,111 @@ def report(
             seed=seed,
             min_group_n=min_group_n,
         )
+        _write_report(
+            out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
+        )
+    if not quiet:
+        from emoaudit.report.console import print_summary
+
+        print_summary(results)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "emoaudit-demo"
+    ),
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Built-in models on public-domain photos shipped by scikit-image and matplotlib, with the
+    robustness suite, model agreement and a flagging analysis: a demonstration, not evidence."""
+    from emoaudit.demo import run_demo
+
+    with user_errors(), _progress(quiet, None) as (on_start, on_progress):
+        results = run_demo(out, n_resamples=resamples, seed=seed, on_progress=on_progress)
         _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
+        typer.echo(
+            "This was a demonstration on three photos, not evidence about any model. "
+            "Audit real data with e.g.: emoaudit audit fer2013.csv --model fer-mini-xception "
+            "--out out/"
+        )
+
+
+@app.command()
+def flagging(
+    out: Annotated[Path, typer.Argument(help="Audit output folder.")],
+    flag: Annotated[
+        list[str], typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear.")
+    ],
+    base_rate: Annotated[
+        float, typer.Option(help="Share of screened people who are real targets.")
+    ] = 1e-4,
+    population: Annotated[int, typer.Option(help="People screened.")] = 1_000_000,
+    display_rate: Annotated[
+        float | None,
+        typer.Option(help="Share of ordinary people showing a flagged expression (default: data)."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model (default: the only one).")] = None,
+    groups: Annotated[
+        list[str] | None, typer.Option(help="Attributes for false-flag rates.")
+    ] = None,
+    resamples: Annotated[int, typer.Option()] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """What flagging people by predicted expression would do: expected flags, PPV, innocent
+    people flagged per true hit. emoaudit never flags anyone; it computes the consequences."""
+    from emoaudit.report.results import add_flagging_request, build_results
+
+    request = {
+        "flag": _split(flag),
+        "base_rate": base_rate,
+        "population": population,
+        "display_rate": display_rate,
+        "model": model,
+        "groups": _split(groups) or None,
+    }
+    with user_errors():
+        if not (out / "predictions.parquet").exists():
+            from emoaudit.errors import MISSING_PATH
+
+            raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
+        from emoaudit.analysis.flagging import flagging_analysis
+        from emoaudit.report.results import load_predictions
+
+        # validate (one-line errors) before the request is stored
+        flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
+        add_flagging_request(out, request)
+        results = build_results(out, n_resamples=resamples, seed=seed)
+        _write_report(out, results, quiet=quiet)
+    if not quiet:
+        from emoaudit.analysis.flagging import plain_statement
+
+        for item in results.get("flagging", []):
+            typer.echo(plain_statement(item))
+
+
+@app.command("compare")
+def compare_cmd(
+    dirs: Annotated[list[Path], typer.Argument(help="Audit output folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    resamples: Annotated[int, typer.Option()] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Models x datasets x conditions with intervals; paired tests where samples match."""
+    from emoaudit.report.compare import compare
+
+    with user_errors():
+        compare(dirs, out=out, n_resamples=resamples, seed=seed)
+    if not quiet:
+        typer.echo(f"comparison: {out / 'compare.html'}")
 
 
 @models_app.command("list")

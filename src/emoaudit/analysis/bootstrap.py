@@ -188,11 +188,32 @@ def jackknife_values(
 
 
 def percentile_interval(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """np.nanquantile's linear interpolation along axis 0, computed with one sort.
+
+    nanquantile loops over columns in Python when any NaN is present, which dominated the
+    analysis time of audits with many conditions; this gives the same numbers in one pass.
+    """
     alpha = (1 - confidence) / 2
-    with np.errstate(all="ignore"), _quiet():
-        low = np.nanquantile(boot, alpha, axis=0)
-        high = np.nanquantile(boot, 1 - alpha, axis=0)
-    return low, high
+    boot = np.asarray(boot, dtype=float)
+    if boot.shape[0] == 0:
+        nan = np.full(boot.shape[1:], np.nan)
+        return nan, nan.copy()
+    s = np.sort(boot, axis=0)  # NaN sort last, +-inf keep their order among values
+    nv = (~np.isnan(s)).sum(0)
+    last = np.maximum(nv - 1, 0)
+
+    def at(q: float) -> np.ndarray:
+        pos = q * last
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, last)
+        frac = pos - lo
+        a = np.take_along_axis(s, lo[None, ...], axis=0)[0]
+        b = np.take_along_axis(s, hi[None, ...], axis=0)[0]
+        with np.errstate(all="ignore"):
+            out = np.where(frac > 0, a + (b - a) * frac, a)
+        return np.where(nv > 0, out, np.nan)
+
+    return at(alpha), at(1 - alpha)
 
 
 def bca_interval(

@@ -77,20 +77,29 @@ def flagging_analysis(
     model: str | None = None,
     groups: list[str] | None = None,
     min_group_n: int = 30,
+    assume_sensitivity: float | None = None,
 ) -> dict[str, Any]:
-    """Flagging outcomes with intervals for one model's clean predictions (see module doc)."""
+    """Flagging outcomes with intervals for one model's clean predictions (see module doc).
+
+    `assume_sensitivity` replaces the measured recall on flagged expressions with a stated figure
+    (a vendor's claim, or the only option when the data hold no flagged expression, as in the
+    demo); the false-flag side is still measured.
+    """
     flagged = _flag_labels(flag)
     _check_number("base-rate", base_rate, 0.0 < base_rate < 1.0, "a rate between 0 and 1")
     _check_number("population", population, population >= 1, "a positive count")
     if display_rate is not None:
         ok = 0.0 <= display_rate <= 1.0
         _check_number("display-rate", display_rate, ok, "a share between 0 and 1")
+    if assume_sensitivity is not None:
+        ok = 0.0 < assume_sensitivity <= 1.0
+        _check_number("assume-sensitivity", assume_sensitivity, ok, "a rate in (0, 1]")
     rows, model_name = _select_rows(df, model)
     where = f"model '{model_name}'"
     labels = rows["label"].astype(str).to_numpy()
     is_flag_label = np.isin(labels, flagged)
     is_flag_pred = np.isin(rows["pred"].astype(str).to_numpy(), flagged)
-    if not is_flag_label.any():
+    if not is_flag_label.any() and assume_sensitivity is None:
         raise EmoauditError(
             errors.FLAG_NOT_IN_DATA.format(where=where, which="flagged", what="sensitivity")
         )
@@ -132,6 +141,8 @@ def flagging_analysis(
     def rates(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with np.errstate(divide="ignore", invalid="ignore"):
             sens = t["a"] / t["nF"]
+            if assume_sensitivity is not None:
+                sens = np.full_like(np.asarray(t["a"], dtype=float), assume_sensitivity)
             fpr = t["b"] / t["nN"]
             d = t["nF"] / (t["nF"] + t["nN"]) if display_rate is None else display_rate
             return {"sens": sens, "fpr": fpr, "d": np.asarray(d, dtype=float) + 0 * sens}
@@ -167,6 +178,7 @@ def flagging_analysis(
             "population": int(population),
             "display_rate": ci.of(r0["d"], rb["d"], n_ok),
             "display_rate_source": "dataset label distribution" if display_rate is None else "user",
+            "sensitivity_source": "measured" if assume_sensitivity is None else "assumed",
             "target_model": (
                 "best case for the vendor: every target displays a flagged expression when "
                 "screened, so the model flags a target at its recall on flagged expressions"
@@ -225,7 +237,8 @@ def plain_statement(result: dict[str, Any]) -> str:
         f"Suppose model '{result['model']}' screened {a['population']:,} people and flagged "
         f"anyone whose face it reads as {flags}, to find people who make up "
         f"{_pct(a['base_rate'])} of them. We grant the premise its best case: every person "
-        f"sought shows a flagged expression, so the model catches them at its measured "
+        f"sought shows a flagged expression, so the model catches them at its "
+        f"{a.get('sensitivity_source', 'measured')} "
         f"sensitivity of {_pct_iv(r['sensitivity'])}; ordinary people show a flagged expression "
         f"{_pct(a['display_rate']['value'])} of the time ({a['display_rate_source']}), and the "
         f"model flags ordinary people at {_pct_iv(r['false_flag_rate'])}. It would then raise "

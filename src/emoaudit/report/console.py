@@ -9,9 +9,12 @@ from emoaudit.report.plots import fmt_interval
 
 
 def summary_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Clean-condition rows only: perturbed conditions belong to the report's robustness plots."""
     rows = []
     for e in view.entries(results):
         dataset, model, condition = view.key_of(e)
+        if condition != "clean":
+            continue
         acc = view.accounting(e)
         rows.append(
             [
@@ -42,3 +45,8 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     console.print(table)
+    perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
+    if perturbed:
+        console.print(
+            f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"
+        )

@@ -19,6 +19,7 @@ from emoaudit.run.cache import write_text_atomic
 SCHEMA_VERSION = "1.0"
 RESULTS = "results.json"
 RUN_INFO = "run.json"
+FLAGGING_REQUESTS = "flagging.json"
 PACKAGES = (
     "emoaudit",
     "numpy",
@@ -67,24 +68,77 @@ def build_results(
     confidence: float = 0.95,
     min_group_n: int = 30,
 ) -> dict[str, Any]:
-    """Recompute results.json from OUT/predictions.parquet alone (no model is run)."""
+    """Recompute results.json from OUT/predictions.parquet alone (no model is run).
+
+    Sections beyond the core statistics appear when the table supports them: robustness when
+    perturbed conditions exist, consistency when there are label-free conditions or several
+    models, video stability when rows carry clip ids, and every flagging analysis requested
+    earlier with `emoaudit flagging` (their parameters live in OUT/flagging.json).
+    """
     from emoaudit.analysis.summary import analyze
 
     df = load_predictions(out_dir)
     run_info_path = out_dir / RUN_INFO
     run_info = json.loads(run_info_path.read_text()) if run_info_path.exists() else {}
-    analysis = analyze(
-        df,
-        groups=groups,
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-        min_group_n=min_group_n,
-    )
+    boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
+    analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot)
     results = {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(run_info),
         **analysis,
     }
+    results.update(_optional_sections(df, boot=boot))
+    requests = read_flagging_requests(out_dir)
+    if requests:
+        results["flagging"] = [
+            flagging_for(df, request, boot=boot, min_group_n=min_group_n) for request in requests
+        ]
     write_text_atomic(out_dir / RESULTS, json.dumps(results, indent=2, allow_nan=False))
     return results
+
+
+def _optional_sections(df: Any, *, boot: dict[str, Any]) -> dict[str, Any]:
+    from emoaudit.analysis.consistency import consistency_summary
+    from emoaudit.analysis.robustness import robustness_summary
+    from emoaudit.analysis.stability import stability_summary
+
+    out: dict[str, Any] = {}
+    conditions = set(df["condition"].unique())
+    if conditions - {"clean"}:
+        out["robustness"] = robustness_summary(df, **boot)
+    if conditions - {"clean"} or df["model"].nunique() > 1:
+        out["consistency"] = consistency_summary(df, **boot)
+    if "clip_id" in df.columns and df["clip_id"].notna().any():
+        out["stability"] = stability_summary(df, **boot)
+    return out
+
+
+def read_flagging_requests(out_dir: Path) -> list[dict[str, Any]]:
+    path = out_dir / FLAGGING_REQUESTS
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def add_flagging_request(out_dir: Path, request: dict[str, Any]) -> None:
+    """Remember a flagging request so `emoaudit report` recomputes it; same request replaces."""
+    requests = [r for r in read_flagging_requests(out_dir) if r != request]
+    write_text_atomic(out_dir / FLAGGING_REQUESTS, json.dumps([*requests, request], indent=2))
+
+
+def flagging_for(
+    df: Any, request: dict[str, Any], *, boot: dict[str, Any], min_group_n: int
+) -> dict[str, Any]:
+    from emoaudit.analysis.flagging import flagging_analysis
+
+    return flagging_analysis(df, **request, **boot, min_group_n=min_group_n)
+
+
+def example_rows(out_dir: Path, *, limit: int = 12) -> list[dict[str, Any]]:
+    """A few clean-condition rows with image files, errors first, for --include-examples."""
+    df = load_predictions(out_dir)
+    rows = df[(df["condition"] == "clean") & (df["status"] == "ok") & df["path"].notna()]
+    rows = rows.assign(_wrong=rows["label"].notna() & (rows["label"] != rows["pred"]))
+    rows = rows.sort_values("_wrong", ascending=False, kind="stable").head(limit)
+    return [
+        {"path": r.path, "label": r.label, "pred": r.pred, "sample_id": r.sample_id}
+        for r in rows.itertuples()
+    ]

@@ -40,6 +40,7 @@ class AuditRequest:
     workers: int | None = None
     executor: str = "local"
     ray_address: str | None = None
+    provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
 
 
@@ -134,6 +135,7 @@ def run_audit(
             "shards_computed": outcome.n_shards_computed,
         },
         "n_rows": outcome.n_rows,
+        **req.provenance_extra,
     }
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
     return build_results(
