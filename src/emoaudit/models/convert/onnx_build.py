@@ -40,6 +40,10 @@ class GraphBuilder:
         self._names.add(name)
         return name
 
+    def reserve(self, name: str) -> None:
+        """Keep `name` for a graph output written last, so no inner tensor takes it first."""
+        self._names.add(name)
+
     def const(self, base: str, value: np.ndarray) -> str:
         name = self.fresh(base)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))

@@ -185,6 +185,8 @@ class _Converter:
 
     def run(self) -> onnx.ModelProto:
         outputs = self.output_names()
+        for name in outputs:  # a graph output may be any op, not only an Identity
+            self.g.reserve(name)
         handlers = self.handlers()
         for name in self.topo_order(outputs):
             node = self.nodes[name]
