@@ -56,16 +56,20 @@ def _photo(source: str):
 
 
 def write_demo_manifest(folder: Path) -> Path:
-    """Write the photos and a manifest (path,label,source) into `folder`; return the manifest."""
+    """Write the photos and a manifest (path,label) into `folder`; return the manifest.
+
+    No other column: every extra manifest column is a grouping, and one photo per group would be
+    a per-person result.
+    """
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, source, label, description in PHOTOS:
+    for name, source, label, _description in PHOTOS:
         path = folder / name
         if not path.exists():
             Image.fromarray(_photo(source)).save(path)
-        rows.append({"path": name, "label": label, "source": source, "photo": description})
+        rows.append({"path": name, "label": label})
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE, GRACE_FACE, iou, scaled
+from face_boxes import ASTRONAUT_FACE, GRACE_FACE, iou, scaled
 from PIL import Image
 
 from emoaudit.errors import ModelError

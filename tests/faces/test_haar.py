@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE, GRACE_FACE, iou, scaled
+from face_boxes import ASTRONAUT_FACE, GRACE_FACE, iou, scaled
 
 from emoaudit.faces import DETECTORS, get_detector
 from emoaudit.faces.haar import HaarDetector

@@ -7,10 +7,17 @@ from rich.console import Console
 from emoaudit.report.console import print_summary, summary_rows
 
 
-def test_one_row_per_slice_with_intervals(results):
+def test_one_row_per_clean_slice_with_intervals(results):
     rows = summary_rows(results)
-    assert len(rows) == len(results["results"])
-    assert all("(" in r[4] for r in rows if r[2] == "clean")
+    clean = [e for e in results["results"] if e["condition"] == "clean"]
+    assert len(rows) == len(clean) < len(results["results"])
+    assert all(r[2] == "clean" and "(" in r[4] for r in rows)
+
+
+def test_perturbed_conditions_are_pointed_to_not_listed(results):
+    console = Console(record=True, width=200)
+    print_summary(results, console=console)
+    assert "perturbed conditions: see the robustness section" in console.export_text()
 
 
 def test_data_strings_print_as_text(evil_results):

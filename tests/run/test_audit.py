@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import face_rows, write_fer_csv
+from run_inputs import face_rows, write_fer_csv
 
 from emoaudit.run.audit import AuditRequest, run_audit
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import face_rows, write_fer_csv
+from run_inputs import face_rows, write_fer_csv
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install emoaudit[ray]")
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 CACHE_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def stable_digest(obj: Any) -> str:
@@ -58,6 +60,7 @@ def write_atomic(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from emoaudit.run.cache import write_atomic
 
+ROW_GROUP_ROWS = 65_536  # few large row groups: small files, fast scans, bounded memory
 FIXED = (
     "sample_id subject_id dataset split path model model_sha256 condition status reason "
     "raw_label label pred clip_id time_s"
@@ -64,11 +65,19 @@ def merge_shards(paths: list[Path], target: Path) -> int:
 
     def write(tmp: Path) -> None:
         nonlocal n_rows
+        import pyarrow as pa
+
+        pending: list = []
         with pq.ParquetWriter(tmp, schema, compression="zstd") as out:
             for path in paths:
                 table = conform(pq.read_table(path), schema)
                 n_rows += table.num_rows
-                out.write_table(table)
+                pending.append(table)
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    out.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    pending = []
+            if pending:
+                out.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
 
     write_atomic(target, write)
     return n_rows
