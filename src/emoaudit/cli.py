@@ -59,7 +59,12 @@ def audit(
     conditions: Annotated[
         str, typer.Option(help="'clean', 'standard', or families e.g. 'resolution,jpeg'.")
     ] = "clean",
-    detector: Annotated[str, typer.Option(help="Face detector for photos.")] = "blazeface",
+    detector: Annotated[
+        str, typer.Option(help="Face detector for photos: blazeface or haar.")
+    ] = "blazeface",
+    precropped: Annotated[
+        bool, typer.Option(help="Images are face crops already (folders, manifests): no detection.")
+    ] = False,
     groups: Annotated[
         list[str] | None, typer.Option(help="Attributes to cross, e.g. gender,race.")
     ] = None,
@@ -91,6 +96,7 @@ def audit(
         model_spec=model_spec,
         conditions=conditions,
         detector=detector,
+        precropped=precropped,
         seed=seed,
         groups=_split(groups) or None,
         n_resamples=resamples,

@@ -30,6 +30,7 @@ class AuditRequest:
     model_spec: Path | None = None
     conditions: str = "clean"
     detector: str = "blazeface"
+    precropped: bool = False  # the images are face crops already: skip detection
     seed: int = 0
     groups: list[str] | None = None
     n_resamples: int = 1000
@@ -91,9 +92,16 @@ def run_audit(
         on_start(fmt)
     models = load_models(req.models, req.model_spec)
     conditions = parse_conditions(req.conditions)
+
+    def samples():
+        for sample in adapter.iter_samples(req.data, **req.extra):
+            if req.precropped:
+                sample.precropped = True
+            yield sample
+
     plan = RunPlan(
         dataset=fmt,
-        samples=lambda: adapter.iter_samples(req.data, **req.extra),
+        samples=samples,
         models=models,
         model_refs=[(name, req.model_spec) for name in req.models],
         conditions=conditions,
@@ -123,11 +131,11 @@ def run_audit(
             "format": fmt,
             "n_samples": outcome.n_samples,
             "digest": outcome.dataset_digest,
-            "precropped": bool(adapter.PRECROPPED),
+            "precropped": req.precropped or bool(adapter.PRECROPPED),
         },
         "models": [_model_record(m) for m in models],
         "conditions": conditions,
-        "faces": plan.faces.key(bool(adapter.PRECROPPED)),
+        "faces": plan.faces.key(req.precropped or bool(adapter.PRECROPPED)),
         "seed": req.seed,
         "executor": req.executor,
         "cache": {

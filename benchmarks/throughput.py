@@ -1,0 +1,143 @@
+"""End-to-end audit throughput against bare ONNX Runtime and a naive per-image loop, one run.
+
+For each built-in model, on the same N generated 48x48 FER-style JPEG faces (FER2013 folder
+layout, so decoding is included):
+
+- bare: ONNX Runtime alone on the already decoded and preprocessed tensors (batches of 256);
+- emoaudit: the audit runner end to end (read, hash, decode, preprocess, infer, Parquet shards,
+  merge), from an empty cache;
+- naive: what a user would write by hand: PIL decode, preprocess and one session call per face.
+
+Ratios are taken within this one run, on this machine, so they compare like with like.
+Usage: python benchmarks/throughput.py [--n 20000] [--models a,b] [--conditions clean]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODELS = ("fer-mini-xception", "human-emotion", "faceapi-expression")
+CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def make_faces(root: Path, n: int, *, seed: int = 0) -> list[Path]:
+    """FER2013 folder layout: test/<class>/PrivateTest_<i>.jpg, 48x48 gray jittered faces."""
+    import cv2
+    from skimage import data
+
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        dx, dy = rng.integers(-12, 12, 2)
+        crop = gray[72 + dy : 190 + dy, 177 + dx : 290 + dx]
+        face = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
+        face = np.clip(face.astype(np.int16) + rng.integers(-30, 30), 0, 255).astype(np.uint8)
+        path = root / "test" / CLASSES[i % 7] / f"PrivateTest_{i:07d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), face, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        paths.append(path)
+    return paths
+
+
+def bare_rate(model, tensors: np.ndarray, *, batch: int = 256) -> float:
+    name = model.session.get_inputs()[0].name
+    model.session.run(None, {name: tensors[:batch]})  # warm-up
+    start = time.perf_counter()
+    for i in range(0, len(tensors), batch):
+        model.session.run(None, {name: tensors[i : i + batch]})
+    return len(tensors) / (time.perf_counter() - start)
+
+
+def audit_rate(data: Path, name: str, out: Path, *, conditions: str) -> float:
+    from emoaudit.data import DATASETS
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.run.audit import parse_conditions
+    from emoaudit.run.runner import RunPlan, run_plan
+
+    adapter = DATASETS.get("fer2013-folders")
+    plan = RunPlan(
+        dataset="fer2013-folders",
+        samples=lambda: adapter.iter_samples(data),
+        models=[load_model(name)],
+        conditions=parse_conditions(conditions),
+    )
+    start = time.perf_counter()
+    outcome = run_plan(plan, out)
+    return outcome.n_rows / (time.perf_counter() - start)
+
+
+def naive_rate(model, paths: list[Path]) -> float:
+    from PIL import Image
+
+    from emoaudit.models.preprocess import prepare_batch
+
+    name = model.session.get_inputs()[0].name
+    start = time.perf_counter()
+    for path in paths:
+        face = np.asarray(Image.open(path).convert("RGB"))
+        x = prepare_batch([face], model.info.input)
+        model.session.run(None, {name: x})
+    return len(paths) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--naive-n", type=int, default=3000)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--conditions", default="clean")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    from emoaudit.data.images import decode_image
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.models.preprocess import prepare_batch
+
+    tmp = Path(tempfile.mkdtemp(prefix="emoaudit-bench-"))
+    try:
+        paths = make_faces(tmp / "data", args.n)
+        faces = [decode_image(p) for p in paths]
+        rows = []
+        for name in args.models.split(","):
+            model = load_model(name)
+            tensors = prepare_batch(faces, model.info.input)
+            bare = bare_rate(model, tensors)
+            e2e = audit_rate(tmp / "data", name, tmp / f"out-{name}", conditions=args.conditions)
+            naive = naive_rate(model, paths[: args.naive_n])
+            rows.append(
+                {
+                    "model": name,
+                    "bare_images_per_s": round(bare, 1),
+                    "emoaudit_images_per_s": round(e2e, 1),
+                    "naive_loop_images_per_s": round(naive, 1),
+                    "emoaudit_vs_bare": round(e2e / bare, 3),
+                    "emoaudit_vs_naive": round(e2e / naive, 2),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+        report = {
+            "n_images": args.n,
+            "conditions": args.conditions,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.platform(),
+            "processor": platform.processor(),
+            "results": rows,
+        }
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
