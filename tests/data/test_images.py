@@ -47,8 +47,9 @@ def test_exif_orientation_applied(tmp_path):
     assert decode_image(path).shape == (60, 20, 3)  # displayed tall
 
 
-def test_decompression_bomb_limit(tmp_path):
-    path = _save(Image.new("L", (100, 100)), tmp_path / "big.png")
+@pytest.mark.parametrize("suffix", ["png", "jpg"])
+def test_decompression_bomb_limit(tmp_path, suffix):
+    path = _save(Image.new("L", (100, 100)), tmp_path / f"big.{suffix}")
     with pytest.raises(ImageDecodeError) as info:
         decode_image(path, max_pixels=5000)
     assert str(info.value) == f"{path}: image has 10000 pixels, above the limit of 5000"
@@ -83,3 +84,30 @@ def test_sample_image_inline_pixels():
     pixels = np.full((48, 48), 7, dtype=np.uint8)
     rgb = sample_image(Sample(sample_id="row0", dataset="fer2013", pixels=pixels))
     assert rgb.shape == (48, 48, 3) and int(rgb.max()) == 7
+
+
+def test_jpeg_fast_path_equals_pil_pixels(tmp_path):
+    """JPEGs decode through OpenCV for speed; the pixels must be PIL's, progressive too."""
+    from skimage import data
+
+    for kw in ({"quality": 90}, {"quality": 75, "progressive": True}):
+        buf = io.BytesIO()
+        Image.fromarray(data.astronaut()).save(buf, "JPEG", **kw)
+        path = tmp_path / "a.jpg"
+        path.write_bytes(buf.getvalue())
+        with Image.open(path) as im:
+            expected = np.asarray(im.convert("RGB"))
+        np.testing.assert_array_equal(decode_image(path), expected)
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.8])
+def test_truncated_jpeg_is_unreadable_with_the_file_named(tmp_path, keep):
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, "JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buf.getvalue()[: int(len(buf.getvalue()) * keep)])
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path)
+    assert str(info.value).startswith(f"{path}: cannot decode image")

@@ -47,6 +47,10 @@ def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = MAX_PIXELS) 
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if data[:3] == b"\xff\xd8\xff":  # JPEG, by far the most common: OpenCV decodes it 5x faster
+        fast = _decode_jpeg_cv2(data, name=name, max_pixels=max_pixels)
+        if fast is not None:
+            return fast
     try:
         with warnings.catch_warnings():
             # Our own limit below decides; PIL's warning would only add noise to the log.
@@ -75,6 +79,51 @@ def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = MAX_PIXELS) 
         raise ImageDecodeError(
             errors.UNREADABLE_IMAGE.format(path=name, why=_one_line(exc))
         ) from None
+
+
+def _decode_jpeg_cv2(data: bytes, *, name: str, max_pixels: int) -> np.ndarray | None:
+    """RGB pixels of a JPEG via OpenCV (EXIF orientation applied), or None to let PIL decide.
+
+    The size limit is checked on the header first; anything OpenCV cannot decode goes to the
+    PIL path, which produces the one-line reason.
+    """
+    import cv2
+
+    # OpenCV fills a truncated scan with gray instead of failing: only complete files go fast
+    size = _jpeg_size(data) if data.rstrip(b"\x00")[-2:] == b"\xff\xd9" else None
+    if size is None:
+        return None
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            errors.DECOMPRESSION_BOMB.format(path=name, pixels=width * height, limit=max_pixels)
+        )
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the JPEG frame header, walking the marker segments; None if odd."""
+    i, n = 2, len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in _SOF:
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return (width, height) if width and height else None
+        i += 2 + length
+    return None
 
 
 def gray_to_rgb(pixels: np.ndarray) -> np.ndarray:
