@@ -3,7 +3,8 @@
 For each built-in model, on the same N generated 48x48 FER-style JPEG faces (FER2013 folder
 layout, so decoding is included):
 
-- bare: ONNX Runtime alone on the already decoded and preprocessed tensors (batches of 256);
+- bare: ONNX Runtime alone (default threads) on the already decoded and preprocessed tensors,
+  at the best of batch sizes 16, 32, 64 and 256;
 - emoaudit: the audit runner end to end (read, hash, decode, preprocess, infer, Parquet shards,
   merge), from an empty cache;
 - naive: what a user would write by hand: PIL decode, preprocess and one session call per face.
@@ -61,13 +62,17 @@ def make_faces(root: Path, n: int, *, seed: int = 0) -> list[Path]:
     return paths
 
 
-def bare_rate(model, tensors: np.ndarray, *, batch: int = 256) -> float:
+def bare_rate(model, tensors: np.ndarray) -> tuple[float, int]:
+    """ONNX Runtime alone at its best batch size here (small batches are fastest on CPU)."""
     name = model.session.get_inputs()[0].name
-    model.session.run(None, {name: tensors[:batch]})  # warm-up
-    start = time.perf_counter()
-    for i in range(0, len(tensors), batch):
-        model.session.run(None, {name: tensors[i : i + batch]})
-    return len(tensors) / (time.perf_counter() - start)
+    best = (0.0, 0)
+    for batch in (16, 32, 64, 256):
+        model.session.run(None, {name: tensors[:batch]})  # warm-up
+        start = time.perf_counter()
+        for i in range(0, len(tensors), batch):
+            model.session.run(None, {name: tensors[i : i + batch]})
+        best = max(best, (len(tensors) / (time.perf_counter() - start), batch))
+    return best
 
 
 def audit_rate(data: Path, name: str, out: Path, *, conditions: str, fmt: str) -> float:
@@ -125,7 +130,7 @@ def main() -> None:
         for name in args.models.split(","):
             model = load_model(name)
             tensors = prepare_batch(faces, model.info.input)
-            bare = bare_rate(model, tensors)
+            bare, bare_batch = bare_rate(model, tensors)
             e2e = audit_rate(
                 tmp / "data", name, tmp / f"out-{name}", conditions=args.conditions,
                 fmt="fer2013-folders",
@@ -138,6 +143,7 @@ def main() -> None:
                 {
                     "model": name,
                     "bare_images_per_s": round(bare, 1),
+                    "bare_best_batch": bare_batch,
                     "emoaudit_jpeg_folders_images_per_s": round(e2e, 1),
                     "emoaudit_fer2013_csv_images_per_s": round(e2e_csv, 1),
                     "naive_loop_images_per_s": round(naive, 1),

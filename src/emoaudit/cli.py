@@ -73,7 +73,9 @@ def audit(
     min_group_n: Annotated[int, typer.Option(help="Smallest group size in disparities.")] = 30,
     fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
-    batch_size: Annotated[int, typer.Option(help="Images per inference batch.")] = 256,
+    batch_size: Annotated[
+        int, typer.Option(help="Faces per inference call (small batches are fastest on CPU).")
+    ] = 16,
     workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
     executor: Annotated[str, typer.Option(help="'local' or 'ray'.")] = "local",
     address: Annotated[

@@ -38,7 +38,7 @@ class AuditRequest:
     confidence: float = 0.95
     min_group_n: int = 30
     chunk_size: int = 512
-    batch_size: int = 256
+    batch_size: int = 16
     workers: int | None = None
     executor: str = "local"
     ray_address: str | None = None

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 
@@ -81,7 +80,8 @@ def read_chunk(index: int, samples: list[Sample]) -> Chunk:
         data = None
         if sample.pixels is None and sample.path is not None:
             try:
-                data = Path(sample.path).read_bytes()
+                with open(sample.path, "rb") as fh:  # builtin open: pathlib costs ~10 us a file
+                    data = fh.read()
             except OSError:
                 data = None
         chunk.content.append(data)

@@ -43,7 +43,7 @@ class RunPlan:
     faces: FaceSettings = field(default_factory=FaceSettings)
     seed: int = 0
     chunk_size: int = 512
-    batch_size: int = 256
+    batch_size: int = 16
     workers: int = max(1, os.cpu_count() or 1)
 
 
