@@ -53,19 +53,18 @@ def test_label_metrics_match_sklearn(data):
     ours = M.metric("cohen_kappa")(y, p)
     assert (np.isnan(kappa) and np.isnan(ours)) or ours == pytest.approx(kappa, abs=TOL)
     labels = np.unique(np.concatenate([y, p]))
+    # Undefined per-class rates are NaN (never a fake 0): scikit-learn's zero_division=nan.
     prec, rec, f1, sup = _sk(
-        skm.precision_recall_fscore_support, y, p, labels=labels, zero_division=0
+        skm.precision_recall_fscore_support, y, p, labels=labels, zero_division=np.nan
     )
     np.testing.assert_allclose(M.metric("precision")(y, p), prec, atol=TOL)
     np.testing.assert_allclose(M.metric("recall")(y, p), rec, atol=TOL)
     np.testing.assert_allclose(M.metric("f1")(y, p), f1, atol=TOL)
     np.testing.assert_allclose(M.metric("support")(y, p), sup, atol=TOL)
     np.testing.assert_allclose(M.metric("confusion_matrix")(y, p), skm.confusion_matrix(y, p))
-    np.testing.assert_allclose(
-        M.metric("confusion_matrix_normalised")(y, p),
-        _sk(skm.confusion_matrix, y, p, normalize="true"),
-        atol=TOL,
-    )
+    normalised = _sk(skm.confusion_matrix, y, p, normalize="true")
+    normalised[sup == 0] = np.nan  # scikit-learn writes 0 for a label with no true sample
+    np.testing.assert_allclose(M.metric("confusion_matrix_normalised")(y, p), normalised, atol=TOL)
 
 
 @settings(max_examples=150, deadline=None)
@@ -170,3 +169,15 @@ def test_single_class_and_empty_inputs_are_defined_or_nan():
     assert np.isnan(M.metric("cohen_kappa")([1, 1, 1], [1, 1, 1]))
     assert M.metric("f1_macro")([0, 0], [1, 1]) == 0.0
     assert np.isnan(M.metric("accuracy")([], []))
+
+
+def test_undefined_per_class_rates_are_nan_not_zero():
+    # label 2 is predicted but never true; label 0 is true but never predicted
+    y, p = [0, 1, 1, 0], [1, 1, 2, 1]
+    assert np.isnan(M.metric("recall")(y, p)[2])
+    assert np.isnan(M.metric("precision")(y, p)[0])
+    assert M.metric("recall")(y, p)[0] == 0.0  # defined, and truly 0
+    assert np.isnan(M.metric("confusion_matrix_normalised")(y, p)[2]).all()
+    f1 = M.metric("f1")(y, p, labels=[0, 1, 2, 3])
+    assert np.isnan(f1[3]) and f1[0] == 0.0
+    assert M.metric("f1_macro")(y, p) == pytest.approx(0.4 / 3, abs=TOL)  # F1 of label 1: 2/5

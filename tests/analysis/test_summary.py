@@ -84,3 +84,52 @@ def test_agreement_block_on_votes():
     assert ag["n_with_votes"] == out["results"][0]["data"]["n_evaluated"]
     assert set(ag["accuracy_by_agreement"]) == {"unanimous", "majority", "split"}
     assert 0 < ag["human_single_vs_rest"]["value"] < 1
+
+
+def _null_cells_predictions():
+    """'contempt' is predicted but never true; 'fear' is true but never predicted; group 'b'
+    has no 'sad' face."""
+    df = synth.predictions(400, seed=3)
+    df = df[df["status"] == "ok"].copy()
+    df.loc[df.index[:5], "pred"] = "contempt"
+    df.loc[df["pred"] == "fear", "pred"] = "neutral"
+    df.loc[(df["attr_race"] == "b") & (df["label"] == "sad"), "label"] = "happy"
+    return df
+
+
+def _is_null(iv, n=0):
+    return iv == {"value": None, "ci_low": None, "ci_high": None, "n": n}
+
+
+def test_undefined_rates_are_null_with_n_zero_never_a_fake_zero():
+    res = analyze(_null_cells_predictions(), n_resamples=30)["results"][0]
+    pc = res["per_class"]
+    assert _is_null(pc["contempt"]["recall"]) and pc["contempt"]["support"] == 0
+    assert _is_null(pc["fear"]["precision"])
+    assert pc["fear"]["recall"]["value"] == 0.0 and pc["fear"]["recall"]["n"] > 0  # truly 0
+    labels = res["confusion"]["labels"]
+    row = res["confusion"]["row_normalised"][labels.index("contempt")]
+    assert all(_is_null(cell) for cell in row)
+    race = res["groups"]["race"]
+    b = next(g for g in race["groups"] if g["group"] == "b")
+    assert _is_null(b["recall"]["sad"])
+    assert all(
+        _is_null(v) for v in race["directional_errors"]["by_true_label"]["sad"]["b"].values()
+    )
+    a = next(g for g in race["groups"] if g["group"] == "a")
+    assert a["recall"]["sad"]["value"] is not None and a["recall"]["sad"]["n"] > 0
+    # and nowhere a null value with an interval, or a defined value on n = 0 rows
+    for iv in _walk_intervals(res, []):
+        if iv["value"] is None:
+            assert iv["ci_low"] is None and iv["ci_high"] is None
+        elif iv["n"] == 0:
+            raise AssertionError(f"value {iv['value']} on n = 0")
+
+
+def test_report_shows_undefined_cells_as_not_available(tmp_path):
+    from emoaudit.report.html import write_report
+
+    out = analyze(_null_cells_predictions(), n_resamples=20)
+    doc = {"schema_version": "1.0", "provenance": {}, **out}
+    html = write_report(tmp_path, doc).read_text()
+    assert "n/a" in html and "None" not in html

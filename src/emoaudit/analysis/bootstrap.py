@@ -327,10 +327,14 @@ def holm(p_values: Any) -> np.ndarray:
 
 
 def interval(value: Any, low: Any, high: Any, n: Any) -> dict[str, Any]:
-    """The one shape every uncertain number takes in results.json (NaN -> null)."""
+    """The one shape every uncertain number takes in results.json (NaN -> null). An undefined
+    value has no interval either: a CI around nothing would read as a measurement."""
 
     def num(x: Any) -> float | None:
         x = float(x)
         return None if math.isnan(x) or math.isinf(x) else x
 
-    return {"value": num(value), "ci_low": num(low), "ci_high": num(high), "n": int(n)}
+    v = num(value)
+    if v is None:
+        return {"value": None, "ci_low": None, "ci_high": None, "n": int(n)}
+    return {"value": v, "ci_low": num(low), "ci_high": num(high), "n": int(n)}

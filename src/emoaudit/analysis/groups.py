@@ -115,6 +115,10 @@ def disaggregate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
         estimates["ece"] = ece
+    # n is the rows each number is computed on: ECE only sees rows with probabilities.
+    n_of = {m: sizes for m in estimates}
+    if "ece" in estimates:
+        n_of["ece"] = np.bincount(group[proba_true_idx >= 0], minlength=G)
     rows = []
     for g, name in enumerate(group_names):
         entry: dict[str, Any] = {
@@ -123,7 +127,8 @@ def disaggregate(
             "small": bool(small[g]),
             "missing_attribute": bool(missing[g]),
             "metrics": {
-                m: interval(e.value[g], e.low[g], e.high[g], sizes[g]) for m, e in estimates.items()
+                m: interval(e.value[g], e.low[g], e.high[g], n_of[m][g])
+                for m, e in estimates.items()
             },
             "recall": {
                 lab: interval(

@@ -16,9 +16,12 @@ exactly the code the bootstrap runs. Metadata in ``METRICS`` says how to do that
 * ``higher_is_better`` (None where neither is: support, counts) and ``needs_proba``;
 * ``output``: ``scalar``, ``per_class``, ``matrix`` or ``per_bin``.
 
-Conventions (the same as scikit-learn's defaults): an undefined precision/recall/F1 is 0; macro
-averages run over labels present in y_true or y_pred; balanced accuracy over labels present in
-y_true; Cohen's kappa is NaN when undefined; probabilities are clipped to [eps, 1 - eps].
+Conventions: a per-class precision (label never predicted), recall (label never true), F1
+(neither) or row-normalised confusion row (label never true) is NaN when undefined, as
+scikit-learn's ``zero_division=np.nan`` - a report must not show a rate of 0 measured on nothing.
+Inside the averages an undefined F1 counts 0, as in scikit-learn's defaults: macro averages run
+over labels present in y_true or y_pred; balanced accuracy over labels present in y_true; Cohen's
+kappa is NaN when undefined; probabilities are clipped to [eps, 1 - eps].
 """
 
 from __future__ import annotations
@@ -135,19 +138,28 @@ def support_from_confusion(S: np.ndarray) -> np.ndarray:
 
 
 def precision_from_confusion(S: np.ndarray) -> np.ndarray:
+    """NaN for a label never predicted: there is nothing to be precise about."""
     C = as_matrix(S)
-    return _div(_diag(C), C.sum(-2))
+    return _div(_diag(C), C.sum(-2), np.nan)
 
 
 def recall_from_confusion(S: np.ndarray) -> np.ndarray:
+    """NaN for a label with no true sample (in the data, a group, or a resample)."""
     C = as_matrix(S)
-    return _div(_diag(C), C.sum(-1))
+    return _div(_diag(C), C.sum(-1), np.nan)
+
+
+def _f1_or_zero(S: np.ndarray) -> np.ndarray:
+    """Per-class F1 with 0 for labels neither true nor predicted: the averages mask those out,
+    and a NaN would poison the masked sum."""
+    C = as_matrix(S)
+    return _div(2 * _diag(C), C.sum(-1) + C.sum(-2))
 
 
 def f1_from_confusion(S: np.ndarray) -> np.ndarray:
+    """NaN only for a label neither true nor predicted (2tp / (support + predicted))."""
     C = as_matrix(S)
-    tp = _diag(C)
-    return _div(2 * tp, C.sum(-1) + C.sum(-2))
+    return _div(2 * _diag(C), C.sum(-1) + C.sum(-2), np.nan)
 
 
 def balanced_accuracy_from_confusion(S: np.ndarray) -> np.ndarray:
@@ -161,12 +173,12 @@ def balanced_accuracy_from_confusion(S: np.ndarray) -> np.ndarray:
 def f1_macro_from_confusion(S: np.ndarray) -> np.ndarray:
     C = as_matrix(S)
     present = (C.sum(-1) + C.sum(-2)) > 0
-    return _div((f1_from_confusion(S) * present).sum(-1), present.sum(-1), np.nan)
+    return _div((_f1_or_zero(S) * present).sum(-1), present.sum(-1), np.nan)
 
 
 def f1_weighted_from_confusion(S: np.ndarray) -> np.ndarray:
     support = support_from_confusion(S)
-    return _div((f1_from_confusion(S) * support).sum(-1), support.sum(-1), np.nan)
+    return _div((_f1_or_zero(S) * support).sum(-1), support.sum(-1), np.nan)
 
 
 def kappa_from_confusion(S: np.ndarray) -> np.ndarray:
@@ -182,8 +194,9 @@ def confusion_from_confusion(S: np.ndarray) -> np.ndarray:
 
 
 def row_normalised_from_confusion(S: np.ndarray) -> np.ndarray:
+    """Rows of labels with no true sample are NaN (scikit-learn writes 0, a fake rate)."""
     C = as_matrix(S)
-    return _div(C, C.sum(-1, keepdims=True))
+    return _div(C, C.sum(-1, keepdims=True), np.nan)
 
 
 def confusion_counts(
