@@ -74,9 +74,15 @@ def audit(
     fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
-        int, typer.Option(help="Faces per inference call (small batches are fastest on CPU).")
-    ] = 16,
-    workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
+        int | None,
+        typer.Option(help="Faces per inference call [default: 16 on cpu, 256 on cuda]."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker threads [default: cores on cpu, 1 on cuda].")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="'cpu' or 'cuda' (onnxruntime-gpu, else PyTorch + onnx2torch).")
+    ] = "cpu",
     executor: Annotated[str, typer.Option(help="'local' or 'ray'.")] = "local",
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (with --executor ray).")
@@ -108,9 +114,14 @@ def audit(
         workers=workers,
         executor=executor,
         ray_address=address,
+        device=device,
         extra={"fps": fps} if fmt == "video" else {},
     )
     with user_errors(), _progress(quiet, data) as (on_start, on_progress):
+        if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
+            from emoaudit.models.device import choose_backend
+
+            typer.echo(choose_backend(device).message(), err=True)
         results = run_audit(req, on_start=on_start, on_progress=on_progress)
         _write_report(
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred

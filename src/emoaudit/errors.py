@@ -68,3 +68,14 @@ BAD_FLAG_NUMBER = "--{name}: expected {expected}, got {value}"
 AMBIGUOUS_MODEL = "{where}: several models ({models}); pick one with --model"
 UNKNOWN_MODEL = "{where}: no predictions for model '{model}' (found: {models})"
 MISSING_RESULTS = "{path}: no results.json here; run `emoaudit audit` or `emoaudit report` first"
+
+# Devices (emoaudit.models.device): --device cpu|cuda.
+UNKNOWN_DEVICE = "--device: '{device}' is not a device (expected one of: {known})"
+NO_CUDA = (
+    "--device cuda: no CUDA path available ({why}); install onnxruntime-gpu, "
+    "or PyTorch with CUDA plus onnx2torch (pip install 'emoaudit[gpu-torch]')"
+)
+CUDA_PROVIDER_NOT_LOADED = (
+    "model '{name}': onnxruntime-gpu did not load CUDA (session runs on {active}); "
+    "check the CUDA/cuDNN libraries, or set EMOAUDIT_CUDA_RUNTIME=torch"
+)

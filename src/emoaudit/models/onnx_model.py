@@ -25,6 +25,7 @@ class LoadedModel:
     sha256: str
     input_name: str
     fixed_batch: int | None = None  # a graph exported with batch 1 is run one sample at a time
+    backend: Any = None  # emoaudit.models.device.Backend: where and how the graph runs
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         """(n, n_labels) float32 probabilities in ``info.labels`` order."""
@@ -55,7 +56,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_model(
-    name_or_path: str, *, spec_path: Path | None = None, threads: int | None = None
+    name_or_path: str,
+    *,
+    spec_path: Path | None = None,
+    threads: int | None = None,
+    device: str = "cpu",
 ) -> LoadedModel:
     """A registered model by name, or ``path/to/model.onnx`` described by a TOML spec file."""
     if str(name_or_path).endswith(".onnx"):
@@ -64,7 +69,7 @@ def load_model(
         info = generic_model_info(Path(name_or_path), spec_path=spec_path)
     else:
         info = resolve_info(name_or_path)
-    return open_session(info, threads=threads)
+    return open_session(info, threads=threads, device=device)
 
 
 def resolve_info(name: str) -> ModelInfo:
@@ -82,24 +87,47 @@ def resolve_info(name: str) -> ModelInfo:
     return info
 
 
-def open_session(info: ModelInfo, *, threads: int | None = None) -> LoadedModel:
-    """Create the ONNX Runtime session; a file that is not ONNX gets errors.NOT_ONNX."""
+def open_session(
+    info: ModelInfo, *, threads: int | None = None, device: str = "cpu"
+) -> LoadedModel:
+    """Create the ONNX Runtime session; a file that is not ONNX gets errors.NOT_ONNX.
+
+    `device="cuda"` runs the same bytes through onnxruntime's CUDA provider or, without
+    onnxruntime-gpu, through PyTorch (emoaudit.models.device); the sha256 is the same either way.
+    """
     import onnxruntime as ort
 
+    from emoaudit.models.device import (
+        TORCH_CUDA,
+        check_session_providers,
+        choose_backend,
+        open_torch_session,
+        ort_providers,
+    )
+
+    backend = choose_backend(device)
     path = Path(info.onnx_path)
     if not path.is_file():
         raise ModelError(MISSING_PATH.format(path=path))
     data = path.read_bytes()
+    if backend.runtime == TORCH_CUDA:
+        session = open_torch_session(data, path=path)
+        return _loaded(info, session, data=data, backend=backend)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.inter_op_num_threads = 1
     if threads:
         opts.intra_op_num_threads = int(threads)
     try:
-        session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, sess_options=opts, providers=ort_providers(backend))
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(NOT_ONNX.format(path=path, why=why[:200])) from None
+    check_session_providers(session, backend=backend, name=info.name)
+    return _loaded(info, session, data=data, backend=backend)
+
+
+def _loaded(info: ModelInfo, session: Any, *, data: bytes, backend: Any) -> LoadedModel:
     first = session.get_inputs()[0]
     check_input_shape(info.input, first.shape, name=info.name)
     batch = first.shape[0] if isinstance(first.shape[0], int) else None
@@ -109,6 +137,7 @@ def open_session(info: ModelInfo, *, threads: int | None = None) -> LoadedModel:
         sha256=hashlib.sha256(data).hexdigest(),
         input_name=first.name,
         fixed_batch=batch,
+        backend=backend,
     )
 
 

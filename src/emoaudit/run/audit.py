@@ -6,7 +6,6 @@ This is the library entry point the CLI calls; it is also what a notebook user w
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from emoaudit.run.chunks import FaceSettings
 
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
+RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
 
 
 @dataclass
@@ -38,9 +38,10 @@ class AuditRequest:
     confidence: float = 0.95
     min_group_n: int = 30
     chunk_size: int = 512
-    batch_size: int = 16
-    workers: int | None = None
+    batch_size: int | None = None  # None: 16 on CPU, 256 on a GPU (models.device)
+    workers: int | None = None  # None: one per core on CPU, one with a GPU
     executor: str = "local"
+    device: str = "cpu"  # "cpu" or "cuda" (models.device.choose_backend picks the runtime)
     ray_address: str | None = None
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
@@ -68,12 +69,14 @@ def parse_conditions(spec: str) -> list[str]:
     return parse(spec)
 
 
-def load_models(names: list[str], spec: Path | None, *, threads: int | None = None) -> list[Any]:
+def load_models(
+    names: list[str], spec: Path | None, *, threads: int | None = None, device: str = "cpu"
+) -> list[Any]:
     from emoaudit.models.onnx_model import load_model
 
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [load_model(name, spec_path=spec, threads=threads) for name in names]
+    return [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
 
 
 def run_audit(
@@ -91,10 +94,16 @@ def run_audit(
     adapter = DATASETS.get(fmt)
     if on_start:
         on_start(fmt)
+    from emoaudit.models.device import choose_backend, default_batch_size, default_workers
     from emoaudit.run.runner import session_threads
 
-    workers = req.workers or max(1, os.cpu_count() or 1)
-    models = load_models(req.models, req.model_spec, threads=session_threads(workers))
+    if req.executor == "ray" and req.device != "cpu":
+        raise EmoauditError(RAY_NEEDS_CPU)
+    backend = choose_backend(req.device)
+    workers = req.workers or default_workers(req.device)
+    models = load_models(
+        req.models, req.model_spec, threads=session_threads(workers), device=req.device
+    )
     conditions = parse_conditions(req.conditions)
 
     def samples():
@@ -112,7 +121,7 @@ def run_audit(
         faces=FaceSettings(detector=req.detector),
         seed=req.seed,
         chunk_size=req.chunk_size,
-        batch_size=req.batch_size,
+        batch_size=req.batch_size or default_batch_size(req.device),
         workers=workers,
     )
     req.out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +151,7 @@ def run_audit(
         "faces": plan.faces.key(req.precropped or bool(adapter.PRECROPPED)),
         "seed": req.seed,
         "executor": req.executor,
+        "device": backend.as_dict(),
         "cache": {
             "shards_cached": outcome.n_shards_cached,
             "shards_computed": outcome.n_shards_computed,
