@@ -116,3 +116,32 @@ def test_group_ece_is_the_ece_of_the_group_rows():
         assert row["metrics"]["ece"]["value"] == pytest.approx(
             M.ece_from_bins(M.binned_features(t[m], proba[m], edges).sums()), abs=1e-12
         )
+
+
+def test_ece_bias_note_corrects_towards_the_truth_in_a_small_calibrated_group():
+    # Perfectly calibrated rows: the true ECE is 0, binned ECE of 25 rows is well above it, and
+    # the resamples sit above the estimate again (the estimate lands near ci_low). The bias note
+    # is the bootstrap's estimate of that excess.
+    rng = np.random.default_rng(5)
+    n = 2000
+    proba = rng.dirichlet(np.ones(4) * 0.5, n)
+    p = proba.argmax(1)
+    t = np.where(rng.random(n) < proba.max(1), p, (p + rng.integers(1, 4, n)) % 4)
+    g = np.r_[np.zeros(25, int), np.ones(n - 25, int)]
+    edges = M.bin_edges(proba.max(1))
+    out = _run(
+        t,
+        p,
+        g,
+        ["small", "big"],
+        proba=proba,
+        proba_true_idx=t,
+        edges=edges,
+        n_resamples=400,
+        min_group_n=1,
+    )
+    small, big = out["groups"]
+    ece, bias = small["metrics"]["ece"], small["ece_bootstrap_bias"]
+    assert bias > 0.03 and ece["ci_low"] > ece["value"] - bias
+    assert abs(ece["value"] - bias) < ece["value"]  # corrected estimate nearer the true 0
+    assert 0 < big["ece_bootstrap_bias"] < bias  # less bias in the big group

@@ -14,7 +14,7 @@ import pandas as pd
 from emoaudit.analysis import metrics as M
 from emoaudit.analysis.agreement import VOTE_PREFIX, human_agreement, vote_categories
 from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval
-from emoaudit.analysis.groups import disaggregate, group_codes, groupings
+from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_codes, groupings
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -69,6 +69,9 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
             "Interval keys: value, ci_low, ci_high, n. Undefined values are null.",
             "Equal-mass bin edges are fixed from the full slice and held in every resample.",
             "Groups with n < min_group_n are reported, flagged small, and left out of disparity.",
+            "Binned ECE is biased upward, most in small groups, and its percentile interval sits "
+            "above the estimate (the estimate can be at or below ci_low); ece_bootstrap_bias is "
+            "the bootstrap estimate of that bias (ECE minus it is bias-corrected).",
         ],
     }
 
@@ -235,7 +238,9 @@ def calibration(
         feats = M.binned_features(true_idx, proba, edges)
         bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters)
         block: dict[str, Any] = {"edges": edges.tolist()}
-        block["ece"] = _scalar(bres, M.ece_from_bins, n)
+        ece = bres.estimate(M.ece_from_bins)
+        block["ece"] = interval(ece.value, ece.low, ece.high, n)
+        block["ece_bootstrap_bias"] = ece_bootstrap_bias(ece)
         block["mce"] = _scalar(bres, M.mce_from_bins, n)
         rel = bres.estimate(M.reliability_from_bins)
         block["reliability"] = [_reliability_bin(rel, edges, b) for b in range(len(edges) - 1)]
