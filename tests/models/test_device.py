@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.machinery
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -371,3 +372,28 @@ def test_explicit_pads_compute_what_onnxruntime_computes(tmp_path):
     before = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
     after = ort.InferenceSession(rewritten.SerializeToString()).run(None, {"x": x})[0]
     np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.zoo
+def test_gpu_benchmark_script_runs_on_cpu(tmp_path, zoo_home):
+    """No GPU here: gpu.sh must parse, and its shell and Python halves run with --dry-run."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    env = {
+        **os.environ,
+        "PY": sys.executable,
+        "MODELS": "fer-mini-xception",
+        "OUT": str(tmp_path / "bench"),
+        "EMOAUDIT_HOME": str(zoo_home),
+    }
+    done = subprocess.run(
+        ["bash", str(script), "--dry-run"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "device: cpu via onnxruntime-cpu" in done.stdout
+    report = json.loads((tmp_path / "bench" / "gpu.json").read_text())
+    (row,) = report["results"]
+    assert set(row["bare_images_per_s"]) == set(row["end_to_end_images_per_s"]) == {"16", "64"}
+    assert row["agreement_vs_cpu"] == {"max_abs_prob_diff": 0.0, "argmax_agreement": 1.0, "n": 64}
