@@ -143,3 +143,26 @@ def test_holm_matches_hand_computation():
 def test_bad_spec_is_a_one_line_error():
     with pytest.raises(ValueError, match="unknown ci_method 'bcaa'"):
         BootstrapSpec(ci_method="bcaa")
+
+
+def test_binned_confidences_merge_into_cells_with_the_same_estimate_and_spread():
+    # average_real merges rows that share (label, bin, hit) into one unit carrying their mean
+    # confidence: the total and the point estimate are exact; the interval matches row-level
+    # resampling up to Monte Carlo noise.
+    rng = np.random.default_rng(3)
+    n = 20_000
+    t = rng.integers(0, 4, n)
+    proba = rng.dirichlet(np.ones(4), n)
+    feats = M.binned_features(t, proba, M.bin_edges(proba.max(1)))
+    spec = BootstrapSpec(n_resamples=2000)
+    rows = Resampled(feats, spec=spec, strata=t)
+    cells = Resampled(feats, spec=spec, strata=t, average_real=True)
+    assert rows.units.shape[0] == n and cells.units.shape[0] < 4 * 15 * 2
+    assert cells.mult.sum() == n
+    np.testing.assert_allclose(cells.total, rows.total, rtol=1e-12)
+    a, b = rows.estimate(M.ece_from_bins), cells.estimate(M.ece_from_bins)
+    assert a.value == pytest.approx(b.value, rel=1e-12)
+    assert a.boot.std() == pytest.approx(b.boot.std(), rel=0.08)
+    assert a.low == pytest.approx(b.low, abs=0.002) and a.high == pytest.approx(b.high, abs=0.002)
+    # counts per stratum stay fixed (stratified) in both
+    np.testing.assert_allclose(cells.boot[:, 0::3].sum(1), n)

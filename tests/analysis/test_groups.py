@@ -145,3 +145,19 @@ def test_ece_bias_note_corrects_towards_the_truth_in_a_small_calibrated_group():
     assert bias > 0.03 and ece["ci_low"] > ece["value"] - bias
     assert abs(ece["value"] - bias) < ece["value"]  # corrected estimate nearer the true 0
     assert 0 < big["ece_bootstrap_bias"] < bias  # less bias in the big group
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 60), min_size=4, max_size=4), st.booleans())
+def test_vectorised_fisher_exact_matches_scipy(cells, symmetric):
+    from scipy.stats import fisher_exact
+
+    from emoaudit.analysis.groups import fisher_exact_two_sided
+
+    a, b, c, d = cells
+    if symmetric:  # equal margins: exact ties between tables on either side of the mode
+        c, d = b, a
+    tables = np.array([[a, b, c, d], [a * 40, b * 40, c * 40 + 1, d * 40]])
+    ours = fisher_exact_two_sided(tables)
+    for row, p in zip(tables, ours, strict=True):
+        assert p == pytest.approx(fisher_exact(row.reshape(2, 2)).pvalue, rel=1e-9, abs=1e-15)

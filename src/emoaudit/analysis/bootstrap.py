@@ -85,7 +85,13 @@ class Resampled:
         spec: BootstrapSpec,
         strata: Any = None,
         clusters: Any = None,
+        average_real: bool = False,
     ) -> None:
+        """``average_real``: rows that differ only in their real-valued feature columns are
+        merged into one unit carrying the rows' mean (exact for the total and the point
+        estimate; in a resample a cell's real-valued sum becomes count x cell mean). Only for
+        features whose real values vary little within a cell: confidences within one
+        calibration bin (width 1/15), next to a 0/1 hit that carries the variance."""
         self.features = features
         self.spec = spec
         X = features.csr()
@@ -109,7 +115,7 @@ class Resampled:
             if strata_codes is None:
                 strata_codes = np.zeros(n, dtype=np.int64)
             self.units, self.mult, self.unit_strata = _merge_identical_rows(
-                X, features, strata_codes
+                X, features, strata_codes, average_real=average_real
             )
             self.unit = "sample"
             self.stratified = strata is not None
@@ -148,19 +154,37 @@ class Resampled:
         return Estimate(value, boot, low, high)
 
 
-def _merge_identical_rows(X: Any, features: Features, strata: np.ndarray):
-    """Merge rows with identical features and stratum into one unit with a multiplicity."""
+def _merge_identical_rows(
+    X: Any, features: Features, strata: np.ndarray, *, average_real: bool = False
+):
+    """Merge rows with identical features and stratum into one unit with a multiplicity
+    (with ``average_real``, identical up to real-valued columns, which are averaged)."""
     n = X.shape[0]
     by_stratum = np.argsort(strata, kind="stable")  # contiguous strata: cheap slice writes
     as_rows = X[by_stratum], np.ones(n, dtype=np.int64), strata[by_stratum]
-    if not np.array_equal(features.values, np.round(features.values)):
+    integral = (features.values == np.round(features.values)).all(axis=0)
+    if not integral.all() and not average_real:
         return as_rows  # real-valued features (confidences, losses) are almost all distinct
-    key = np.column_stack([strata, features.codes, features.values]).astype(np.float64)
-    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    key = np.column_stack([strata, features.codes, features.values[:, integral]])
+    _, first, inverse, counts = np.unique(
+        key.astype(np.float64), axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
     if len(first) * 4 > n:  # little to gain
         return as_rows
     order = np.argsort(strata[first], kind="stable")
-    return X[first[order]], counts[order].astype(np.int64), strata[first[order]]
+    if integral.all():
+        units = X[first[order]]
+    else:
+        from scipy import sparse
+
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        member = sparse.csr_matrix(
+            (1.0 / counts[inverse.ravel()], (rank[inverse.ravel()], np.arange(n))),
+            shape=(len(first), n),
+        )
+        units = (member @ X).tocsr()  # each unit: the mean row of its cell
+    return units, counts[order].astype(np.int64), strata[first[order]]
 
 
 def _draw_counts(mult: np.ndarray, b: int, rng: np.random.Generator) -> np.ndarray:

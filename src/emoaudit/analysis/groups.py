@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from emoaudit.analysis import metrics as M
-from emoaudit.analysis.bootstrap import BootstrapSpec, Estimate, Resampled, holm, interval
+from emoaudit.analysis.bootstrap import (
+    BootstrapSpec,
+    Estimate,
+    Resampled,
+    holm,
+    interval,
+    percentile_interval,
+)
 
 ATTR_PREFIX = "attr_"
 INTERSECTION = "&"
@@ -23,6 +30,7 @@ GROUP_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "cohen_kappa")
 # the misreadings of a calm or happy face as hostile that such a pattern shows up in.
 CALM_LABELS = ("neutral", "happy")
 HOSTILE_LABELS = ("anger", "contempt", "disgust")
+LOG_TIE_TOLERANCE = np.log1p(1e-7)
 UNKNOWN_ATTRIBUTE = "unknown group attribute '{name}'; the predictions have: {known}"
 
 
@@ -110,7 +118,7 @@ def disaggregate(
     if proba is not None and edges is not None:
         bins = M.binned_features(proba_true_idx, proba, edges).split_by(group, G)
         width = 3 * (len(edges) - 1)
-        cal = Resampled(bins, spec=spec, strata=true_idx, clusters=clusters)
+        cal = Resampled(bins, spec=spec, strata=true_idx, clusters=clusters, average_real=True)
         ece = cal.estimate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
@@ -184,8 +192,6 @@ def directional_errors(
     """For each true label, the distribution of predicted labels per group, with CIs; each
     group against the rest (two-sample: Fisher's exact test, and a bootstrap CI of the
     difference), Holm-corrected across every test of this grouping."""
-    from scipy.stats import fisher_exact
-
     K, G = len(labels), len(group_names)
     width = K * K
     C_all = res.total.reshape(G, K, K)
@@ -195,7 +201,8 @@ def directional_errors(
         return S.reshape(*S.shape[:-1], G, width).sum(-2) - _block(S, g, width)
 
     table: dict[str, Any] = {}
-    tests = []
+    tests: list[dict[str, Any]] = []
+    tables: list[list[float]] = []  # [a, b, c, d] per test: [[a, b], [c, d]]
     alpha = (1 - res.spec.confidence) / 2
     for g, name in enumerate(group_names):
         r_g = rate(res.total[None, :], g)[0]
@@ -203,8 +210,8 @@ def directional_errors(
         diff_boot = r_boot - M.row_normalised_from_confusion(rest(res.boot, g))
         diff_val = r_g - M.row_normalised_from_confusion(rest(res.total[None, :], g))[0]
         with np.errstate(all="ignore"), _warnings_off():
-            lo, hi = np.nanquantile(r_boot, [alpha, 1 - alpha], axis=0)
-            dlo, dhi = np.nanquantile(diff_boot, [alpha, 1 - alpha], axis=0)
+            lo, hi = percentile_interval(r_boot, res.spec.confidence)
+            dlo, dhi = percentile_interval(diff_boot, res.spec.confidence)
         C_rest = C_all.sum(0) - C_all[g]
         for t, tl in enumerate(labels):
             n_t = int(C_all[g, t].sum())
@@ -216,9 +223,14 @@ def directional_errors(
             for p, pl in enumerate(labels):
                 if p == t:
                     continue
-                a, b = C_all[g, t, p], n_t - C_all[g, t, p]
-                c, d = C_rest[t, p], C_rest[t].sum() - C_rest[t, p]
-                pval = float(fisher_exact([[a, b], [c, d]]).pvalue)
+                tables.append(
+                    [
+                        C_all[g, t, p],
+                        n_t - C_all[g, t, p],
+                        C_rest[t, p],
+                        C_rest[t].sum() - C_rest[t, p],
+                    ]
+                )
                 tests.append(
                     {
                         "true": tl,
@@ -227,9 +239,10 @@ def directional_errors(
                         "rate_group": float(r_g[t, p]),
                         "rate_rest": float(C_rest[t, p] / C_rest[t].sum()),
                         "difference": interval(diff_val[t, p], dlo[t, p], dhi[t, p], n_t),
-                        "p_value": pval,
                     }
                 )
+    for t, pval in zip(tests, fisher_exact_two_sided(np.array(tables).reshape(-1, 4)), strict=True):
+        t["p_value"] = float(pval)
     adjusted = holm([t["p_value"] for t in tests])
     for t, p in zip(tests, adjusted, strict=True):
         t["p_holm"] = float(p)
@@ -242,6 +255,37 @@ def directional_errors(
         "correction": f"holm over {len(tests)} tests of this grouping",
         "calm_read_as_hostile": _calm_as_hostile(res, labels, group_names, eligible, alpha),
     }
+
+
+def fisher_exact_two_sided(tables: np.ndarray) -> np.ndarray:
+    """scipy.stats.fisher_exact(two-sided) p-values of many 2x2 tables ([a, b, c, d] rows) at
+    once: the summed hypergeometric probability of every table with the same margins no more
+    likely than the observed one. One vectorised pass instead of one scipy call per test, which
+    dominated the disaggregation time of 30 groups."""
+    from scipy.stats import hypergeom
+
+    a, b, c, d = (np.asarray(tables, dtype=np.int64).reshape(-1, 4).T).copy()
+    n1, n2, col = a + b, c + d, a + c
+    out = np.ones(len(a))
+    ok = (n1 > 0) & (n2 > 0) & (col > 0) & (b + d > 0)
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    lo = np.maximum(0, col[idx] - n2[idx])
+    hi = np.minimum(col[idx], n1[idx])
+    size = hi - lo + 1
+    which = np.repeat(np.arange(len(idx)), size)
+    x = lo[which] + np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    M_, n_, N_ = (n1 + n2)[idx], n1[idx], col[idx]
+    # logpmf (betaln) is ~500x faster than pmf (boost) on large margins
+    log_pmf = hypergeom.logpmf(x, M_[which], n_[which], N_[which])
+    log_obs = hypergeom.logpmf(a[idx], M_, n_, N_)
+    # as likely as the observed table up to rounding: R's fisher.test tolerance (scipy's 1e-14
+    # is below the rounding of either pmf, so exact ties could fall either way there)
+    keep = log_pmf <= log_obs[which] + LOG_TIE_TOLERANCE
+    p = np.bincount(which, weights=np.exp(log_pmf) * keep, minlength=len(idx))
+    out[idx] = np.minimum(p, 1.0)
+    return out
 
 
 def _calm_as_hostile(
