@@ -53,10 +53,19 @@ def provenance(run_info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_predictions(out_dir: Path) -> Any:
+# Free-text columns the analysis never reads: skipping them keeps 1M rows small. Repeated
+# strings (labels, statuses, models) cost one pointer a row: pyarrow deduplicates them.
+NOT_ANALYSED = ("path", "reason")
+
+
+def load_predictions(out_dir: Path, *, all_columns: bool = False) -> Any:
+    """The predictions table as a DataFrame, lean enough for millions of rows."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(out_dir / "predictions.parquet").to_pandas()
+    path = out_dir / "predictions.parquet"
+    names = pq.read_schema(path).names
+    columns = names if all_columns else [n for n in names if n not in NOT_ANALYSED]
+    return pq.read_table(path, columns=columns).to_pandas()
 
 
 def build_results(
@@ -134,7 +143,7 @@ def flagging_for(
 
 def example_rows(out_dir: Path, *, limit: int = 12) -> list[dict[str, Any]]:
     """A few clean-condition rows with image files, errors first, for --include-examples."""
-    df = load_predictions(out_dir)
+    df = load_predictions(out_dir, all_columns=True)
     rows = df[(df["condition"] == "clean") & (df["status"] == "ok") & df["path"].notna()]
     rows = rows.assign(_wrong=rows["label"].notna() & (rows["label"] != rows["pred"]))
     rows = rows.sort_values("_wrong", ascending=False, kind="stable").head(limit)
