@@ -22,11 +22,12 @@ def _run(*args: str):
 
 
 def _one_line_error(result, *, contains: str) -> None:
+    """Exit 2 and exactly one error line, last; progress/info lines may come before it."""
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("emoaudit: error: ")
-    assert contains in lines[0]
+    errors = [line for line in lines if line.startswith("emoaudit: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.output
+    assert contains in errors[0]
     assert "Traceback" not in result.output
 
 

@@ -172,11 +172,11 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
             future, n = running.popleft()
             future.result()
             report(n)
+    from emoaudit.run.cache import stable_digest
     from emoaudit.run.merge import merge_shards
 
     target = out / PREDICTIONS
-    n_rows = merge_shards(ordered, target)
-    from emoaudit.run.cache import stable_digest
+    n_rows = merge_shards(ordered, target) if ordered else 0  # no samples: caller reports it
 
     return RunOutcome(
         predictions=target,
