@@ -30,7 +30,16 @@ class ChunkWorker:
     """A Ray actor: loads the models once, then turns pickled chunks into written shards."""
 
     def __init__(self, *, plan_state: dict[str, Any], cache: str) -> None:
+        import cv2
+        from threadpoolctl import threadpool_limits
+
         from emoaudit.models.onnx_model import load_model
+
+        # One thread each for OpenCV and BLAS in the actor, as the local runner does: their idle
+        # pools busy-wait and took the CPU of the other actors (2 actors on 2 CPUs ran no faster
+        # than one).
+        cv2.setNumThreads(1)
+        threadpool_limits(limits=1)
 
         threads = plan_state.get("threads")
         self.models = [
@@ -118,7 +127,7 @@ def run_plan_ray(
     from emoaudit.run.merge import merge_shards
 
     target = out / PREDICTIONS
-    n_rows = merge_shards(ordered, target)
+    n_rows = merge_shards(ordered, target) if ordered else 0
     return RunOutcome(
         predictions=target,
         n_samples=n_samples,
