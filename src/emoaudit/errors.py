@@ -75,6 +75,9 @@ NO_CUDA = (
     "--device cuda: no CUDA path available ({why}); install onnxruntime-gpu, "
     "or PyTorch with CUDA plus onnx2torch (pip install 'emoaudit[gpu-torch]')"
 )
+UNKNOWN_CUDA_RUNTIME = (
+    "EMOAUDIT_CUDA_RUNTIME='{value}' is not a CUDA path (expected one of: {known})"
+)
 CUDA_PROVIDER_NOT_LOADED = (
     "model '{name}': onnxruntime-gpu did not load CUDA (session runs on {active}); "
     "check the CUDA/cuDNN libraries, or set EMOAUDIT_CUDA_RUNTIME=torch"

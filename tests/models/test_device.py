@@ -186,8 +186,10 @@ def test_runtime_override_picks_torch_even_with_onnxruntime_cuda(monkeypatch):
     monkeypatch.setenv(device.RUNTIME_ENV, "torch")
     assert device.choose_backend("cuda").runtime == device.TORCH_CUDA
     monkeypatch.setenv(device.RUNTIME_ENV, "tensorrt")
-    with pytest.raises(EmoauditError, match="EMOAUDIT_CUDA_RUNTIME=tensorrt"):
+    with pytest.raises(EmoauditError) as exc:
         device.choose_backend("cuda")
+    expected = errors.UNKNOWN_CUDA_RUNTIME.format(value="tensorrt", known="onnxruntime, torch")
+    assert str(exc.value) == expected
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from emoaudit.errors import (
     CUDA_PROVIDER_NOT_LOADED,
     NO_CUDA,
     NOT_ONNX,
+    UNKNOWN_CUDA_RUNTIME,
     UNKNOWN_DEVICE,
     EmoauditError,
     ModelError,
@@ -76,7 +77,7 @@ def choose_backend(device: str = "cpu") -> Backend:
     only = os.environ.get(RUNTIME_ENV, "").strip().lower()
     if only and only not in CUDA_RUNTIMES:
         known = ", ".join(CUDA_RUNTIMES)
-        raise EmoauditError(UNKNOWN_DEVICE.format(device=f"{RUNTIME_ENV}={only}", known=known))
+        raise EmoauditError(UNKNOWN_CUDA_RUNTIME.format(value=only, known=known))
     reasons = []
     if only in ("", "onnxruntime"):
         providers = _ort_providers()
