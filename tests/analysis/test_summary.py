@@ -133,3 +133,27 @@ def test_report_shows_undefined_cells_as_not_available(tmp_path):
     doc = {"schema_version": "1.0", "provenance": {}, **out}
     html = write_report(tmp_path, doc).read_text()
     assert "n/a" in html and "None" not in html
+
+
+def test_analysis_benchmark_table_follows_the_contract_and_builds_results(tmp_path):
+    import importlib.util
+
+    from emoaudit.report.results import build_results
+
+    path = Path(__file__).parents[2] / "benchmarks/analysis.py"
+    spec = importlib.util.spec_from_file_location("benchmark_analysis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    df = bench.predictions(3000, subjects=True)
+    for col in ("sample_id", "subject_id", "model_sha256", "condition", "status", "reason"):
+        assert col in df
+    assert (df.groupby("subject_id")["attr_race"].nunique() == 1).all()
+    df.to_parquet(tmp_path / "predictions.parquet", index=False)
+    out = build_results(tmp_path, n_resamples=20)
+    res = out["results"][0]
+    assert res["resampling"]["unit"] == "subject_id" and set(res["groups"]) == {
+        "gender",
+        "race",
+        "age",
+    }
+    assert res["data"]["n_evaluated"] == (df["status"] == "ok").sum()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +28,10 @@ from emoaudit.analysis.metrics import Features, concat_features
 MULTINOMIAL_MAX_UNITS = 4096  # beyond this many units per stratum, index draws are cheaper
 CHUNK_CELLS = 4_000_000  # resample-count entries held in memory at once
 INDEX_CHUNK = 500_000  # index draws per chunk: keeps bincount's target array in cache
+# average_real merges real-valued rows only from this many rows on: below it, resampling rows
+# one by one is cheap and exact
+AVERAGE_REAL_MIN_ROWS = 50_000
+COUNTS_CACHE_BYTES = 256 * 2**20  # one slice's resample counts, reused across its statistics
 CI_METHODS = ("percentile", "bca")
 UNKNOWN_CI_METHOD = "unknown ci_method '{method}'; expected one of: percentile, bca"
 
@@ -87,11 +91,13 @@ class Resampled:
         clusters: Any = None,
         average_real: bool = False,
     ) -> None:
-        """``average_real``: rows that differ only in their real-valued feature columns are
-        merged into one unit carrying the rows' mean (exact for the total and the point
-        estimate; in a resample a cell's real-valued sum becomes count x cell mean). Only for
-        features whose real values vary little within a cell: confidences within one
-        calibration bin (width 1/15), next to a 0/1 hit that carries the variance."""
+        """``average_real`` (from AVERAGE_REAL_MIN_ROWS rows on): rows that differ only in
+        their real-valued feature columns are merged into one cell, as identical rows are. The
+        cell count is drawn exactly (multinomial over cells); the sum of the real values of the
+        k rows drawn from a cell is drawn from the normal with their exact mean and covariance
+        (k x the cell's). The total and the point estimate are exact. Cells hold thousands of
+        rows at that size, so the normal shape of a cell's sum is the central limit theorem at
+        work; the cost no longer grows with the rows."""
         self.features = features
         self.spec = spec
         X = features.csr()
@@ -110,11 +116,12 @@ class Resampled:
             self.unit_strata = np.zeros(n_units, dtype=np.int64)
             self.unit = "subject_id"
             self.stratified = False
+            self.spread = None
         else:
             strata_codes = _codes(strata)
             if strata_codes is None:
                 strata_codes = np.zeros(n, dtype=np.int64)
-            self.units, self.mult, self.unit_strata = _merge_identical_rows(
+            self.units, self.mult, self.unit_strata, self.spread = _merge_identical_rows(
                 X, features, strata_codes, average_real=average_real
             )
             self.unit = "sample"
@@ -130,12 +137,31 @@ class Resampled:
         chunk = max(1, min(B, CHUNK_CELLS // max(U, 1)))
         if any(m.stop - m.start > MULTINOMIAL_MAX_UNITS for m in strata):
             chunk = max(1, min(chunk, INDEX_CHUNK // int(self.mult.sum())))
-        for start in range(0, B, chunk):
+        # Without spread noise the counts are the rng's only draws, so every Resampled of the
+        # same units (one slice's headline, calibration, each grouping...) draws the very same
+        # counts: keep the last set and reuse it (bit-identical, and most of the cost of a
+        # cluster bootstrap over many subjects).
+        key = None
+        if self.spread is None:
+            key = (self.spec.seed, B, chunk, self.mult.tobytes(), self.unit_strata.tobytes())
+        reuse = _COUNTS_CACHE.get("key") == key and key is not None
+        keep: list[np.ndarray] | None = [] if key is not None and not reuse else None
+        for i, start in enumerate(range(0, B, chunk)):
             b = min(chunk, B - start)
-            counts = np.empty((b, U))
-            for members in strata:
-                counts[:, members] = _draw_counts(self.mult[members], b, rng)
+            if reuse:
+                counts = _COUNTS_CACHE["chunks"][i].astype(np.float64)
+            else:
+                counts = np.empty((b, U))
+                for members in strata:
+                    counts[:, members] = _draw_counts(self.mult[members], b, rng)
+                if keep is not None:
+                    keep.append(counts.astype(_count_dtype(counts)))
             out[start : start + b] = (units_t @ counts.T).T
+            if self.spread is not None:
+                out[start : start + b] += _spread_noise(self.spread, counts, out.shape[1], rng)
+        if keep is not None and B * U * 4 <= COUNTS_CACHE_BYTES:
+            _COUNTS_CACHE.clear()
+            _COUNTS_CACHE.update(key=key, chunks=keep)
         return out
 
     def estimate(self, reduce: Callable[[np.ndarray], np.ndarray]) -> Estimate:
@@ -154,37 +180,88 @@ class Resampled:
         return Estimate(value, boot, low, high)
 
 
+class Spread(NamedTuple):
+    """Within-cell spread of real-valued columns of merged units: ``columns[u, j]`` is the
+    feature column of real slot j in unit u, ``root[u]`` a square root of the rows' covariance
+    of those slots (population, 1/n), so a cell drawn k times adds sqrt(k) * root @ z."""
+
+    columns: np.ndarray  # (U, r) int64
+    root: np.ndarray  # (U, r, r)
+
+
+def _row_keys(columns: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that is equal exactly when all the integer columns are; None when
+    the ranges do not fit in 62 bits."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for col in columns:
+        col = np.asarray(col, dtype=np.int64)
+        lo = int(col.min(initial=0))
+        width = int(col.max(initial=0)) - lo + 1
+        span *= width
+        if span >= 2**62:
+            return None
+        key = key * width + (col - lo)
+    return key
+
+
 def _merge_identical_rows(
     X: Any, features: Features, strata: np.ndarray, *, average_real: bool = False
-):
+) -> tuple[Any, np.ndarray, np.ndarray, Spread | None]:
     """Merge rows with identical features and stratum into one unit with a multiplicity
-    (with ``average_real``, identical up to real-valued columns, which are averaged)."""
+    (with ``average_real``, identical up to real-valued columns: the unit carries their mean and
+    their within-cell spread)."""
     n = X.shape[0]
     by_stratum = np.argsort(strata, kind="stable")  # contiguous strata: cheap slice writes
-    as_rows = X[by_stratum], np.ones(n, dtype=np.int64), strata[by_stratum]
-    integral = (features.values == np.round(features.values)).all(axis=0)
-    if not integral.all() and not average_real:
+    as_rows = X[by_stratum], np.ones(n, dtype=np.int64), strata[by_stratum], None
+    values = features.values
+    integral = (values == np.round(values)).all(axis=0)
+    if not integral.all() and not (average_real and n >= AVERAGE_REAL_MIN_ROWS):
         return as_rows  # real-valued features (confidences, losses) are almost all distinct
-    key = np.column_stack([strata, features.codes, features.values[:, integral]])
+    cols = [strata, *features.codes.T, *values[:, integral].T]
+    key = _row_keys(cols) if n else None
+    if key is None:
+        key = np.column_stack(cols).astype(np.float64)
     _, first, inverse, counts = np.unique(
-        key.astype(np.float64), axis=0, return_index=True, return_inverse=True, return_counts=True
+        key,
+        axis=0 if key.ndim == 2 else None,
+        return_index=True,
+        return_inverse=True,
+        return_counts=True,
     )
     if len(first) * 4 > n:  # little to gain
         return as_rows
+    inverse = inverse.ravel()
     order = np.argsort(strata[first], kind="stable")
     if integral.all():
-        units = X[first[order]]
-    else:
-        from scipy import sparse
+        return X[first[order]], counts[order].astype(np.int64), strata[first[order]], None
+    from scipy import sparse
 
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        member = sparse.csr_matrix(
-            (1.0 / counts[inverse.ravel()], (rank[inverse.ravel()], np.arange(n))),
-            shape=(len(first), n),
-        )
-        units = (member @ X).tocsr()  # each unit: the mean row of its cell
-    return units, counts[order].astype(np.int64), strata[first[order]]
+    U = len(first)
+    rank = np.empty(U, dtype=np.int64)
+    rank[order] = np.arange(U)
+    unit = rank[inverse]
+    member = sparse.csr_matrix((1.0 / counts[inverse], (unit, np.arange(n))), shape=(U, n))
+    units = (member @ X).tocsr()  # each unit: the mean row of its cell
+    real = np.flatnonzero(~integral)
+    c = counts[order].astype(np.float64)
+    mean = np.stack([np.bincount(unit, values[:, j], U) / c for j in real], -1)
+    cov = np.empty((U, len(real), len(real)))
+    for a, ja in enumerate(real):
+        for b, jb in enumerate(real[a:], start=a):
+            m2 = np.bincount(unit, values[:, ja] * values[:, jb], U) / c
+            cov[:, a, b] = cov[:, b, a] = m2 - mean[:, a] * mean[:, b]
+    w, V = np.linalg.eigh(cov)
+    root = V * np.sqrt(np.clip(w, 0.0, None))[:, None, :]
+    columns = features.codes[first[order]][:, real]
+    return units, c.astype(np.int64), strata[first[order]], Spread(columns, root)
+
+
+_COUNTS_CACHE: dict[str, Any] = {}
+
+
+def _count_dtype(counts: np.ndarray) -> type:
+    return np.uint16 if counts.max(initial=0) < 2**16 else np.uint32
 
 
 def _draw_counts(mult: np.ndarray, b: int, rng: np.random.Generator) -> np.ndarray:
@@ -196,6 +273,23 @@ def _draw_counts(mult: np.ndarray, b: int, rng: np.random.Generator) -> np.ndarr
     idx = slot_unit[rng.integers(0, total, size=(b, total))]
     idx += (np.arange(b) * len(mult))[:, None]
     return np.bincount(idx.ravel(), minlength=b * len(mult)).reshape(b, len(mult)).astype(float)
+
+
+def _spread_noise(
+    spread: Spread, counts: np.ndarray, width: int, rng: np.random.Generator
+) -> np.ndarray:
+    """For each resample, each merged cell drawn k times: the deviation of the sum of its k
+    real values from k x their mean, drawn from the normal with the exact covariance
+    (k x the cells' covariance). Exact in mean and covariance; normal in shape."""
+    b, (U, r) = counts.shape[0], spread.columns.shape
+    z = rng.standard_normal((b, U, r))
+    dev = np.einsum("urs,bus->bur", spread.root, z) * np.sqrt(counts)[..., None]
+    from scipy import sparse
+
+    place = sparse.csr_matrix(
+        (np.ones(U * r), (spread.columns.ravel(), np.arange(U * r))), shape=(width, U * r)
+    )
+    return (place @ dev.reshape(b, U * r).T).T
 
 
 def jackknife_values(

@@ -97,7 +97,12 @@ def encode_labels(
     index = {lab: i for i, lab in enumerate(labels)}
 
     def enc(y: np.ndarray) -> np.ndarray:
-        return np.fromiter((index.get(v, -1) for v in y.tolist()), dtype=np.int64, count=len(y))
+        # one dictionary look-up per distinct value, not per row (million-row tables)
+        import pandas as pd
+
+        codes, uniques = pd.factorize(y, use_na_sentinel=True)
+        table = np.array([index.get(v, -1) for v in list(uniques)] + [-1], dtype=np.int64)
+        return table[codes]  # the sentinel -1 picks the trailing -1
 
     return enc(yt), (None if yp is None else enc(yp)), list(labels)
 

@@ -114,7 +114,7 @@ def analyze_slice(
     if scored.empty:
         out["note"] = "no scored rows (status ok with a label and a prediction)"
         return out
-    labels = canonical_order(list(scored["label"]) + list(scored["pred"]))
+    labels = canonical_order(list(pd.unique(pd.concat([scored["label"], scored["pred"]]))))
     t, p, _ = M.encode_labels(scored["label"], scored["pred"], labels)
     clusters = _subjects(scored)
     res = Resampled(M.confusion_features(t, p, len(labels)), spec=spec, strata=t, clusters=clusters)
@@ -228,7 +228,13 @@ def calibration(
     clusters: Any,
 ) -> dict[str, Any]:
     n = int((true_idx >= 0).sum())
-    res = Resampled(M.proba_features(true_idx, proba), spec=spec, strata=strata, clusters=clusters)
+    res = Resampled(
+        M.proba_features(true_idx, proba),
+        spec=spec,
+        strata=strata,
+        clusters=clusters,
+        average_real=True,
+    )
     out: dict[str, Any] = {"labels": labels, "n_bins": M.N_BINS}
     out.update({m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in PROBA_METRICS})
     out["accuracy_argmax"] = _scalar(res, M.METRICS.meta("argmax_accuracy")["batched"], n)
@@ -236,7 +242,7 @@ def calibration(
     for strategy, key in (("uniform", "equal_width"), ("quantile", "equal_mass")):
         edges = M.bin_edges(conf, strategy=strategy)
         feats = M.binned_features(true_idx, proba, edges)
-        bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters)
+        bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters, average_real=True)
         block: dict[str, Any] = {"edges": edges.tolist()}
         ece = bres.estimate(M.ece_from_bins)
         block["ece"] = interval(ece.value, ece.low, ece.high, n)
