@@ -144,12 +144,13 @@ class Resampled:
         key = None
         if self.spread is None:
             key = (self.spec.seed, B, chunk, self.mult.tobytes(), self.unit_strata.tobytes())
-        reuse = _COUNTS_CACHE.get("key") == key and key is not None
+        cached = _COUNTS_CACHE.get("entry")  # one read: (key, chunks), replaced whole
+        reuse = key is not None and cached is not None and cached[0] == key
         keep: list[np.ndarray] | None = [] if key is not None and not reuse else None
         for i, start in enumerate(range(0, B, chunk)):
             b = min(chunk, B - start)
             if reuse:
-                counts = _COUNTS_CACHE["chunks"][i].astype(np.float64)
+                counts = cached[1][i].astype(np.float64)
             else:
                 counts = np.empty((b, U))
                 for members in strata:
@@ -160,8 +161,7 @@ class Resampled:
             if self.spread is not None:
                 out[start : start + b] += _spread_noise(self.spread, counts, out.shape[1], rng)
         if keep is not None and B * U * 4 <= COUNTS_CACHE_BYTES:
-            _COUNTS_CACHE.clear()
-            _COUNTS_CACHE.update(key=key, chunks=keep)
+            _COUNTS_CACHE["entry"] = (key, keep)
         return out
 
     def estimate(self, reduce: Callable[[np.ndarray], np.ndarray]) -> Estimate:

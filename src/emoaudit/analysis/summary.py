@@ -13,7 +13,12 @@ import pandas as pd
 
 from emoaudit.analysis import metrics as M
 from emoaudit.analysis.agreement import VOTE_PREFIX, human_agreement, vote_categories
-from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval
+from emoaudit.analysis.bootstrap import (
+    AVERAGE_REAL_MIN_ROWS,
+    BootstrapSpec,
+    Resampled,
+    interval,
+)
 from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_codes, groupings
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
@@ -72,6 +77,9 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
             "Binned ECE is biased upward, most in small groups, and its percentile interval sits "
             "above the estimate (the estimate can be at or below ci_low); ece_bootstrap_bias is "
             "the bootstrap estimate of that bias (ECE minus it is bias-corrected).",
+            f"From {AVERAGE_REAL_MIN_ROWS} rows on, probability and calibration features are "
+            "resampled by cells: exact cell counts, within-cell sums drawn from the normal with "
+            "their exact mean and covariance (docs/statistics.md).",
         ],
     }
 
