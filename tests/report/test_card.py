@@ -25,3 +25,33 @@ def test_md_neutralises_tables_links_and_tags():
     assert md("a|b") == "a\\|b"
     assert md("[x](http://e)") == "\\[x\\]\\(http://e\\)"
     assert "<" not in md(EVIL)
+
+
+def test_a_group_at_zero_accuracy_is_named_lowest():
+    from emoaudit.report.card import render_card
+
+    def iv(v, n=50):
+        return {"value": v, "ci_low": v, "ci_high": v, "n": n}
+
+    def row(name, acc, **kw):
+        return {"group": name, "n": 50, "small": False, "metrics": {"accuracy": iv(acc)}, **kw}
+
+    groups = {
+        "skin": {
+            "groups": [
+                row("A", 0.9),
+                row("B", 0.0),
+                row("C", None),
+                row("(missing)", 0.0, missing_attribute=True),
+            ],
+            "disparity": {"accuracy": {"difference": iv(0.9)}},
+        }
+    }
+    results = {
+        "results": [
+            {"dataset": "d", "model": "m", "condition": "clean", "groups": groups,
+             "headline": {"accuracy": iv(0.5)}}
+        ]
+    }  # fmt: skip
+    card = render_card(results)
+    assert "lowest: B" in card

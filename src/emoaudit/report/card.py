@@ -62,8 +62,8 @@ def render_card(results: dict[str, Any]) -> str:
                 continue
             found = True
             worst = min(
-                (r for r in g["groups"] if not r.get("small")),
-                key=lambda r: (view.group_metric(r, "accuracy") or {}).get("value") or 1.0,
+                (r for r in g["groups"] if _comparable(r)),
+                key=lambda r: view.group_metric(r, "accuracy")["value"],
                 default=None,
             )
             lines.append(
@@ -103,3 +103,14 @@ def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:
     path = Path(out_dir) / CARD
     write_text_atomic(path, render_card(results))
     return path
+
+
+def _comparable(row: dict[str, Any]) -> bool:
+    """A group that enters the disparity: big enough, attribute present, accuracy defined.
+
+    (An accuracy of exactly 0.0 is the worst group, not a missing one.)
+    """
+    if row.get("small") or row.get("missing_attribute"):
+        return False
+    acc = view.group_metric(row, "accuracy")
+    return isinstance(acc, dict) and acc.get("value") is not None
