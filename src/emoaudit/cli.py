@@ -174,7 +174,9 @@ def _progress(quiet: bool, data: Path | None):
     task = progress.add_task("audit", total=None, rate="")
 
     def on_start(fmt: str) -> None:
+        """Called once the input is known to be usable: only then does the bar appear."""
         typer.echo(f"format: {fmt}", err=True)
+        progress.start()
         if data is None:
             return
         threading.Thread(target=_count, args=(progress, task, data, fmt), daemon=True).start()
@@ -184,8 +186,10 @@ def _progress(quiet: bool, data: Path | None):
         speed = progress.tasks[0].speed
         progress.update(task, rate=f"{speed:,.0f} samples/s" if speed else "")
 
-    with progress:
+    try:
         yield on_start, on_progress
+    finally:
+        progress.stop()
 
 
 def _count(progress, task, data: Path, fmt: str) -> None:
@@ -247,7 +251,9 @@ def demo(
     from emoaudit.demo import run_demo
 
     with user_errors(), _progress(quiet, None) as (on_start, on_progress):
-        results = run_demo(out, n_resamples=resamples, seed=seed, on_progress=on_progress)
+        results = run_demo(
+            out, n_resamples=resamples, seed=seed, on_start=on_start, on_progress=on_progress
+        )
         _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.report.console import print_summary

