@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import UNMAPPED_LABEL, Sample
-from emoaudit.data.files import FER2013_USAGES, display_path, subdirs, walk_images
+from emoaudit.data.base import Sample
+from emoaudit.data.files import FER2013_USAGES, subdirs, walk_images
 from emoaudit.errors import DataError
-from emoaudit.taxonomy import CANONICAL, canonical
 
 NAME = "fer2013-folders"
 DESCRIPTION = "FER2013 as images: train|test/<class>/{Training,PublicTest,PrivateTest}_<id>.jpg"
@@ -56,20 +55,12 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 
 
 def _sample(*, root: Path, split_dir: Path, class_dir: Path, image: Path) -> Sample:
+    from emoaudit.data.folders import class_folder_sample
+
     match = _PREFIX.match(image.name)
     split = match.group(1) if match else split_dir.name
-    sample = Sample(
-        sample_id=display_path(image, root),
-        dataset=NAME,
-        split=split,
-        raw_label=class_dir.name,
-        label=canonical(class_dir.name),
-        path=str(image),
-        precropped=True,
+    sample = class_folder_sample(
+        root=root, split=split, class_dir=class_dir, image=image, dataset=NAME
     )
-    if sample.label is None:
-        sample.status = UNMAPPED_LABEL
-        sample.reason = errors.UNKNOWN_CLASS_FOLDER.format(
-            path=display_path(image, root), label=class_dir.name, known=", ".join(CANONICAL)
-        )
+    sample.precropped = True
     return sample

@@ -57,9 +57,16 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 
 
 def _sample(*, root: Path, split: str | None, class_dir: Path, image: Path) -> Sample:
+    return class_folder_sample(root=root, split=split, class_dir=class_dir, image=image)
+
+
+def class_folder_sample(
+    *, root: Path, split: str | None, class_dir: Path, image: Path, dataset: str = NAME
+) -> Sample:
+    """An image labelled by its folder's name (never its sorted position); unknown names kept."""
     sample = Sample(
         sample_id=display_path(image, root),
-        dataset=NAME,
+        dataset=dataset,
         split=split,
         raw_label=class_dir.name,
         label=canonical(class_dir.name),
