@@ -20,7 +20,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import display_path, is_image, sorted_entries, subdirs
+from emoaudit.data.files import display_path, is_image, sorted_entries, subdirs, unpacked_root
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -44,18 +44,16 @@ FRAME_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.(png|jpg|jpeg|bmp|tif|tiff)$", re
 
 
 def dataset_root(root: Path) -> Path | None:
-    for candidate in (root, root / "CK+"):
-        if (candidate / IMAGES_DIR).is_dir():
-            return candidate
-    return None
+    base = unpacked_root(root, inner="CK+", marker=str(IMAGES_DIR))
+    return base if base is not None and (base / IMAGES_DIR).is_dir() else None
 
 
 def detect(root: Path) -> bool:
-    return root.is_dir() and dataset_root(root) is not None
+    return dataset_root(root) is not None
 
 
 def iter_samples(root: Path) -> Iterator[Sample]:
-    base = dataset_root(root) if root.is_dir() else None
+    base = dataset_root(root)
     if base is None:
         raise DataError(
             errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=f"{IMAGES_DIR}/S*/NNN/")

@@ -75,6 +75,17 @@ def find_file(root: Path, names: Iterable[str]) -> Path | None:
     return None
 
 
+def unpacked_root(root: Path, *, inner: str, marker: str) -> Path | None:
+    """`root` or `root/inner` (archives unpack with their own top folder), whichever holds
+    `marker`; None when neither does or `root` is not a folder."""
+    if not root.is_dir():
+        return None
+    for candidate in (root, root / inner):
+        if (candidate / marker).exists():
+            return candidate
+    return None
+
+
 def csv_header(path: Path) -> list[str]:
     """Header names, stripped (icml_face_data.csv writes ' Usage', ' pixels')."""
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
+from emoaudit.data.files import unpacked_root
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -39,18 +40,16 @@ LANDMARK_LINES = 5
 
 def dataset_root(root: Path) -> Path | None:
     """The `basic/` folder: `root` itself or `root/basic` (the archive unpacks with it)."""
-    for candidate in (root, root / "basic"):
-        if (candidate / LIST_FILE).is_file():
-            return candidate
-    return None
+    base = unpacked_root(root, inner="basic", marker=str(LIST_FILE))
+    return base if base is not None and (base / LIST_FILE).is_file() else None
 
 
 def detect(root: Path) -> bool:
-    return root.is_dir() and dataset_root(root) is not None
+    return dataset_root(root) is not None
 
 
 def iter_samples(root: Path) -> Iterator[Sample]:
-    base = dataset_root(root) if root.is_dir() else None
+    base = dataset_root(root)
     if base is None:
         raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=str(LIST_FILE)))
     list_path = base / LIST_FILE
