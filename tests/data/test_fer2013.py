@@ -75,3 +75,38 @@ def test_fer2013_folders_unknown_class_is_kept_unmapped(tmp_path):
     assert len(samples) == 1
     assert samples[0].status == "unmapped_label"
     assert "folder 'contempt_like' is not a known expression label" in samples[0].reason
+
+
+@pytest.mark.parametrize(
+    ("token", "value"),
+    [("65536", None), ("70000", None), ("4294967296", None), ("1.5", None), ("1e2", None),
+     ("0x10", None), ("12a", None), ("256", None), ("-1", None), ("007", 7), ("+5", 5)],
+)  # fmt: skip
+def test_fer2013_pixel_values_are_checked_whatever_the_fast_parser_does(token, value):
+    """The C parser reads into int16, which wraps 65536 to 0: such rows must still be refused."""
+    from pathlib import Path
+
+    tokens = ["9"] * 2304
+    tokens[5] = token
+    pixels, reason = fer2013.parse_pixels(" ".join(tokens), path=Path("f.csv"), line=3)
+    if value is None:
+        assert pixels is None
+        assert reason == "f.csv:3: pixels must be integers 0-255 separated by spaces"
+    else:
+        assert reason == "" and pixels[0, 5] == value and pixels.sum() == 9 * 2303 + value
+
+
+def test_fer2013_extra_whitespace_and_quotes_still_parse(tmp_path):
+    row = " ".join(str(v) for v in pattern(1).ravel())
+    (tmp_path / "fer2013.csv").write_text(
+        "emotion,pixels,Usage\r\n"
+        f'3,"{row}",Training\r\n'
+        "\r\n"
+        f"4,  {row.replace(' ', '  ')} ,PublicTest\r\n"
+    )
+    samples = list(fer2013.iter_samples(tmp_path))
+    assert [(s.label, s.split, s.status) for s in samples] == [
+        ("happy", "Training", "ok"), ("sad", "PublicTest", "ok")
+    ]  # fmt: skip
+    for s in samples:
+        np.testing.assert_array_equal(s.pixels, pattern(1))

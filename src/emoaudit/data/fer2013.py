@@ -8,7 +8,6 @@ FER+ uses to join its votes.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv
+from emoaudit.data.files import csv_header, find_file, iter_large_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -59,7 +58,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
                 path=root, fmt=NAME, expected="a csv with emotion,pixels,Usage columns"
             )
         )
-    for index, (line, row) in enumerate(iter_csv(path, required=REQUIRED)):
+    for index, (line, row) in enumerate(iter_large_csv(path, required=REQUIRED)):
         yield row_sample(path=path, line=line, index=index, row=row)
 
 
@@ -94,20 +93,24 @@ def row_sample(*, path: Path, line: int, index: int, row: dict[str, str]) -> Sam
     return sample
 
 
-_DIGITS_AND_SPACES = re.compile(r"[0-9 ]*")
-
-
 def parse_pixels(text: str, *, path: Path, line: int) -> tuple[np.ndarray | None, str]:
     """48x48 uint8 from the space-separated string, or (None, one-line reason).
 
-    Well-formed rows (digits and single spaces only, the Kaggle file's form) take numpy's C
-    parser, three times faster; anything else takes the checked path that names the problem.
+    numpy's C parser reads a well-formed row (digits and single spaces, the Kaggle file's form)
+    into int16. int16 wraps a long number (65536 reads as 0), so the row is accepted only if its
+    length is exactly the digits of the parsed values plus the single spaces between them;
+    anything else (extra spaces, leading zeros, signs, junk) takes the checked path, which
+    names the problem.
     """
-    if _DIGITS_AND_SPACES.fullmatch(text):
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            values = np.fromstring(text, dtype=np.int64, sep=" ")
-        if values.size == SIDE * SIDE and values.max() <= 255:
+            values = np.fromstring(text, dtype=np.int16, sep=" ")
+    except ValueError:
+        values = np.zeros(0, dtype=np.int16)
+    if values.size == SIDE * SIDE and values.min() >= 0 and values.max() <= 255:
+        digits = values.size + np.count_nonzero(values >= 10) + np.count_nonzero(values >= 100)
+        if len(text) == digits + values.size - 1:
             return values.astype(np.uint8).reshape(SIDE, SIDE), ""
     parts = text.split()
     if len(parts) != SIDE * SIDE:

@@ -122,6 +122,35 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
             yield reader.line_num, dict(zip(header, row, strict=False))
 
 
+def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """``iter_csv`` for big files whose cells hold no quotes, such as FER2013's pixel strings.
+
+    The csv module's state machine costs ~40 us on a 9 KB FER2013 row, more than a third of the
+    time the model needs for the face; a plain split gives the same cells for a line without a
+    quote. A line that has one is read with the csv module (so quoted cells still work); a quoted
+    cell spanning several lines, which FER2013 files never have, becomes broken rows that the
+    adapter flags with their line numbers.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = [name.strip() for name in next(csv.reader([fh.readline()]), [])]
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise DataError(
+                errors.MISSING_COLUMNS.format(
+                    path=path, missing=", ".join(missing), expected=",".join(required)
+                )
+            )
+        width = len(header)
+        for line, text in enumerate(fh, start=2):
+            text = text.rstrip("\r\n")
+            if not text:
+                continue
+            row = next(csv.reader([text])) if '"' in text else text.split(",")
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            yield line, dict(zip(header, row, strict=False))
+
+
 def display_path(path: Path, root: Path) -> str:
     """Path relative to the dataset root (stable sample ids), posix separators."""
     try:
