@@ -111,3 +111,31 @@ def test_truncated_jpeg_is_unreadable_with_the_file_named(tmp_path, keep):
     with pytest.raises(ImageDecodeError) as info:
         decode_image(path)
     assert str(info.value).startswith(f"{path}: cannot decode image")
+
+
+def test_keep_gray_returns_the_gray_plane_of_the_colour_decode(tmp_path):
+    """Gray JPEG faces stay 2-D for the runner; the pixels are exactly the colour decode's."""
+    from skimage import data
+
+    from emoaudit.data.images import decode_image_bytes
+
+    buf = io.BytesIO()
+    Image.fromarray(data.camera()[100:196, 200:260]).save(buf, "JPEG", quality=90)
+    gray = decode_image_bytes(buf.getvalue(), name="g.jpg", keep_gray=True)
+    rgb = decode_image_bytes(buf.getvalue(), name="g.jpg")
+    assert gray.shape == (96, 60) and rgb.shape == (96, 60, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(rgb[:, :, c], gray)
+    colour = io.BytesIO()
+    Image.fromarray(data.astronaut()[:64, :64]).save(colour, "JPEG")
+    assert decode_image_bytes(colour.getvalue(), name="c.jpg", keep_gray=True).shape == (64, 64, 3)
+
+
+def test_keep_gray_still_applies_exif_orientation(tmp_path):
+    from emoaudit.data.images import decode_image_bytes
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to display
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((20, 60), dtype=np.uint8)).save(buf, "JPEG", exif=exif.tobytes())
+    assert decode_image_bytes(buf.getvalue(), name="r.jpg", keep_gray=True).shape == (60, 20)

@@ -41,14 +41,21 @@ def decode_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
     return decode_image_bytes(data, name=str(path), max_pixels=max_pixels)
 
 
-def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode file bytes already read (the runner hashes them for its cache key first)."""
+def decode_image_bytes(
+    data: bytes, *, name: str, max_pixels: int = MAX_PIXELS, keep_gray: bool = False
+) -> np.ndarray:
+    """Decode file bytes already read (the runner hashes them for its cache key first).
+
+    ``keep_gray`` lets a one-channel JPEG come back as a 2-D gray array: gray face datasets
+    (FER2013 folders, CK+48) then skip a colour expansion that gray models would undo, with
+    identical pixels (R = G = B converts back to exactly the same gray value).
+    """
     import io
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if data[:3] == b"\xff\xd8\xff":  # JPEG, by far the most common: OpenCV decodes it 5x faster
-        fast = _decode_jpeg_cv2(data, name=name, max_pixels=max_pixels)
+        fast = _decode_jpeg_cv2(data, name=name, max_pixels=max_pixels, keep_gray=keep_gray)
         if fast is not None:
             return fast
     try:
@@ -81,7 +88,9 @@ def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = MAX_PIXELS) 
         ) from None
 
 
-def _decode_jpeg_cv2(data: bytes, *, name: str, max_pixels: int) -> np.ndarray | None:
+def _decode_jpeg_cv2(
+    data: bytes, *, name: str, max_pixels: int, keep_gray: bool = False
+) -> np.ndarray | None:
     """RGB pixels of a JPEG via OpenCV (EXIF orientation applied), or None to let PIL decide.
 
     The size limit is checked on the header first; anything OpenCV cannot decode goes to the
@@ -90,14 +99,16 @@ def _decode_jpeg_cv2(data: bytes, *, name: str, max_pixels: int) -> np.ndarray |
     import cv2
 
     # OpenCV fills a truncated scan with gray instead of failing: only complete files go fast
-    size = _jpeg_size(data) if data.rstrip(b"\x00")[-2:] == b"\xff\xd9" else None
-    if size is None:
+    frame = _jpeg_frame(data) if data.rstrip(b"\x00")[-2:] == b"\xff\xd9" else None
+    if frame is None:
         return None
-    width, height = size
+    width, height, components = frame
     if width * height > max_pixels:
         raise ImageDecodeError(
             errors.DECOMPRESSION_BOMB.format(path=name, pixels=width * height, limit=max_pixels)
         )
+    if keep_gray and components == 1:  # IMREAD_GRAYSCALE still applies the EXIF orientation
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         return None
@@ -107,8 +118,9 @@ def _decode_jpeg_cv2(data: bytes, *, name: str, max_pixels: int) -> np.ndarray |
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the JPEG frame header, walking the marker segments; None if odd."""
+def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, components) from the JPEG frame header, walking the marker segments;
+    None if odd."""
     i, n = 2, len(data)
     while i + 9 < n:
         if data[i] != 0xFF:
@@ -121,7 +133,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker in _SOF:
             height = int.from_bytes(data[i + 5 : i + 7], "big")
             width = int.from_bytes(data[i + 7 : i + 9], "big")
-            return (width, height) if width and height else None
+            return (width, height, data[i + 9]) if width and height else None
         i += 2 + length
     return None
 

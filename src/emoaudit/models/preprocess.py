@@ -59,8 +59,16 @@ def _prepare_tf(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> No
 
 def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
     """One OpenCV call per face (each a few microseconds in C), then one in-place normalise:
-    five times faster than stacking, transposing and resizing the batch as planes."""
+    five times faster than stacking, transposing and resizing the batch as planes.
+
+    A 2-D gray face going to a gray model with OpenCV's weights skips the colour conversion:
+    cvtColor maps R = G = B = v to exactly v, so the tensor is the same and fer-style gray data
+    (FER2013, CK+48) pays for no conversion at all."""
+    gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
     for i, face in enumerate(faces):
+        if face.ndim == 2 and gray_as_is and not spec.pad_square:
+            out[i, :, :, 0] = _resize_cv2(face, spec)
+            continue
         rgb = _as_rgb(face) if face.ndim == 2 else face
         if spec.pad_square:
             rgb = pad_square(rgb[None])[0]
@@ -121,11 +129,6 @@ def _color_then_resize_cv2(stack: np.ndarray, spec: InputSpec) -> np.ndarray:
     """
     import cv2
 
-    interp = {
-        "bilinear": cv2.INTER_LINEAR,
-        "area": cv2.INTER_AREA,
-        "nearest": cv2.INTER_NEAREST,
-    }[spec.resize]
     n = stack.shape[0]
     channels = 1 if spec.color == "gray" else 3
     out = np.empty((n, spec.height, spec.width, channels), dtype=np.uint8)
@@ -141,10 +144,22 @@ def _color_then_resize_cv2(stack: np.ndarray, spec: InputSpec) -> np.ndarray:
             img = np.ascontiguousarray(face[..., ::-1])
         else:
             img = np.ascontiguousarray(face)
-        if img.shape[:2] != (spec.height, spec.width):
-            img = cv2.resize(img, (spec.width, spec.height), interpolation=interp)
-        out[i] = img.reshape(spec.height, spec.width, channels)
+        out[i] = _resize_cv2(img, spec).reshape(spec.height, spec.width, channels)
     return out
+
+
+def _resize_cv2(img: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """cv2.resize on uint8 to the model's size (as fer does); a face already that size is kept."""
+    if img.shape[:2] == (spec.height, spec.width):
+        return img
+    import cv2
+
+    interp = {
+        "bilinear": cv2.INTER_LINEAR,
+        "area": cv2.INTER_AREA,
+        "nearest": cv2.INTER_NEAREST,
+    }[spec.resize]
+    return cv2.resize(img, (spec.width, spec.height), interpolation=interp)
 
 
 @lru_cache(maxsize=256)

@@ -114,20 +114,23 @@ def all_precropped(samples: list[Sample]) -> bool:
 
 
 def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, str, str]:
-    """Decode one sample to an RGB uint8 array, or a (status, reason) for the table."""
-    from emoaudit.data.images import ImageDecodeError, decode_image_bytes
+    """Decode one sample to a uint8 array, or a (status, reason) for the table.
+
+    Photos become RGB (the face detectors want colour); pre-cropped gray faces stay 2-D gray,
+    which preprocessing and perturbations accept, so gray models do not convert twice.
+    """
+    from emoaudit.data.images import ImageDecodeError, decode_image_bytes, gray_to_rgb
 
     if sample.status not in (OK, UNMAPPED_LABEL):
         return None, sample.status, sample.reason
     if sample.pixels is not None:
-        img = sample.pixels
-        if img.ndim == 2:
-            img = np.repeat(img[:, :, None], 3, axis=2)
+        img = sample.pixels if sample.precropped else gray_to_rgb(sample.pixels)
         return np.ascontiguousarray(img, dtype=np.uint8), sample.status, sample.reason
     if data is None:
         return None, UNREADABLE, MISSING_IMAGE.format(path=sample.path)
     try:
-        return decode_image_bytes(data, name=str(sample.path)), sample.status, sample.reason
+        face = decode_image_bytes(data, name=str(sample.path), keep_gray=sample.precropped)
+        return face, sample.status, sample.reason
     except ImageDecodeError as exc:
         return None, UNREADABLE, str(exc)
 

@@ -19,9 +19,11 @@ LABEL_NOT_EMITTED = "{sample}: label '{label}' is not in the label set of model 
 def _perturbed(face: np.ndarray, *, condition: str, sample_id: str, seed: int) -> np.ndarray:
     if condition == "clean":
         return face
+    from emoaudit.data.images import gray_to_rgb
     from emoaudit.perturb.conditions import apply_condition
 
-    return apply_condition(face, condition, sample_id=sample_id, seed=seed)
+    # A gray crop is perturbed in colour (a mask or sunglasses may add colour an RGB model sees)
+    return apply_condition(gray_to_rgb(face), condition, sample_id=sample_id, seed=seed)
 
 
 def infer(model: Any, faces: list[np.ndarray], *, batch_size: int) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""Decoding in the runner: gray faces stay gray, photos become RGB, failures become statuses."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from emoaudit.data.base import Sample
+from emoaudit.run.chunks import FaceSettings, decode_chunk, read_chunk
+
+
+def _jpeg(tmp_path, name: str, pixels: np.ndarray):
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=95)
+    path = tmp_path / name
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def test_precropped_gray_faces_stay_two_dimensional_and_photos_become_rgb(tmp_path):
+    from skimage import data
+
+    gray = data.camera()[100:148, 200:248]
+    colour = _jpeg(tmp_path, "c.jpg", data.astronaut()[:48, :48])
+    samples = [
+        Sample(sample_id="csv", dataset="t", pixels=gray, precropped=True),
+        Sample(sample_id="jpg", dataset="t", path=str(_jpeg(tmp_path, "g.jpg", gray)),
+               precropped=True),
+        Sample(sample_id="colour", dataset="t", path=str(colour), precropped=True),
+        Sample(sample_id="missing", dataset="t", path=str(tmp_path / "nope.jpg"), precropped=True),
+    ]  # fmt: skip
+    chunk = read_chunk(0, samples)
+    decode_chunk(chunk, faces=FaceSettings())
+    shapes = [None if f is None else f.shape for f in chunk.faces]
+    assert shapes == [(48, 48), (48, 48), (48, 48, 3), None]
+    np.testing.assert_array_equal(chunk.faces[0], gray)
+    assert [s.status for s in samples] == ["ok", "ok", "ok", "unreadable"]
+    assert samples[3].reason == f"{tmp_path / 'nope.jpg'}: image file not found"
+
+
+def test_gray_pixels_of_a_photo_are_expanded_for_the_face_detector(tmp_path):
+    from skimage import data
+
+    gray = data.camera()
+    sample = Sample(sample_id="photo", dataset="t", pixels=gray, precropped=False)
+    chunk = read_chunk(0, [sample])
+    decode_chunk(chunk, faces=FaceSettings(detector="haar"))
+    face = chunk.faces[0]
+    assert face is None or face.ndim == 3  # the cameraman may or may not be found; never 2-D
