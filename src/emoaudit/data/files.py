@@ -153,6 +153,9 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
 
 def display_path(path: Path, root: Path) -> str:
     """Path relative to the dataset root (stable sample ids), posix separators."""
+    text, prefix = str(path), str(root).rstrip(os.sep) + os.sep
+    if text.startswith(prefix) and os.sep + ".." not in text:  # pathlib costs ~10 us a file
+        return text[len(prefix) :].replace(os.sep, "/")
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
