@@ -73,3 +73,16 @@ def test_min_size_is_relative_to_the_image(haar, astronaut):
     # The face is ~95 px in a 512 px photo; asking for faces of at least 40% of the side
     # (205 px) must find nothing, proving the relative minimum is applied.
     assert HaarDetector(min_size_fraction=0.4).detect(astronaut) == []
+
+
+def test_one_detector_used_from_many_threads_gives_the_sequential_boxes(astronaut, grace):
+    """The runner's workers share one detector; OpenCV's cascade is not thread-safe (it crashed
+    with vector::_M_range_check), so each thread gets its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = HaarDetector()
+    small = [cv2.resize(img, (200, 200)) for img in (astronaut, grace)] * 12
+    expected = [detector.detect(img) for img in small]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(detector.detect, small)) == expected

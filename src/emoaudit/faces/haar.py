@@ -8,6 +8,7 @@ photos and finds spurious ones in large ones.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,13 @@ class HaarDetector:
     name: str = "haar"
     # Haar boxes run from mid-forehead to the chin; fer adds 10 px around boxes of ~100 px.
     margin: float = 0.1
-    _cascade: Any = field(default=None, init=False, repr=False)
+    # One cascade per thread: OpenCV's CascadeClassifier is not thread-safe, and a shared one
+    # crashed the runner's workers (vector::_M_range_check) on photo sets with --detector haar.
+    _local: Any = field(default_factory=threading.local, init=False, repr=False)
 
     def _load(self) -> Any:
-        if self._cascade is None:
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
             import cv2
 
             path = cv2.data.haarcascades + CASCADE_FILE
@@ -41,8 +45,8 @@ class HaarDetector:
                 from emoaudit.errors import ModelError
 
                 raise ModelError(f"{path}: cannot load the OpenCV Haar cascade")
-            self._cascade = cascade
-        return self._cascade
+            self._local.cascade = cascade
+        return cascade
 
     def detect(self, image: np.ndarray) -> list[Box]:
         import cv2
