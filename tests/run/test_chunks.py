@@ -49,3 +49,27 @@ def test_gray_pixels_of_a_photo_are_expanded_for_the_face_detector(tmp_path):
     decode_chunk(chunk, faces=FaceSettings(detector="haar"))
     face = chunk.faces[0]
     assert face is None or face.ndim == 3  # the cameraman may or may not be found; never 2-D
+
+
+def test_photos_cropped_in_a_pool_match_the_inline_crops_in_order(tmp_path):
+    """Detection is spread over threads in slices; the crops must land on their own samples."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skimage import data
+
+    photos = [data.astronaut(), np.full((120, 160, 3), 128, np.uint8)] * 9  # faces and blanks
+
+    def chunk():
+        samples = [
+            Sample(sample_id=f"p{i}", dataset="t", pixels=img) for i, img in enumerate(photos)
+        ]
+        return read_chunk(0, samples)
+
+    inline, pooled = chunk(), chunk()
+    decode_chunk(inline, faces=FaceSettings(detector="haar"))
+    with ThreadPoolExecutor(3) as pool:
+        decode_chunk(pooled, faces=FaceSettings(detector="haar"), pool=pool)
+    assert [s.status for s in pooled.samples] == ["ok", "no_face"] * 9
+    assert [s.status for s in pooled.samples] == [s.status for s in inline.samples]
+    for a, b in zip(inline.faces, pooled.faces, strict=True):
+        assert (a is None and b is None) or np.array_equal(a, b)

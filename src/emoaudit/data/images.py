@@ -50,14 +50,19 @@ def decode_image_bytes(
     (FER2013 folders, CK+48) then skip a colour expansion that gray models would undo, with
     identical pixels (R = G = B converts back to exactly the same gray value).
     """
-    import io
-
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if data[:3] == b"\xff\xd8\xff":  # JPEG, by far the most common: OpenCV decodes it 5x faster
         fast = _decode_jpeg_cv2(data, name=name, max_pixels=max_pixels, keep_gray=keep_gray)
         if fast is not None:
             return fast
+    return _decode_pil(data, name=name, max_pixels=max_pixels)
+
+
+def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
+    """Every other format, and JPEGs OpenCV would get wrong; PIL names what is broken."""
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Our own limit below decides; PIL's warning would only add noise to the log.
@@ -129,12 +134,11 @@ def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
         if marker in _SOF:
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            height = data[i + 5] << 8 | data[i + 6]
+            width = data[i + 7] << 8 | data[i + 8]
             return (width, height, data[i + 9]) if width and height else None
-        i += 2 + length
+        i += 2 + (data[i + 2] << 8 | data[i + 3])
     return None
 
 

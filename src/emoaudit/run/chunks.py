@@ -138,31 +138,51 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
 def decode_chunk(
     chunk: Chunk, *, faces: FaceSettings, pool: ThreadPoolExecutor | None = None
 ) -> None:
-    """Decode images (in `pool` if given) and crop faces of photos; set status on failure."""
-    mapper = pool.map if pool is not None else map
+    """Decode images and crop faces of photos; set status on failure.
+
+    Photos are decoded and searched for faces in `pool` if one is given, in slices, so that a
+    photo set smaller than one chunk (JAFFE has 213 images) still uses every core. Pre-cropped
+    faces decode inline: ~20 us each, less than handing them to a thread.
+    """
+    photos = not all_precropped(chunk.samples)
+    mapper = pool.map if pool is not None and photos else map
     decoded = list(mapper(_decode_one, chunk.samples, chunk.content))
     images = [d[0] for d in decoded]
     for sample, (_, status, reason) in zip(chunk.samples, decoded, strict=True):
         sample.status, sample.reason = status, reason
-    if not all_precropped(chunk.samples):
-        images = _crop_faces(chunk.samples, images, faces=faces)
+    if photos:
+        images = _crop_faces(chunk.samples, images, faces=faces, pool=pool)
     chunk.faces = images
     chunk.content = []  # bytes are no longer needed; keep memory bounded
     chunk.decoded = True
 
 
+PHOTOS_PER_TASK = 8  # detection slices: small enough to spread one chunk over the cores
+
+
 def _crop_faces(
-    samples: list[Sample], images: list[np.ndarray | None], *, faces: FaceSettings
+    samples: list[Sample],
+    images: list[np.ndarray | None],
+    *,
+    faces: FaceSettings,
+    pool: ThreadPoolExecutor | None = None,
 ) -> list[np.ndarray | None]:
     from emoaudit.faces import face_crops
 
     todo = [i for i, img in enumerate(images) if img is not None and not samples[i].precropped]
-    crops = face_crops(
-        [images[i] for i in todo],
-        detector=faces.detector,
-        margin=faces.margin,
-        boxes=[getattr(samples[i], "face_box", None) for i in todo],
-    )
+
+    def crop_part(part: list[int]) -> list[np.ndarray | None]:
+        return face_crops(
+            [images[i] for i in part],
+            detector=faces.detector,
+            margin=faces.margin,
+            boxes=[getattr(samples[i], "face_box", None) for i in part],
+        )
+
+    size = PHOTOS_PER_TASK if pool is not None else max(1, len(todo))
+    parts = [todo[k : k + size] for k in range(0, len(todo), size)]
+    mapper = pool.map if pool is not None else map
+    crops = [c for part_crops in mapper(crop_part, parts) for c in part_crops]
     out = list(images)
     for i, crop in zip(todo, crops, strict=True):
         if crop is None:

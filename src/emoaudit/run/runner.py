@@ -85,15 +85,18 @@ def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
     return chunk, keys, missing
 
 
-def _compute(plan: RunPlan, cache: Path, chunk: Chunk, missing: list) -> None:
+def _compute(
+    plan: RunPlan, cache: Path, chunk: Chunk, missing: list, photos: ThreadPoolExecutor
+) -> None:
     """Worker thread: decode and crop the chunk, then infer and write each missing shard.
 
     Each worker owns whole chunks, so workers never wait on each other; ONNX Runtime sessions
-    are shared (their run() is thread-safe) and use one thread per worker.
+    are shared (their run() is thread-safe) and use one thread per worker. Face detection in
+    photos is spread over the `photos` pool, so a small photo set uses every core too.
     """
     from emoaudit.run.predict import shard_table
 
-    decode_chunk(chunk, faces=plan.faces)
+    decode_chunk(chunk, faces=plan.faces, pool=photos)
     for model, condition, key in missing:
         table = shard_table(
             chunk,
@@ -149,6 +152,7 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
     with (
         ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
         ThreadPoolExecutor(workers, thread_name_prefix="infer") as pool,
+        ThreadPoolExecutor(workers, thread_name_prefix="faces") as photos,
     ):
         chunks = enumerate(batched(plan.samples(), plan.chunk_size))
         nxt = _submit_next(reader, plan, cache, chunks)
@@ -161,7 +165,8 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
             computed += len(missing)
             n_samples += len(chunk.samples)
             if missing:
-                running.append((pool.submit(_compute, plan, cache, chunk, missing), len(chunk)))
+                future = pool.submit(_compute, plan, cache, chunk, missing, photos)
+                running.append((future, len(chunk)))
             else:
                 report(len(chunk))
             while len(running) > 2 * workers:  # bounded memory: a few chunks in flight
