@@ -1,0 +1,82 @@
+"""Where the runner's time goes: CPU time per face of each stage, measured inside a real run.
+
+Wraps the runner's stages (reader, decode, preprocessing, ONNX Runtime, shard write) with
+thread CPU clocks during one `run_plan` on N generated FER-style faces, so the per-face budget in
+docs/benchmarks.md can be reproduced. Wall time per stage is printed too: the gap between a
+stage's CPU and wall time is time spent waiting for a core or the GIL.
+
+Usage: python benchmarks/stages.py [--n 20000] [--model M] [--format fer2013-folders|fer2013]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import throughput
+
+
+def instrument(acc: dict[str, float]) -> None:
+    """Replace each stage with a wrapper that adds its thread CPU and wall time to `acc`."""
+    import emoaudit.models.onnx_model as onnx_model
+    import emoaudit.models.preprocess as preprocess
+    import emoaudit.run.predict as predict
+    import emoaudit.run.runner as runner
+
+    def wrap(owner, name: str, stage: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                acc[f"{stage} cpu"] += time.thread_time() - cpu
+                acc[f"{stage} wall"] += time.perf_counter() - wall
+
+        setattr(owner, name, timed)
+
+    wrap(runner, "_prepare", "reader: read + hash")
+    wrap(runner, "_compute", "worker: all")
+    wrap(runner, "decode_chunk", "worker: decode")
+    wrap(predict, "infer", "worker: preprocess + infer")
+    wrap(preprocess, "prepare_batch", "worker: preprocess")
+    wrap(onnx_model.LoadedModel, "_run", "worker: onnx runtime")
+    wrap(runner, "write_table_atomic", "worker: shard write")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--model", default="fer-mini-xception")
+    parser.add_argument(
+        "--format", default="fer2013-folders", choices=["fer2013-folders", "fer2013"]
+    )
+    args = parser.parse_args()
+
+    from emoaudit.data.images import decode_image
+
+    tmp = Path(tempfile.mkdtemp(prefix="emoaudit-stages-"))
+    try:
+        paths = throughput.make_faces(tmp / "data", args.n)
+        data = tmp / "data"
+        if args.format == "fer2013":
+            data = throughput.write_csv(tmp / "fer2013.csv", [decode_image(p) for p in paths])
+        acc: dict[str, float] = collections.defaultdict(float)
+        instrument(acc)
+        rate = throughput.audit_rate(
+            data, args.model, tmp / "out", conditions="clean", fmt=args.format
+        )
+        print(f"{args.model} on {args.format}: {rate:,.0f} images/s end to end, {args.n} faces")
+        for key in sorted(acc):
+            print(f"  {key:36s} {acc[key] / args.n * 1e6:8.1f} us/face")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
