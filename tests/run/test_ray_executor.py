@@ -112,3 +112,14 @@ def test_killed_ray_driver_resumes_exactly(tmp_path, zoo_home, ray_address):
     assert resumed.equals(pq.read_table(tmp_path / "clean" / "predictions.parquet"))
     info = json.loads((out / "run.json").read_text())
     assert info["cache"]["shards_cached"] >= 10
+
+
+def test_windows_are_bounded_by_bytes_as_well_as_chunks(monkeypatch):
+    """Photo chunks carry their file bytes: 64 of them could hold gigabytes in the driver."""
+    from emoaudit.run import ray_executor
+
+    monkeypatch.setattr(ray_executor, "WINDOW_BYTES", 1000)
+    assert not ray_executor.window_full([b"x" * 100] * 9)
+    assert ray_executor.window_full([b"x" * 100] * 10)  # 1,000 bytes
+    assert ray_executor.window_full([b"x"] * ray_executor.WINDOW_CHUNKS)
+    assert not ray_executor.window_full([b"x"] * (ray_executor.WINDOW_CHUNKS - 1))

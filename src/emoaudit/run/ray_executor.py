@@ -23,6 +23,9 @@ from emoaudit.run.chunks import batched, decode_chunk, read_chunk
 from emoaudit.run.runner import RunOutcome, RunPlan, _keys, finish, prepare_cache
 
 WINDOW_CHUNKS = 64  # chunks handed to Ray at once: bounds driver memory on huge datasets
+# ...and at most this many pickled bytes: 64 chunks of photos (file bytes included) could hold
+# gigabytes (512 x 200 KB x 64 = 6.5 GB), where 64 chunks of FER faces hold ~60 MB.
+WINDOW_BYTES = 256 * 1024 * 1024
 NO_MODEL_REFS = "the ray executor needs models given by name or path (RunPlan.model_refs)"
 
 
@@ -120,13 +123,18 @@ def run_plan_ray(
             window.append(pickle.dumps((chunk, todo), protocol=pickle.HIGHEST_PROTOCOL))
         elif on_progress:
             on_progress(len(samples))
-        if len(window) >= WINDOW_CHUNKS:
+        if window_full(window):
             _run_window(window, state=state, cache=cache, actors=actors, on_progress=on_progress)
             window = []
     _run_window(window, state=state, cache=cache, actors=actors, on_progress=on_progress)
     return finish(
         out, ordered, digests=digests, n_samples=n_samples, cached=cached, computed=computed
     )
+
+
+def window_full(window: list[bytes]) -> bool:
+    """Hand the window to Ray at WINDOW_CHUNKS chunks or WINDOW_BYTES bytes, whichever is first."""
+    return len(window) >= WINDOW_CHUNKS or sum(map(len, window)) >= WINDOW_BYTES
 
 
 def _run_window(
