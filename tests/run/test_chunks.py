@@ -73,3 +73,23 @@ def test_photos_cropped_in_a_pool_match_the_inline_crops_in_order(tmp_path):
     assert [s.status for s in pooled.samples] == [s.status for s in inline.samples]
     for a, b in zip(inline.faces, pooled.faces, strict=True):
         assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_photos_are_decoded_and_cropped_a_slice_at_a_time(monkeypatch):
+    """Only PHOTOS_PER_TASK full-size photos are decoded before their crops replace them."""
+    from emoaudit.run import chunks
+
+    seen = []
+    crop = chunks._crop_faces
+
+    def spy(samples, images, *, faces):
+        seen.append(len(images))
+        return crop(samples, images, faces=faces)
+
+    monkeypatch.setattr(chunks, "_crop_faces", spy)
+    photo = np.full((120, 160, 3), 128, np.uint8)
+    samples = [Sample(sample_id=f"p{i}", dataset="t", pixels=photo) for i in range(21)]
+    chunk = read_chunk(0, samples)
+    decode_chunk(chunk, faces=FaceSettings(detector="haar"))
+    assert seen == [8, 8, 5]
+    assert [s.status for s in samples] == ["no_face"] * 21

@@ -140,49 +140,59 @@ def decode_chunk(
 ) -> None:
     """Decode images and crop faces of photos; set status on failure.
 
-    Photos are decoded and searched for faces in `pool` if one is given, in slices, so that a
-    photo set smaller than one chunk (JAFFE has 213 images) still uses every core. Pre-cropped
-    faces decode inline: ~20 us each, less than handing them to a thread.
+    Photos go in slices of PHOTOS_PER_TASK, each decoded and cropped before the next, so only a
+    few full-size photos are in memory at once (a chunk of 512 phone photos decoded whole would
+    be gigabytes); with a `pool` the slices run on every core, so a photo set smaller than one
+    chunk (JAFFE has 213 images) still uses them all. Pre-cropped faces decode inline: ~20 us
+    each, less than handing them to a thread.
     """
-    photos = not all_precropped(chunk.samples)
-    mapper = pool.map if pool is not None and photos else map
-    decoded = list(mapper(_decode_one, chunk.samples, chunk.content))
-    images = [d[0] for d in decoded]
-    for sample, (_, status, reason) in zip(chunk.samples, decoded, strict=True):
-        sample.status, sample.reason = status, reason
-    if photos:
-        images = _crop_faces(chunk.samples, images, faces=faces, pool=pool)
+    samples, content = chunk.samples, chunk.content
+    if all_precropped(samples):
+        images = [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
+    else:
+        parts = [range(k, min(k + PHOTOS_PER_TASK, len(samples)))
+                 for k in range(0, len(samples), PHOTOS_PER_TASK)]  # fmt: skip
+        mapper = pool.map if pool is not None else map
+        crops = mapper(
+            lambda part: _decode_and_crop(
+                [samples[i] for i in part], [content[i] for i in part], faces=faces
+            ),
+            parts,
+        )
+        images = [face for part in crops for face in part]
     chunk.faces = images
     chunk.content = []  # bytes are no longer needed; keep memory bounded
     chunk.decoded = True
 
 
-PHOTOS_PER_TASK = 8  # detection slices: small enough to spread one chunk over the cores
+PHOTOS_PER_TASK = 8  # photos decoded and searched at once: bounds memory, spreads over cores
+
+
+def _decoded(sample: Sample, data: bytes | None) -> np.ndarray | None:
+    """Decode one sample, recording a failure as its status and reason."""
+    image, sample.status, sample.reason = _decode_one(sample, data)
+    return image
+
+
+def _decode_and_crop(
+    samples: list[Sample], content: list[bytes | None], *, faces: FaceSettings
+) -> list[np.ndarray | None]:
+    images = [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
+    return _crop_faces(samples, images, faces=faces)
 
 
 def _crop_faces(
-    samples: list[Sample],
-    images: list[np.ndarray | None],
-    *,
-    faces: FaceSettings,
-    pool: ThreadPoolExecutor | None = None,
+    samples: list[Sample], images: list[np.ndarray | None], *, faces: FaceSettings
 ) -> list[np.ndarray | None]:
     from emoaudit.faces import face_crops
 
     todo = [i for i, img in enumerate(images) if img is not None and not samples[i].precropped]
-
-    def crop_part(part: list[int]) -> list[np.ndarray | None]:
-        return face_crops(
-            [images[i] for i in part],
-            detector=faces.detector,
-            margin=faces.margin,
-            boxes=[getattr(samples[i], "face_box", None) for i in part],
-        )
-
-    size = PHOTOS_PER_TASK if pool is not None else max(1, len(todo))
-    parts = [todo[k : k + size] for k in range(0, len(todo), size)]
-    mapper = pool.map if pool is not None else map
-    crops = [c for part_crops in mapper(crop_part, parts) for c in part_crops]
+    crops = face_crops(
+        [images[i] for i in todo],
+        detector=faces.detector,
+        margin=faces.margin,
+        boxes=[getattr(samples[i], "face_box", None) for i in todo],
+    )
     out = list(images)
     for i, crop in zip(todo, crops, strict=True):
         if crop is None:
