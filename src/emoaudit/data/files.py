@@ -105,21 +105,30 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
-        header = [name.strip() for name in next(reader, [])]
-        missing = [name for name in required if name not in header]
-        if missing:
-            raise DataError(
-                errors.MISSING_COLUMNS.format(
-                    path=path, missing=", ".join(missing), expected=",".join(required)
-                )
-            )
-        width = len(header)
+        header = _checked_header(path, next(reader, []), required)
         for row in reader:
-            if not row:
-                continue
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            yield reader.line_num, dict(zip(header, row, strict=False))
+            if row:
+                yield reader.line_num, _row_dict(header, row)
+
+
+def _checked_header(path: Path, names: list[str], required: Iterable[str]) -> list[str]:
+    """Column names, stripped; missing required columns are one DataError for the whole file."""
+    header = [name.strip() for name in names]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise DataError(
+            errors.MISSING_COLUMNS.format(
+                path=path, missing=", ".join(missing), expected=",".join(required)
+            )
+        )
+    return header
+
+
+def _row_dict(header: list[str], row: list[str]) -> dict[str, str]:
+    """A short row gets "" for its missing cells (the adapter flags it); extra cells are dropped."""
+    if len(row) < len(header):
+        row = row + [""] * (len(header) - len(row))
+    return dict(zip(header, row, strict=False))
 
 
 def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -132,23 +141,12 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
     adapter flags with their line numbers.
     """
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        header = [name.strip() for name in next(csv.reader([fh.readline()]), [])]
-        missing = [name for name in required if name not in header]
-        if missing:
-            raise DataError(
-                errors.MISSING_COLUMNS.format(
-                    path=path, missing=", ".join(missing), expected=",".join(required)
-                )
-            )
-        width = len(header)
+        header = _checked_header(path, next(csv.reader([fh.readline()]), []), required)
         for line, text in enumerate(fh, start=2):
             text = text.rstrip("\r\n")
-            if not text:
-                continue
-            row = next(csv.reader([text])) if '"' in text else text.split(",")
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            yield line, dict(zip(header, row, strict=False))
+            if text:
+                row = next(csv.reader([text])) if '"' in text else text.split(",")
+                yield line, _row_dict(header, row)
 
 
 def display_path(path: Path, root: Path) -> str:
