@@ -177,7 +177,14 @@ class BlazeFaceDetector:
             raise ModelError(DETECTOR_NOT_BUILT.format(path=path, name=self.name))
         import onnxruntime as ort
 
-        self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        # One thread a call: the runner calls the detector from one thread per core, and ORT's
+        # own pool on top of that oversubscribes the cores and spin-waits.
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         self._anchors = generate_anchors(self.input_size)
         return self._session
 
