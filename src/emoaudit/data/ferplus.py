@@ -24,7 +24,7 @@ from pathlib import Path
 from emoaudit import errors
 from emoaudit.data import fer2013
 from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv
+from emoaudit.data.files import csv_header, find_file, iter_csv, iter_large_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -83,7 +83,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         looked = ", ".join(str(labels.parent / name) for name in fer2013.CSV_NAMES)
         raise DataError(errors.FERPLUS_NEEDS_FER2013.format(path=labels, looked=looked))
     plus_rows = iter_csv(labels, required=REQUIRED)
-    fer_rows = iter_csv(pixels_csv, required=fer2013.REQUIRED)
+    fer_rows = iter_large_csv(pixels_csv, required=fer2013.REQUIRED)  # as the fer2013 adapter
     for index, (plus, fer) in enumerate(zip_longest(plus_rows, fer_rows)):
         yield _joined_sample(index=index, plus=plus, fer=fer, labels=labels, pixels=pixels_csv)
 
