@@ -26,6 +26,7 @@ BAD_ROW = "{path}:{line}: {what}"
 WRONG_PIXEL_COUNT = "{path}:{line}: expected {expected} pixel values, found {found}"
 BAD_PIXEL_VALUE = "{path}:{line}: pixels must be integers 0-255 separated by spaces"
 UNKNOWN_LABEL = "{path}:{line}: label '{label}' is not in the {dataset} label set ({known})"
+LABEL_SHOWN = 40  # characters of an unknown label quoted in a reason (a broken row: 9 KB)
 UNREADABLE_IMAGE = "{path}: cannot decode image ({why})"
 DECOMPRESSION_BOMB = "{path}: image has {pixels} pixels, above the limit of {limit}"
 NOT_ONNX = "{path}: not an ONNX model ({why})"
@@ -82,3 +83,9 @@ CUDA_PROVIDER_NOT_LOADED = (
     "model '{name}': onnxruntime-gpu did not load CUDA (session runs on {active}); "
     "check the CUDA/cuDNN libraries, or set EMOAUDIT_CUDA_RUNTIME=torch"
 )
+
+
+def clipped(text: object, limit: int = LABEL_SHOWN) -> str:
+    """`text` for a one-line reason: at most `limit` characters, the cut marked with '...'."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -110,3 +110,13 @@ def test_fer2013_extra_whitespace_and_quotes_still_parse(tmp_path):
     ]  # fmt: skip
     for s in samples:
         np.testing.assert_array_equal(s.pixels, pattern(1))
+
+
+def test_fer2013_a_broken_row_is_named_in_one_short_line(tmp_path):
+    """A row whose label cell holds pixel text (a broken line) must not quote 9 KB back."""
+    row = " ".join(["7"] * 2304)
+    (tmp_path / "fer2013.csv").write_text(f"emotion,pixels,Usage\n{row},{row},Training\n")
+    (sample,) = fer2013.iter_samples(tmp_path)
+    assert sample.status == "bad_input" and sample.raw_label == row  # the data itself is kept
+    assert sample.reason.startswith(f"{tmp_path / 'fer2013.csv'}:2: label '7 7 7")
+    assert "...' is not in the FER2013 label set" in sample.reason and len(sample.reason) < 250

@@ -137,7 +137,7 @@ def label_code(sample: Sample, code: str, *, where: str) -> None:
         sample.reason = errors.UNKNOWN_LABEL.format(
             path=path,
             line=line,
-            label=code,
+            label=errors.clipped(code),
             dataset="AffectNet",
             known=", ".join(f"{k} {v}" for k, v in CODES.items()),
         )

@@ -117,7 +117,7 @@ def _apply_label(sample: Sample, label_file: Path) -> None:
         sample.reason = errors.UNKNOWN_LABEL.format(
             path=label_file,
             line=1,
-            label=text,
+            label=errors.clipped(text),
             dataset="CK+",
             known=", ".join(f"{k} {v}" for k, v in CODES.items()),
         )

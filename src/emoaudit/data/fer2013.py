@@ -80,7 +80,7 @@ def row_sample(*, path: Path, line: int, index: int, row: dict[str, str]) -> Sam
             errors.UNKNOWN_LABEL,
             path=path,
             line=line,
-            label=code,
+            label=errors.clipped(code),
             dataset="FER2013",
             known=known,
         )

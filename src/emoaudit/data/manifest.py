@@ -130,7 +130,11 @@ def _label_reason(raw: str, where: str) -> str:
         return errors.NOT_AN_EXPRESSION.format(where=where, label=raw, why="a non-expression value")
     path, line = where.rsplit(":", 1)
     return errors.UNKNOWN_LABEL.format(
-        path=path, line=line, label=raw, dataset="canonical", known=", ".join(CANONICAL)
+        path=path,
+        line=line,
+        label=errors.clipped(raw),
+        dataset="canonical",
+        known=", ".join(CANONICAL),
     )
 
 

@@ -79,7 +79,7 @@ def _sample(*, base: Path, list_path: Path, line_no: int, line: str) -> Sample:
         sample.reason = errors.UNKNOWN_LABEL.format(
             path=list_path,
             line=line_no,
-            label=code,
+            label=errors.clipped(code),
             dataset="RAF-DB basic",
             known=", ".join(f"{k} {v}" for k, v in CODES.items()),
         )
