@@ -85,6 +85,20 @@ CUDA_PROVIDER_NOT_LOADED = (
 )
 
 
+def unknown_label(
+    *, path: object, line: object, label: str, dataset: str, known: dict | list | tuple
+) -> str:
+    """The one-line reason for a label outside a dataset's set; codes listed as "0 angry, ...".
+
+    The label is clipped: a broken row can put kilobytes of pixel text in its label cell.
+    """
+    if isinstance(known, dict):
+        known = [f"{code} {name}" for code, name in known.items()]
+    return UNKNOWN_LABEL.format(
+        path=path, line=line, label=clipped(label), dataset=dataset, known=", ".join(known)
+    )
+
+
 def clipped(text: object, limit: int = LABEL_SHOWN) -> str:
     """`text` for a one-line reason: at most `limit` characters, the cut marked with '...'."""
     text = str(text)

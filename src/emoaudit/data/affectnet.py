@@ -134,12 +134,8 @@ def label_code(sample: Sample, code: str, *, where: str) -> None:
     if name is None:
         path, line = where.rsplit(":", 1)
         sample.status = BAD_INPUT
-        sample.reason = errors.UNKNOWN_LABEL.format(
-            path=path,
-            line=line,
-            label=errors.clipped(code),
-            dataset="AffectNet",
-            known=", ".join(f"{k} {v}" for k, v in CODES.items()),
+        sample.reason = errors.unknown_label(
+            path=path, line=line, label=code, dataset="AffectNet", known=CODES
         )
         return
     sample.label = canonical(name)

@@ -114,12 +114,8 @@ def _apply_label(sample: Sample, label_file: Path) -> None:
     name = CODES.get(code)
     if name is None:
         sample.status = BAD_INPUT
-        sample.reason = errors.UNKNOWN_LABEL.format(
-            path=label_file,
-            line=1,
-            label=errors.clipped(text),
-            dataset="CK+",
-            known=", ".join(f"{k} {v}" for k, v in CODES.items()),
+        sample.reason = errors.unknown_label(
+            path=label_file, line=1, label=text, dataset="CK+", known=CODES
         )
         return
     sample.label = canonical(name)

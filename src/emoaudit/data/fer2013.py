@@ -74,16 +74,11 @@ def row_sample(*, path: Path, line: int, index: int, row: dict[str, str]) -> Sam
     )
     name = CODES.get(code)
     if name is None:
-        known = ", ".join(f"{k} {v}" for k, v in CODES.items())
-        return _bad(
-            sample,
-            errors.UNKNOWN_LABEL,
-            path=path,
-            line=line,
-            label=errors.clipped(code),
-            dataset="FER2013",
-            known=known,
+        sample.status, sample.label = BAD_INPUT, None
+        sample.reason = errors.unknown_label(
+            path=path, line=line, label=code, dataset="FER2013", known=CODES
         )
+        return sample
     sample.label = canonical(name)
     pixels, problem = parse_pixels(row["pixels"], path=path, line=line)
     if problem:
@@ -125,10 +120,3 @@ def parse_pixels(text: str, *, path: Path, line: int) -> tuple[np.ndarray | None
     if values.min() < 0 or values.max() > 255:
         return None, errors.BAD_PIXEL_VALUE.format(path=path, line=line)
     return values.astype(np.uint8).reshape(SIDE, SIDE), ""
-
-
-def _bad(sample: Sample, template: str, **fields: object) -> Sample:
-    sample.status = BAD_INPUT
-    sample.reason = template.format(**fields)
-    sample.label = None
-    return sample

@@ -129,12 +129,8 @@ def _label_reason(raw: str, where: str) -> str:
     if is_known_raw_label(raw):
         return errors.NOT_AN_EXPRESSION.format(where=where, label=raw, why="a non-expression value")
     path, line = where.rsplit(":", 1)
-    return errors.UNKNOWN_LABEL.format(
-        path=path,
-        line=line,
-        label=errors.clipped(raw),
-        dataset="canonical",
-        known=", ".join(CANONICAL),
+    return errors.unknown_label(
+        path=path, line=line, label=raw, dataset="canonical", known=list(CANONICAL)
     )
 
 

@@ -76,12 +76,8 @@ def _sample(*, base: Path, list_path: Path, line_no: int, line: str) -> Sample:
     raw_name = CODES.get(code)
     if raw_name is None:
         sample.status = BAD_INPUT
-        sample.reason = errors.UNKNOWN_LABEL.format(
-            path=list_path,
-            line=line_no,
-            label=errors.clipped(code),
-            dataset="RAF-DB basic",
-            known=", ".join(f"{k} {v}" for k, v in CODES.items()),
+        sample.reason = errors.unknown_label(
+            path=list_path, line=line_no, label=code, dataset="RAF-DB basic", known=CODES
         )
         return sample
     sample.label = canonical(raw_name)
