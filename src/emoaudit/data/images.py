@@ -96,7 +96,8 @@ def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
 def _decode_jpeg_cv2(
     data: bytes, *, name: str, max_pixels: int, keep_gray: bool = False
 ) -> np.ndarray | None:
-    """RGB pixels of a JPEG via OpenCV (EXIF orientation applied), or None to let PIL decide.
+    """RGB (or, with keep_gray, a gray JPEG's 2-D) pixels via OpenCV, EXIF orientation applied;
+    None to let PIL decide.
 
     The size limit is checked on the header first; anything OpenCV cannot decode goes to the
     PIL path, which produces the one-line reason.
