@@ -27,3 +27,27 @@ def test_large_csv_reader_names_missing_columns(tmp_path):
     path.write_text("emotion,Usage\n0,Training\n")
     with pytest.raises(DataError, match=r"missing column\(s\) pixels"):
         list(iter_large_csv(path, required=("emotion", "pixels")))
+
+
+def test_image_paths_as_strings_list_what_walk_images_lists(tmp_path):
+    from emoaudit.data.files import walk_image_paths, walk_images
+
+    for rel in ("b/2.jpg", "a/1.png", "a/z/3.jpeg", "a/notes.txt", "a/.hidden.jpg", "0.bmp"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    strings = list(walk_image_paths(tmp_path))
+    assert strings == [str(p) for p in walk_images(tmp_path)]
+    assert [s[len(str(tmp_path)) + 1 :] for s in strings] == [
+        "0.bmp",
+        "a/1.png",
+        "a/z/3.jpeg",
+        "b/2.jpg",
+    ]
+
+
+def test_display_path_takes_strings_and_paths_alike(tmp_path):
+    from emoaudit.data.files import display_path
+
+    image = tmp_path / "happy" / "1.jpg"
+    assert display_path(str(image), tmp_path) == display_path(image, tmp_path) == "happy/1.jpg"
+    assert display_path("elsewhere/2.jpg", tmp_path) == "elsewhere/2.jpg"

@@ -9,13 +9,14 @@ under test/); the parent train/test folder is the fallback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import Sample
-from emoaudit.data.files import FER2013_USAGES, subdirs, walk_images
+from emoaudit.data.files import FER2013_USAGES, subdirs, walk_image_paths, walk_images
 from emoaudit.errors import DataError
 
 NAME = "fer2013-folders"
@@ -50,14 +51,14 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         )
     for split_dir in split_dirs:
         for class_dir in subdirs(split_dir):
-            for image in walk_images(class_dir):
+            for image in walk_image_paths(class_dir):
                 yield _sample(root=root, split_dir=split_dir, class_dir=class_dir, image=image)
 
 
-def _sample(*, root: Path, split_dir: Path, class_dir: Path, image: Path) -> Sample:
+def _sample(*, root: Path, split_dir: Path, class_dir: Path, image: str) -> Sample:
     from emoaudit.data.folders import class_folder_sample
 
-    match = _PREFIX.match(image.name)
+    match = _PREFIX.match(os.path.basename(image))
     split = match.group(1) if match else split_dir.name
     sample = class_folder_sample(
         root=root, split=split, class_dir=class_dir, image=image, dataset=NAME

@@ -49,14 +49,20 @@ def subdirs(directory: Path) -> list[Path]:
 
 def walk_images(directory: Path) -> Iterator[Path]:
     """Image files under `directory`, depth first, sorted; one listing in memory at a time."""
+    return map(Path, walk_image_paths(directory))
+
+
+def walk_image_paths(directory: Path | str) -> Iterator[str]:
+    """walk_images as plain strings, for adapters that list large folders: building a Path per
+    file (parsing and interning its parts) was a third of the time to list FER2013 folders."""
     dirs = []
     for entry in sorted_entries(directory):
         if entry.is_dir():
-            dirs.append(Path(entry.path))
+            dirs.append(entry.path)
         elif entry.is_file() and is_image(entry.name):
-            yield Path(entry.path)
+            yield entry.path
     for sub in dirs:
-        yield from walk_images(sub)
+        yield from walk_image_paths(sub)
 
 
 def first_image(directory: Path) -> Path | None:
@@ -149,11 +155,12 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
                 yield line, _row_dict(header, row)
 
 
-def display_path(path: Path, root: Path) -> str:
+def display_path(path: Path | str, root: Path) -> str:
     """Path relative to the dataset root (stable sample ids), posix separators."""
     text, prefix = str(path), str(root).rstrip(os.sep) + os.sep
     if text.startswith(prefix) and os.sep + ".." not in text:  # pathlib costs ~10 us a file
         return text[len(prefix) :].replace(os.sep, "/")
+    path = Path(path)
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import UNMAPPED_LABEL, Sample
-from emoaudit.data.files import SPLIT_FOLDERS, display_path, first_image, subdirs, walk_images
+from emoaudit.data.files import (
+    SPLIT_FOLDERS,
+    display_path,
+    first_image,
+    subdirs,
+    walk_image_paths,
+)
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import CANONICAL, canonical
 
@@ -47,7 +53,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
     found = False
     for split, class_root in _class_roots(root):
         for class_dir in subdirs(class_root):
-            for image in walk_images(class_dir):
+            for image in walk_image_paths(class_dir):
                 found = True
                 yield _sample(root=root, split=split, class_dir=class_dir, image=image)
     if not found:
@@ -56,12 +62,12 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         )
 
 
-def _sample(*, root: Path, split: str | None, class_dir: Path, image: Path) -> Sample:
+def _sample(*, root: Path, split: str | None, class_dir: Path, image: str) -> Sample:
     return class_folder_sample(root=root, split=split, class_dir=class_dir, image=image)
 
 
 def class_folder_sample(
-    *, root: Path, split: str | None, class_dir: Path, image: Path, dataset: str = NAME
+    *, root: Path, split: str | None, class_dir: Path, image: Path | str, dataset: str = NAME
 ) -> Sample:
     """An image labelled by its folder's name (never its sorted position); unknown names kept."""
     sample = Sample(
