@@ -123,3 +123,16 @@ def test_bad_face_is_a_one_line_error_naming_its_index(bad):
         prepare_batch([ok, bad], FER)
     assert "face 1 must be a uint8 HxWx3 RGB" in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("resize", ["bilinear", "area", "nearest"])
+def test_all_gray_batch_gives_the_tensor_its_rgb_copies_give(resize):
+    """The all-gray fast path (one uint8 block) must equal the per-face colour path exactly."""
+    from dataclasses import replace
+
+    spec = replace(FER, resize=resize)
+    rng = np.random.default_rng(3)
+    sizes = [(48, 48)] * 4 + [(64, 64), (37, 53), (1, 1), (120, 90)]
+    gray = [rng.integers(0, 256, size, dtype=np.uint8) for size in sizes]
+    as_rgb = [np.repeat(g[:, :, None], 3, axis=2) for g in gray]
+    np.testing.assert_array_equal(prepare_batch(gray, spec), prepare_batch(as_rgb, spec))

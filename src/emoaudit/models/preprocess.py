@@ -64,6 +64,9 @@ def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> N
     cvtColor maps R = G = B = v to exactly v, so the tensor is the same and fer-style gray data
     (FER2013, CK+48) pays for no conversion at all."""
     gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
+    if gray_as_is and not spec.pad_square and all(face.ndim == 2 for face in faces):
+        _prepare_gray_cv2(faces, spec, out)
+        return
     for i, face in enumerate(faces):
         if face.ndim == 2 and gray_as_is and not spec.pad_square:
             out[i, :, :, 0] = _resize_cv2(face, spec)
@@ -74,6 +77,29 @@ def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> N
         img = _color_then_resize_cv2(rgb[None], spec)[0]
         out[i] = img
     _normalise_into(out, out, spec)
+
+
+def _prepare_gray_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
+    """All-gray batches (FER2013, CK+48 to fer): resized into one uint8 block, then converted
+    and normalised in one pass (the same float32 operations as _normalise_into)."""
+    import cv2
+
+    if spec.resize != "bilinear":
+        for i, face in enumerate(faces):
+            out[i, :, :, 0] = _resize_cv2(face, spec)
+        _normalise_into(out, out, spec)
+        return
+    size = (spec.width, spec.height)
+    block = np.empty((len(faces), spec.height, spec.width), dtype=np.uint8)
+    for i, face in enumerate(faces):
+        if face.shape == block.shape[1:]:
+            block[i] = face
+        else:
+            cv2.resize(face, size, dst=block[i], interpolation=cv2.INTER_LINEAR)
+    a, b = _normalisation(spec, 1)
+    flat = out.reshape(len(faces), -1)
+    np.multiply(block.reshape(flat.shape), a[0], out=flat)  # float32, as _normalise_into
+    flat -= b[0]
 
 
 def _check_face(face: np.ndarray, index: int) -> np.ndarray:
