@@ -80,8 +80,10 @@ def read_chunk(index: int, samples: list[Sample]) -> Chunk:
         data = None
         if sample.pixels is None and sample.path is not None:
             try:
-                with open(sample.path, "rb") as fh:  # builtin open: pathlib costs ~10 us a file
-                    data = fh.read()
+                # builtin open (pathlib costs ~10 us a file), unbuffered: one read of the whole
+                # file, no buffer object (7.5 -> 6.3 us a 1.6 KB file)
+                with open(sample.path, "rb", buffering=0) as fh:
+                    data = fh.readall()
             except OSError:
                 data = None
         chunk.content.append(data)
@@ -166,6 +168,16 @@ def decode_chunk(
 
 
 PHOTOS_PER_TASK = 8  # photos decoded and searched at once: bounds memory, spreads over cores
+
+
+def decode_slice(chunk: Chunk, lo: int, hi: int) -> list[np.ndarray | None]:
+    """Decode the pre-cropped faces chunk.samples[lo:hi], recording failures as statuses.
+
+    The runner decodes a pre-cropped chunk one batch at a time, each batch inferred before the
+    next is decoded: see run/predict.py chunk_tables for why.
+    """
+    samples, content = chunk.samples[lo:hi], chunk.content[lo:hi]
+    return [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
 
 
 def _decoded(sample: Sample, data: bytes | None) -> np.ndarray | None:

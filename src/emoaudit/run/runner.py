@@ -88,24 +88,24 @@ def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
 def _compute(
     plan: RunPlan, cache: Path, chunk: Chunk, missing: list, photos: ThreadPoolExecutor
 ) -> None:
-    """Worker thread: decode and crop the chunk, then infer and write each missing shard.
+    """Worker thread: decode (and crop) the chunk, infer and write each missing shard.
 
     Each worker owns whole chunks, so workers never wait on each other; ONNX Runtime sessions
     are shared (their run() is thread-safe) and use one thread per worker. Face detection in
     photos is spread over the `photos` pool, so a small photo set uses every core too.
     """
-    from emoaudit.run.predict import shard_table
+    from emoaudit.run.predict import chunk_tables
 
-    decode_chunk(chunk, faces=plan.faces, pool=photos)
-    for model, condition, key in missing:
-        table = shard_table(
-            chunk,
-            model=model,
-            condition=condition,
-            seed=plan.seed,
-            dataset=plan.dataset,
-            batch_size=plan.batch_size,
-        )
+    if not all_precropped(chunk.samples):
+        decode_chunk(chunk, faces=plan.faces, pool=photos)  # pre-cropped: batch by batch
+    tables = chunk_tables(
+        chunk,
+        work=[(model, condition) for model, condition, _ in missing],
+        seed=plan.seed,
+        dataset=plan.dataset,
+        batch_size=plan.batch_size,
+    )
+    for (_, _, key), table in zip(missing, tables, strict=True):
         write_table_atomic(shard_path(cache, key), table)
 
 
@@ -154,6 +154,7 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
         ThreadPoolExecutor(workers, thread_name_prefix="infer") as pool,
         ThreadPoolExecutor(workers, thread_name_prefix="faces") as photos,
     ):
+        photos.submit(warm_imports)  # overlaps the first chunk's reading and inference
         chunks = enumerate(batched(plan.samples(), plan.chunk_size))
         nxt = _submit_next(reader, plan, cache, chunks)
         while (ready := nxt.result()) is not None:
@@ -180,6 +181,19 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
     return finish(
         out, ordered, digests=digests, n_samples=n_samples, cached=cached, computed=computed
     )
+
+
+def warm_imports() -> None:
+    """Import what the shard writer needs while the first chunks are read and inferred.
+
+    pyarrow imports pandas the first time it converts a Python list (~0.35 s here); done by the
+    first worker to finish a chunk, it held the import lock while the other worker waited, and
+    the run's first half second used one core.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet  # noqa: F401
+
+    pa.array([0])
 
 
 def finish(
