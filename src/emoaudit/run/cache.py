@@ -74,6 +74,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_table_atomic(path: Path, table: Any) -> None:
+    """A shard: LZ4, which writes and reads back in half zstd's time (4.8 + 2.8 -> 2.7 + 1.6 us a
+    row, measured) for shards ~40% larger; the merged predictions.parquet stays zstd."""
     import pyarrow.parquet as pq
 
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="lz4"))
