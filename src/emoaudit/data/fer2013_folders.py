@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import Sample
-from emoaudit.data.files import FER2013_USAGES, subdirs, walk_image_paths, walk_images
+from emoaudit.data.files import FER2013_USAGES, subdirs, walk_images
 from emoaudit.errors import DataError
 
 NAME = "fer2013-folders"
@@ -49,19 +49,15 @@ def iter_samples(root: Path) -> Iterator[Sample]:
                 path=root, fmt=NAME, expected="train/ and test/ folders of <class>/ folders"
             )
         )
+    from emoaudit.data.folders import class_folder_samples
+
     for split_dir in split_dirs:
         for class_dir in subdirs(split_dir):
-            for image in walk_image_paths(class_dir):
-                yield _sample(root=root, split_dir=split_dir, class_dir=class_dir, image=image)
-
-
-def _sample(*, root: Path, split_dir: Path, class_dir: Path, image: str) -> Sample:
-    from emoaudit.data.folders import class_folder_sample
-
-    match = _PREFIX.match(os.path.basename(image))
-    split = match.group(1) if match else split_dir.name
-    sample = class_folder_sample(
-        root=root, split=split, class_dir=class_dir, image=image, dataset=NAME
-    )
-    sample.precropped = True
-    return sample
+            for sample in class_folder_samples(
+                root=root, split=split_dir.name, class_dir=class_dir, dataset=NAME
+            ):
+                match = _PREFIX.match(os.path.basename(sample.path))
+                if match:  # the usage in the file name; else the train/test folder
+                    sample.split = match.group(1)
+                sample.precropped = True
+                yield sample
