@@ -105,7 +105,8 @@ def _decode_jpeg_cv2(
     import cv2
 
     # OpenCV fills a truncated scan with gray instead of failing: only complete files go fast
-    frame = _jpeg_frame(data) if data.rstrip(b"\x00")[-2:] == b"\xff\xd9" else None
+    complete = data.endswith(b"\xff\xd9") or data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    frame = _jpeg_frame(data) if complete else None
     if frame is None:
         return None
     width, height, components = frame

@@ -15,6 +15,7 @@ from itertools import islice
 import numpy as np
 
 from emoaudit.data.base import NO_FACE, OK, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.images import ImageDecodeError, decode_image_bytes, gray_to_rgb
 from emoaudit.run.cache import stable_digest
 
 MISSING_IMAGE = "{path}: image file not found"
@@ -121,8 +122,6 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
     Photos become RGB (the face detectors want colour); pre-cropped gray faces stay 2-D gray,
     which preprocessing and perturbations accept, so gray models do not convert twice.
     """
-    from emoaudit.data.images import ImageDecodeError, decode_image_bytes, gray_to_rgb
-
     if sample.status not in (OK, UNMAPPED_LABEL):
         return None, sample.status, sample.reason
     if sample.pixels is not None:
@@ -131,7 +130,7 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
     if data is None:
         return None, UNREADABLE, MISSING_IMAGE.format(path=sample.path)
     try:
-        face = decode_image_bytes(data, name=str(sample.path), keep_gray=sample.precropped)
+        face = decode_image_bytes(data, name=sample.path, keep_gray=sample.precropped)
         return face, sample.status, sample.reason
     except ImageDecodeError as exc:
         return None, UNREADABLE, str(exc)
