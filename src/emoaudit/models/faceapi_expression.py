@@ -28,6 +28,10 @@ RAW_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surpr
 LABELS = tuple(canonical(raw) for raw in RAW_LABELS)
 OUTPUTS_PROBABILITIES = True  # the graph ends in face-api's softmax
 
+# Faces per ONNX Runtime call on CPU: ORT CPU time a face, one single-thread session per core on
+# 2 cores, was 1,345-1,354 us at 4 and 1,586-1,818 at 16-32 (docs/benchmarks.md, batch size)
+CPU_RUN_BATCH = 4
+
 INPUT_SPEC = InputSpec(
     height=INPUT_SIZE,
     width=INPUT_SIZE,

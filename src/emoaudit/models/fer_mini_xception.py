@@ -13,6 +13,10 @@ from emoaudit.taxonomy import canonical
 NAME = "fer-mini-xception"
 RAW_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # fer._get_labels
 LABELS = tuple(canonical(raw) for raw in RAW_LABELS)
+# Faces per ONNX Runtime call on CPU: ORT CPU time a face, one single-thread session per core on
+# 2 cores, was 337-353 us at 4 and 376-415 at 8-32 (docs/benchmarks.md, batch size)
+CPU_RUN_BATCH = 4
+
 INPUT_SPEC = InputSpec(
     height=64,
     width=64,

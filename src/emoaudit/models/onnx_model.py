@@ -25,6 +25,7 @@ class LoadedModel:
     sha256: str
     input_name: str
     fixed_batch: int | None = None  # a graph exported with batch 1 is run one sample at a time
+    run_batch: int | None = None  # faces per session call at most (ModelInfo.cpu_run_batch)
     backend: Any = None  # emoaudit.models.device.Backend: where and how the graph runs
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
@@ -32,8 +33,9 @@ class LoadedModel:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         if len(x) == 0:
             return np.zeros((0, len(self.info.labels)), dtype=np.float32)
-        if self.fixed_batch == 1 and len(x) > 1:
-            out = np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))], axis=0)
+        step = 1 if self.fixed_batch == 1 else self.run_batch
+        if step and len(x) > step:
+            out = np.concatenate([self._run(x[i : i + step]) for i in range(0, len(x), step)])
         else:
             out = self._run(x)
         out = out.reshape(len(x), -1).astype(np.float32, copy=False)
@@ -137,6 +139,7 @@ def _loaded(info: ModelInfo, session: Any, *, data: bytes, backend: Any) -> Load
         sha256=hashlib.sha256(data).hexdigest(),
         input_name=first.name,
         fixed_batch=batch,
+        run_batch=info.cpu_run_batch if backend.device == "cpu" else None,
         backend=backend,
     )
 

@@ -253,6 +253,7 @@ def model_info(name: str):
         labels=tuple(adapter.LABELS),
         input=_input_spec(adapter),
         outputs_probabilities=bool(getattr(adapter, "OUTPUTS_PROBABILITIES", True)),
+        cpu_run_batch=getattr(adapter, "CPU_RUN_BATCH", None),
         source=entry.get("source", {}),
     )
 
