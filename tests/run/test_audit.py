@@ -139,3 +139,21 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_the_uninterrupted_rows(tmp_pat
     assert info["cache"]["shards_cached"] >= partial
     assert info["cache"]["shards_cached"] + info["cache"]["shards_computed"] == 300
     assert not list(shards.rglob(".tmp-*"))
+
+
+def test_chunks_inferred_in_parts_give_the_rows_of_whole_chunks(fer_csv, zoo_home, tmp_path):
+    """Pre-cropped chunks go to the workers in parts (runner.PART_SIZE, whole batches); the
+    predictions must not depend on the split, bad rows and their reasons included."""
+    from emoaudit.run import runner
+
+    def predictions(part_size: int, out) -> pd.DataFrame:
+        previous, runner.PART_SIZE = runner.PART_SIZE, part_size
+        try:
+            _audit(fer_csv, out, chunk_size=32, batch_size=4)
+        finally:
+            runner.PART_SIZE = previous
+        return pd.read_parquet(out / "predictions.parquet")
+
+    whole = predictions(512, tmp_path / "whole")
+    assert len(whole) == 42 * len(MODELS)
+    pd.testing.assert_frame_equal(predictions(6, tmp_path / "parts"), whole)  # parts of 4

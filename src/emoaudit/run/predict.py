@@ -57,35 +57,64 @@ def chunk_tables(
     dataset: str,
     batch_size: int,
 ) -> list[Any]:
-    """One pyarrow Table per (model, condition) in `work`, in that order.
+    """One pyarrow Table per (model, condition) in `work`, in that order."""
+    probs, ran = part_probabilities(
+        chunk, 0, len(chunk.samples), work=work, seed=seed, batch_size=batch_size
+    )
+    return tables(chunk, work=work, probs=probs, ran=ran, dataset=dataset)
+
+
+def part_probabilities(
+    chunk: Chunk,
+    lo: int,
+    hi: int,
+    *,
+    work: list[tuple[Any, str]],
+    seed: int,
+    batch_size: int,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Probabilities of samples lo:hi for each (model, condition), and which of them ran.
 
     A chunk not decoded yet (pre-cropped faces; photos are decoded and cropped beforehand by
     decode_chunk) is decoded one batch at a time, and every (model, condition) infers that
     batch before the next is decoded. Decoding a whole chunk first is a long run of short
     GIL-releasing calls (one per image, ~15 ms for 512 faces) during which the other worker,
     back from ONNX Runtime, keeps losing the race for the GIL; batch by batch the run is one
-    batch long, and only one batch of decoded faces is held at a time.
+    batch long, and only one batch of decoded faces is held at a time. Parts of one chunk touch
+    different samples, so they may run in parallel; the batches depend only on `lo` when it is a
+    multiple of `batch_size`, so any such split gives the rows of the whole chunk at once.
     """
-    n = len(chunk.samples)
-    probs = [np.full((n, len(m.info.labels)), np.nan, dtype=np.float64) for m, _ in work]
-    ran = np.zeros(n, dtype=bool)
-    for lo in range(0, n, batch_size):
-        hi = min(n, lo + batch_size)
-        faces = chunk.faces[lo:hi] if chunk.decoded else decode_slice(chunk, lo, hi)
+    probs = [np.full((hi - lo, len(m.info.labels)), np.nan, dtype=np.float64) for m, _ in work]
+    ran = np.zeros(hi - lo, dtype=bool)
+    for start in range(lo, hi, batch_size):
+        stop = min(hi, start + batch_size)
+        faces = chunk.faces[start:stop] if chunk.decoded else decode_slice(chunk, start, stop)
         idx = [j for j, face in enumerate(faces) if face is not None]
         if not idx:
             continue
-        rows = np.asarray(idx) + lo
+        rows = np.asarray(idx) + (start - lo)
         ran[rows] = True
         for (model, condition), out in zip(work, probs, strict=True):
             batch = [
                 _perturbed(
-                    faces[j], condition=condition, sample_id=chunk.samples[lo + j].sample_id,
+                    faces[j], condition=condition, sample_id=chunk.samples[start + j].sample_id,
                     seed=seed,
                 )
                 for j in idx
             ]  # fmt: skip
             out[rows] = infer(model, batch, batch_size=batch_size)
+    return probs, ran
+
+
+def tables(
+    chunk: Chunk,
+    *,
+    work: list[tuple[Any, str]],
+    probs: list[np.ndarray],
+    ran: np.ndarray,
+    dataset: str,
+) -> list[Any]:
+    """The shards' tables from the whole chunk's probabilities; frees the chunk's file bytes."""
     chunk.content = []  # bytes are no longer needed; keep memory bounded
     return [
         _table(chunk, model=model, condition=condition, probs=p, ran=ran, dataset=dataset)

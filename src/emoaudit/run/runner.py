@@ -1,9 +1,10 @@
 """The local audit runner: stream samples in chunks, infer, cache shards, merge predictions.
 
 Stages overlap: a reader thread streams samples and reads and hashes chunk k+1 (its digest decides
-what is cached) while worker threads, one per core, each take a whole chunk through decoding,
-face cropping, preprocessing, ONNX Runtime and the shard write. Memory is bounded by a few chunks
-whatever the dataset size.
+what is cached) while worker threads, one per core, take parts of chunk k through decoding,
+preprocessing and ONNX Runtime, and a writer thread turns finished chunks into shards (a chunk of
+photos goes to one worker whole, its face detection spread over a pool). Memory is bounded by a
+few chunks whatever the dataset size.
 """
 
 from __future__ import annotations
@@ -88,23 +89,66 @@ def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
 def _compute(
     plan: RunPlan, cache: Path, chunk: Chunk, missing: list, photos: ThreadPoolExecutor
 ) -> None:
-    """Worker thread: decode (and crop) the chunk, infer and write each missing shard.
+    """Worker thread, photos: decode and crop the chunk, infer and write each missing shard.
 
-    Each worker owns whole chunks, so workers never wait on each other; ONNX Runtime sessions
-    are shared (their run() is thread-safe) and use one thread per worker. Face detection in
-    photos is spread over the `photos` pool, so a small photo set uses every core too.
+    Face detection is spread over the `photos` pool, so a small photo set uses every core too.
     """
     from emoaudit.run.predict import chunk_tables
 
-    if not all_precropped(chunk.samples):
-        decode_chunk(chunk, faces=plan.faces, pool=photos)  # pre-cropped: batch by batch
+    decode_chunk(chunk, faces=plan.faces, pool=photos)
     tables = chunk_tables(
-        chunk,
-        work=[(model, condition) for model, condition, _ in missing],
-        seed=plan.seed,
-        dataset=plan.dataset,
+        chunk, work=_work(missing), seed=plan.seed, dataset=plan.dataset,
         batch_size=plan.batch_size,
-    )
+    )  # fmt: skip
+    _write(cache, missing, tables)
+
+
+def _submit_parts(
+    plan: RunPlan, cache: Path, chunk: Chunk, missing: list, *, pool: ThreadPoolExecutor,
+    writer: ThreadPoolExecutor,
+) -> Future:  # fmt: skip
+    """Pre-cropped faces: the chunk goes to the workers in parts, and the writer thread turns
+    the parts' probabilities into shards.
+
+    With whole chunks per worker, the last chunk ran on one core while the others idled, and
+    a worker waited for pyarrow's first import before its next chunk; parts of PART_SIZE keep
+    every core inferring to the end and the writes off the workers. ONNX Runtime sessions are
+    shared (their run() is thread-safe), one thread per worker.
+    """
+    from emoaudit.run.predict import part_probabilities
+
+    work, n = _work(missing), len(chunk.samples)
+    size = max(1, PART_SIZE // plan.batch_size) * plan.batch_size  # whole batches: same rows
+    parts = [
+        pool.submit(
+            part_probabilities, chunk, lo, min(n, lo + size), work=work, seed=plan.seed,
+            batch_size=plan.batch_size,
+        )
+        for lo in range(0, n, size)
+    ]  # fmt: skip
+    return writer.submit(_write_parts, plan, cache, chunk, missing, parts)
+
+
+PART_SIZE = 128  # about this many faces per worker task (rounded to whole batches)
+
+
+def _write_parts(plan: RunPlan, cache: Path, chunk: Chunk, missing: list, parts: list) -> None:
+    import numpy as np
+
+    from emoaudit.run.predict import tables
+
+    done = [part.result() for part in parts]
+    probs = [np.concatenate([p[k] for p, _ in done]) for k in range(len(missing))]
+    ran = np.concatenate([r for _, r in done])
+    _write(cache, missing, tables(chunk, work=_work(missing), probs=probs, ran=ran,
+                                  dataset=plan.dataset))  # fmt: skip
+
+
+def _work(missing: list) -> list[tuple[Any, str]]:
+    return [(model, condition) for model, condition, _ in missing]
+
+
+def _write(cache: Path, missing: list, tables: list) -> None:
     for (_, _, key), table in zip(missing, tables, strict=True):
         write_table_atomic(shard_path(cache, key), table)
 
@@ -153,8 +197,9 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
         ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
         ThreadPoolExecutor(workers, thread_name_prefix="infer") as pool,
         ThreadPoolExecutor(workers, thread_name_prefix="faces") as photos,
+        ThreadPoolExecutor(1, thread_name_prefix="write") as writer,
     ):
-        photos.submit(warm_imports)  # overlaps the first chunk's reading and inference
+        writer.submit(warm_imports)  # overlaps the first chunk's reading and inference
         chunks = enumerate(batched(plan.samples(), plan.chunk_size))
         nxt = _submit_next(reader, plan, cache, chunks)
         while (ready := nxt.result()) is not None:
@@ -165,7 +210,10 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
             cached += len(keys) - len(missing)
             computed += len(missing)
             n_samples += len(chunk.samples)
-            if missing:
+            if missing and all_precropped(chunk.samples):
+                future = _submit_parts(plan, cache, chunk, missing, pool=pool, writer=writer)
+                running.append((future, len(chunk)))
+            elif missing:
                 future = pool.submit(_compute, plan, cache, chunk, missing, photos)
                 running.append((future, len(chunk)))
             else:
@@ -187,13 +235,19 @@ def warm_imports() -> None:
     """Import what the shard writer needs while the first chunks are read and inferred.
 
     pyarrow imports pandas the first time it converts a Python list (~0.35 s here); done by the
-    first worker to finish a chunk, it held the import lock while the other worker waited, and
-    the run's first half second used one core.
+    first worker to finish a chunk, it held the import lock while the other worker waited.
     """
-    import pyarrow as pa
-    import pyarrow.parquet  # noqa: F401
+    import sys
 
-    pa.array([0])
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet  # noqa: F401
+
+        pa.array([0])
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def finish(
