@@ -173,7 +173,7 @@ def decode_slice(chunk: Chunk, lo: int, hi: int) -> list[np.ndarray | None]:
     """Decode the pre-cropped faces chunk.samples[lo:hi], recording failures as statuses.
 
     The runner decodes a pre-cropped chunk one batch at a time, each batch inferred before the
-    next is decoded: see run/predict.py chunk_tables for why.
+    next is decoded: see run/predict.py part_probabilities for why.
     """
     samples, content = chunk.samples[lo:hi], chunk.content[lo:hi]
     return [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
