@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from emoaudit.data.base import Sample
@@ -93,3 +94,22 @@ def test_photos_are_decoded_and_cropped_a_slice_at_a_time(monkeypatch):
     decode_chunk(chunk, faces=FaceSettings(detector="haar"))
     assert seen == [8, 8, 5]
     assert [s.status for s in samples] == ["no_face"] * 21
+
+
+@pytest.mark.parametrize("size", [0, 1, 1600, 65535, 65536, 65537, 200_000])
+def test_read_bytes_reads_whole_files_of_any_size(tmp_path, size):
+    from emoaudit.run.chunks import READ_SIZE, read_bytes
+
+    assert READ_SIZE == 65536
+    path = tmp_path / "f.jpg"
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(data)
+    assert read_bytes(str(path)) == data
+
+
+def test_read_bytes_of_a_folder_or_missing_file_is_an_oserror(tmp_path):
+    from emoaudit.run.chunks import read_bytes
+
+    for bad in (tmp_path, tmp_path / "missing.jpg"):
+        with pytest.raises(OSError):
+            read_bytes(str(bad))
