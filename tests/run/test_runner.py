@@ -1,0 +1,68 @@
+"""The local runner's scheduling: chunks in parts, a writer thread, failures that surface."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from emoaudit.data import DATASETS
+from emoaudit.run import predict, runner
+from emoaudit.run.runner import RunPlan, run_plan
+
+
+def _plan(fer_csv, built) -> RunPlan:
+    from emoaudit.models.onnx_model import load_model
+
+    built("fer-mini-xception")
+    adapter = DATASETS.get("fer2013")
+    return RunPlan(
+        dataset="fer2013",
+        samples=lambda: adapter.iter_samples(fer_csv),
+        models=[load_model("fer-mini-xception", threads=1)],
+        chunk_size=16,
+        batch_size=4,
+        workers=2,
+    )
+
+
+def test_a_failing_part_stops_the_run_and_a_rerun_completes(fer_csv, built, tmp_path, monkeypatch):
+    """An error in one part reaches the caller (no hang, no merged file); the rerun computes
+    only what is missing and gives every row."""
+    monkeypatch.setattr(runner, "PART_SIZE", 8)  # two parts a chunk
+    real = predict.part_probabilities
+
+    def failing(chunk, lo, hi, **kw):
+        if chunk.index == 1 and lo == 8:
+            raise RuntimeError("boom in a part")
+        return real(chunk, lo, hi, **kw)
+
+    monkeypatch.setattr(predict, "part_probabilities", failing)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="boom in a part"):
+        run_plan(_plan(fer_csv, built), out)
+    assert not (out / runner.PREDICTIONS).exists()
+
+    monkeypatch.setattr(predict, "part_probabilities", real)
+    outcome = run_plan(_plan(fer_csv, built), out)
+    # 42 rows in chunks of 16: the chunks before and after the failed one were written
+    assert (outcome.n_shards_cached, outcome.n_shards_computed) == (2, 1)
+    table = pq.read_table(outcome.predictions)
+    assert table.column("sample_id").to_pylist() == [f"row{i}" for i in range(42)]
+
+
+def test_parts_are_whole_batches_of_the_chunk(fer_csv, built, tmp_path, monkeypatch):
+    """PART_SIZE is rounded to whole batches, and the parts cover each chunk exactly once."""
+    monkeypatch.setattr(runner, "PART_SIZE", 6)  # rounds down to 4 with batch_size 4
+    seen: list[tuple[int, int, int]] = []
+    real = predict.part_probabilities
+
+    def recording(chunk, lo, hi, **kw):
+        seen.append((chunk.index, lo, hi))
+        return real(chunk, lo, hi, **kw)
+
+    monkeypatch.setattr(predict, "part_probabilities", recording)
+    run_plan(_plan(fer_csv, built), tmp_path / "out")
+    expected = [
+        (c, lo, min(lo + 4, n)) for c, n in ((0, 16), (1, 16), (2, 10)) for lo in range(0, n, 4)
+    ]
+    assert sorted(seen) == expected
