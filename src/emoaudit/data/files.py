@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from emoaudit import errors
@@ -157,7 +158,7 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
 
 def display_path(path: Path | str, root: Path) -> str:
     """Path relative to the dataset root (stable sample ids), posix separators."""
-    text, prefix = str(path), str(root).rstrip(os.sep) + os.sep
+    text, prefix = str(path), _root_prefix(root)
     if text.startswith(prefix) and os.sep + ".." not in text:  # pathlib costs ~10 us a file
         return text[len(prefix) :].replace(os.sep, "/")
     path = Path(path)
@@ -165,3 +166,9 @@ def display_path(path: Path | str, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+@lru_cache(maxsize=64)
+def _root_prefix(root: Path) -> str:
+    """The root as a string prefix, computed once per dataset rather than once per file."""
+    return str(root).rstrip(os.sep) + os.sep

@@ -9,7 +9,6 @@ is read as splits. Non-image files are ignored.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,14 +70,9 @@ def class_folder_samples(
     critical path of an audit of 48x48 faces."""
     raw_label = class_dir.name
     label = canonical(raw_label)
-    prefix = str(root).rstrip(os.sep) + os.sep
     for image in walk_image_paths(class_dir):
-        if image.startswith(prefix) and os.sep + ".." not in image:
-            sample_id = image[len(prefix) :].replace(os.sep, "/")
-        else:
-            sample_id = display_path(image, root)
         sample = Sample(
-            sample_id=sample_id,
+            sample_id=display_path(image, root),
             dataset=dataset,
             split=split,
             raw_label=raw_label,
