@@ -82,20 +82,9 @@ def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> N
 def _prepare_gray_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
     """All-gray batches (FER2013, CK+48 to fer): resized into one uint8 block, then converted
     and normalised in one pass (the same float32 operations as _normalise_into)."""
-    import cv2
-
-    if spec.resize != "bilinear":
-        for i, face in enumerate(faces):
-            out[i, :, :, 0] = _resize_cv2(face, spec)
-        _normalise_into(out, out, spec)
-        return
-    size = (spec.width, spec.height)
     block = np.empty((len(faces), spec.height, spec.width), dtype=np.uint8)
     for i, face in enumerate(faces):
-        if face.shape == block.shape[1:]:
-            block[i] = face
-        else:
-            cv2.resize(face, size, dst=block[i], interpolation=cv2.INTER_LINEAR)
+        block[i] = _resize_cv2(face, spec)
     a, b = _normalisation(spec, 1)
     flat = out.reshape(len(faces), -1)
     np.multiply(block.reshape(flat.shape), a[0], out=flat)  # float32, as _normalise_into
