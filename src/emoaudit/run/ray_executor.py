@@ -18,9 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from emoaudit.run.cache import shard_path, write_table_atomic
-from emoaudit.run.chunks import all_precropped, batched, decode_chunk, read_chunk
-from emoaudit.run.runner import RunOutcome, RunPlan, _keys, finish, prepare_cache
+from emoaudit.run.cache import shard_path
+from emoaudit.run.chunks import batched, read_chunk
+from emoaudit.run.runner import (
+    RunOutcome,
+    RunPlan,
+    _keys,
+    compute_shards,
+    finish,
+    prepare_cache,
+)
 
 WINDOW_CHUNKS = 64  # chunks handed to Ray at once: bounds driver memory on huge datasets
 # ...and at most this many pickled bytes: 64 chunks of photos (file bytes included) could hold
@@ -55,22 +62,19 @@ class ChunkWorker:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from emoaudit.run.predict import chunk_tables
-
         done = []
         for payload in batch["payload"]:
             chunk, todo = pickle.loads(payload)
-            if not all_precropped(chunk.samples):
-                decode_chunk(chunk, faces=self.plan["faces"], pool=self.pool)
-            tables = chunk_tables(
+            compute_shards(
                 chunk,
-                work=[(self.models[model_index], condition) for model_index, condition, _ in todo],
+                [(self.models[index], condition, key) for index, condition, key in todo],
+                cache=self.cache,
+                faces=self.plan["faces"],
                 seed=self.plan["seed"],
                 dataset=self.plan["dataset"],
                 batch_size=self.plan["batch_size"],
+                pool=self.pool,
             )
-            for (_, _, key), table in zip(todo, tables, strict=True):
-                write_table_atomic(shard_path(self.cache, key), table)
             done.append(len(chunk.samples))
         return {"n_samples": np.asarray(done, dtype=np.int64)}
 

@@ -89,18 +89,38 @@ def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
 def _compute(
     plan: RunPlan, cache: Path, chunk: Chunk, missing: list, photos: ThreadPoolExecutor
 ) -> None:
-    """Worker thread, photos: decode and crop the chunk, infer and write each missing shard.
+    """Worker thread, a chunk with photos (pre-cropped chunks go in parts: _submit_parts)."""
+    compute_shards(
+        chunk, missing, cache=cache, faces=plan.faces, seed=plan.seed, dataset=plan.dataset,
+        batch_size=plan.batch_size, pool=photos,
+    )  # fmt: skip
 
-    Face detection is spread over the `photos` pool, so a small photo set uses every core too.
+
+def compute_shards(
+    chunk: Chunk,
+    todo: list[tuple[Any, str, str]],
+    *,
+    cache: Path,
+    faces: FaceSettings,
+    seed: int,
+    dataset: str,
+    batch_size: int,
+    pool: ThreadPoolExecutor | None = None,
+) -> None:
+    """Decode a whole chunk, infer and write each (model, condition, key) shard in `todo`.
+
+    Shared by the local runner (chunks of photos) and Ray actors (every chunk). Photos are
+    decoded and cropped first, the face detection spread over `pool` so a small photo set uses
+    every core; pre-cropped faces are decoded batch by batch inside chunk_tables.
     """
     from emoaudit.run.predict import chunk_tables
 
-    decode_chunk(chunk, faces=plan.faces, pool=photos)
+    if not all_precropped(chunk.samples):
+        decode_chunk(chunk, faces=faces, pool=pool)
     tables = chunk_tables(
-        chunk, work=_work(missing), seed=plan.seed, dataset=plan.dataset,
-        batch_size=plan.batch_size,
-    )  # fmt: skip
-    _write(cache, missing, tables)
+        chunk, work=_work(todo), seed=seed, dataset=dataset, batch_size=batch_size
+    )
+    _write(cache, todo, tables)
 
 
 def _submit_parts(
