@@ -8,7 +8,10 @@ layout, so decoding is included):
   session per core in parallel (the runner's own setting) at batch 1, 4, 8, 16 and 32;
 - emoaudit: the audit runner end to end (read, hash, decode, preprocess, infer, Parquet shards,
   merge), from an empty cache;
-- naive: what a user would write by hand: PIL decode, preprocess and one session call per face.
+- naive: what a user would write by hand: PIL decode, preprocess and one session call per face;
+- floor and ceiling: the CPU time a face the audit spends outside ONNX Runtime with nothing else
+  running (one worker, session calls answered with zeros), and bare / (bare + floor) in core
+  time a face: the ratio no scheduling of that work can beat on this machine.
 
 The fastest bare setting is found first, and a warm-up audit of 512 faces pays the process's
 one-time imports (pyarrow pulls in pandas: ~0.4 s; model loading is outside both timers too).
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import numpy as np
 
@@ -112,23 +116,47 @@ def best_bare(name: str, tensors: np.ndarray) -> tuple[str, Callable[[], float],
     return label, timer, rate
 
 
-def audit_rate(data: Path, name: str, out: Path, *, conditions: str, fmt: str) -> float:
+def audit_plan(data: Path, name: str, *, conditions: str, fmt: str, workers: int) -> Any:
     from emoaudit.data import DATASETS
     from emoaudit.run.audit import load_models, parse_conditions
-    from emoaudit.run.runner import RunPlan, run_plan, session_threads
+    from emoaudit.run.runner import RunPlan, session_threads
 
     adapter = DATASETS.get(fmt)
-    workers = os.cpu_count() or 1
-    plan = RunPlan(
+    return RunPlan(
         dataset=fmt,
         samples=lambda: adapter.iter_samples(data),
         models=load_models([name], None, threads=session_threads(workers)),
         conditions=parse_conditions(conditions),
         workers=workers,
     )
+
+
+def audit_rate(data: Path, name: str, out: Path, *, conditions: str, fmt: str) -> float:
+    from emoaudit.run.runner import run_plan
+
+    plan = audit_plan(data, name, conditions=conditions, fmt=fmt, workers=os.cpu_count() or 1)
     start = time.perf_counter()
     outcome = run_plan(plan, out)
     return outcome.n_rows / (time.perf_counter() - start)
+
+
+def pipeline_floor_us(data: Path, name: str, out: Path, *, conditions: str, fmt: str) -> float:
+    """CPU microseconds a face that the audit spends outside ONNX Runtime, with nothing else
+    running: the same run on one worker, each session call answered with zeros.
+
+    Bare ONNX Runtime needs `cores / bare rate` of core time a face; the audit needs that plus
+    this floor, so no scheduling of the audit's threads can beat bare / (bare + floor): the
+    ceiling printed next to each ratio.
+    """
+    from emoaudit.run.runner import run_plan
+
+    plan = audit_plan(data, name, conditions=conditions, fmt=fmt, workers=1)
+    for model in plan.models:
+        n_labels = len(model.info.labels)
+        model._run = lambda x, n=n_labels: np.zeros((len(x), n), dtype=np.float32)
+    start = time.process_time()
+    outcome = run_plan(plan, out)
+    return (time.process_time() - start) / outcome.n_rows * 1e6
 
 
 def naive_rate(model, paths: list[Path]) -> float:
@@ -193,6 +221,14 @@ def main() -> None:
                         fmt="fer2013",
                     )
                 )  # fmt: skip
+            floors = {
+                fmt: pipeline_floor_us(
+                    source, name, tmp / f"floor-{name}-{fmt}", conditions=args.conditions,
+                    fmt=fmt,
+                )
+                for fmt, source in (("fer2013-folders", tmp / "data"), ("fer2013", fer_csv))
+            }  # fmt: skip
+            bare_core_us = (os.cpu_count() or 1) * 1e6 / median(bare)
             naive = naive_rate(model, paths[: args.naive_n])
             folders_ratio = [e / b for e, b in zip(e2e, bare, strict=True)]
             csv_ratio = [e / b for e, b in zip(e2e_csv, bare, strict=True)]
@@ -211,6 +247,15 @@ def main() -> None:
                     "jpeg_folders_vs_bare_median": round(median(folders_ratio), 3),
                     "fer2013_csv_vs_bare_median": round(median(csv_ratio), 3),
                     "jpeg_folders_vs_naive": round(median(e2e) / naive, 2),
+                    "bare_core_us_per_face": round(bare_core_us, 1),
+                    "floor_us_per_face_jpeg_folders": round(floors["fer2013-folders"], 1),
+                    "floor_us_per_face_fer2013_csv": round(floors["fer2013"], 1),
+                    "jpeg_folders_ceiling": round(
+                        bare_core_us / (bare_core_us + floors["fer2013-folders"]), 3
+                    ),
+                    "fer2013_csv_ceiling": round(
+                        bare_core_us / (bare_core_us + floors["fer2013"]), 3
+                    ),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
