@@ -1,6 +1,8 @@
+import os
+
 import pytest
 
-from emoaudit.data.files import iter_csv, iter_large_csv
+from emoaudit.data.files import _is_image_name, is_image, iter_csv, iter_large_csv, walk_image_paths
 from emoaudit.errors import DataError
 
 
@@ -51,3 +53,23 @@ def test_display_path_takes_strings_and_paths_alike(tmp_path):
     image = tmp_path / "happy" / "1.jpg"
     assert display_path(str(image), tmp_path) == display_path(image, tmp_path) == "happy/1.jpg"
     assert display_path("elsewhere/2.jpg", tmp_path) == "elsewhere/2.jpg"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.jpg", "A.JPG", "x.tar.png", "b.jpeg", "c.TIFF", "noext", "a.", "a.txt", "d.jpg.bak",
+     "e..png", "f.Jpg ", "train_0001.pgm"],
+)  # fmt: skip
+def test_listing_extension_check_agrees_with_is_image(name):
+    """The listing's fast check must accept exactly what is_image accepts (names without a
+    leading dot: the listing leaves those out)."""
+    assert _is_image_name(name) == is_image(name)
+
+
+def test_listing_leaves_out_hidden_and_non_image_files(tmp_path):
+    for name in ("b.jpg", "a.PNG", ".hidden.jpg", "notes.txt", "c"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.jpeg").write_bytes(b"x")
+    found = [os.path.relpath(p, tmp_path) for p in walk_image_paths(tmp_path)]
+    assert found == ["a.PNG", "b.jpg", os.path.join("sub", "d.jpeg")]
