@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from emoaudit.data.files import _is_image_name, is_image, iter_csv, iter_large_csv, walk_image_paths
+from emoaudit.data.files import iter_csv, iter_large_csv, walk_image_paths
 from emoaudit.errors import DataError
 
 
@@ -53,17 +53,6 @@ def test_display_path_takes_strings_and_paths_alike(tmp_path):
     image = tmp_path / "happy" / "1.jpg"
     assert display_path(str(image), tmp_path) == display_path(image, tmp_path) == "happy/1.jpg"
     assert display_path("elsewhere/2.jpg", tmp_path) == "elsewhere/2.jpg"
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["a.jpg", "A.JPG", "x.tar.png", "b.jpeg", "c.TIFF", "noext", "a.", "a.txt", "d.jpg.bak",
-     "e..png", "f.Jpg ", "train_0001.pgm"],
-)  # fmt: skip
-def test_listing_extension_check_agrees_with_is_image(name):
-    """The listing's fast check must accept exactly what is_image accepts (names without a
-    leading dot: the listing leaves those out)."""
-    assert _is_image_name(name) == is_image(name)
 
 
 def test_listing_leaves_out_hidden_and_non_image_files(tmp_path):

@@ -9,6 +9,7 @@ under test/); the parent train/test folder is the fallback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             for sample in class_folder_samples(
                 root=root, split=split_dir.name, class_dir=class_dir, dataset=NAME
             ):
-                match = _PREFIX.match(sample.sample_id.rpartition("/")[2])  # the file name
+                match = _PREFIX.match(os.path.basename(sample.path))
                 if match:  # the usage in the file name; else the train/test folder
                     sample.split = match.group(1)
                 sample.precropped = True
