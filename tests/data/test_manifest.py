@@ -38,18 +38,27 @@ def test_manifest_missing_path_column_is_one_line_error(tmp_path):
     path.write_text("file,label\na.png,happy\n")
     with pytest.raises(DataError) as info:
         list(manifest.iter_samples(path))
-    assert str(info.value) == f"{path}: missing column(s) path; expected header path,label"
+    assert str(info.value) == f"{path}: missing column(s) path; expected header path"
     assert "\n" not in str(info.value)
 
 
-def test_manifest_parquet_missing_label_column(tmp_path):
+def test_manifest_without_labels_is_audited_label_free(tmp_path):
+    """Demographic face sets carry no expression label: the rows stay ok (whether the face is
+    found is their status), the label is simply absent, and attributes are kept."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    (tmp_path / "a.png").write_bytes(b"x")
     path = tmp_path / "m.parquet"
-    pq.write_table(pa.table({"path": ["a.png"]}), path)
-    with pytest.raises(DataError, match="missing column\\(s\\) label"):
-        list(manifest.iter_samples(path))
+    pq.write_table(pa.table({"path": ["a.png"], "gender": ["f"]}), path)
+    (sample,) = manifest.iter_samples(path)
+    assert (sample.status, sample.label, sample.reason) == ("ok", None, "")
+    assert sample.attributes == {"gender": "f"}
+    csv = tmp_path / "m.csv"
+    csv.write_text("path,label,age\na.png,,20-29\na.png,bored,30-39\n")
+    empty, unknown = manifest.iter_samples(csv)
+    assert (empty.status, empty.label, empty.reason) == ("ok", None, "")
+    assert unknown.status == "unmapped_label"
 
 
 def test_manifest_parquet_streams_by_record_batch(tmp_path, monkeypatch):

@@ -456,3 +456,36 @@ def interval(value: Any, low: Any, high: Any, n: Any) -> dict[str, Any]:
     if v is None:
         return {"value": None, "ci_low": None, "ci_high": None, "n": int(n)}
     return {"value": v, "ci_low": num(low), "ci_high": num(high), "n": int(n)}
+
+
+def exact_binomial_interval(x: Any, n: Any, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson interval of x successes in n trials (NaN where n == 0): never of zero
+    width for n > 0 and never below nominal coverage, including near 0% and 100%, where a
+    bootstrap of a fixed count cannot move (every resample of 0 hits in 28 is 0 hits) and
+    Wilson's interval undercovers on a handful of rows."""
+    from scipy.stats import beta
+
+    x = np.asarray(x, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    a = (1 - confidence) / 2
+    with np.errstate(all="ignore"):
+        lo = np.where(x > 0, beta.ppf(a, x, n - x + 1), 0.0)
+        hi = np.where(x < n, beta.ppf(1 - a, x + 1, n - x), 1.0)
+    bad = ~(n > 0)
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def proportion_interval(
+    x: Any, n: Any, low: Any, high: Any, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A rate's interval: the union of its bootstrap interval (which carries subject clustering
+    and stratification) and the exact (Clopper-Pearson) interval of x in n (which carries the
+    uncertainty a bootstrap with a frozen denominator cannot see at 0%, 100% or on few rows).
+    Conservative by construction; coverage is checked in tests/analysis/test_bootstrap.py."""
+    wlo, whi = exact_binomial_interval(x, n, confidence)
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        lo = np.where(np.isnan(low), wlo, np.fmin(low, wlo))
+        hi = np.where(np.isnan(high), whi, np.fmax(high, whi))
+    return lo, hi

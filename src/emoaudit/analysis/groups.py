@@ -20,7 +20,9 @@ from emoaudit.analysis.bootstrap import (
     holm,
     interval,
     percentile_interval,
+    proportion_interval,
 )
+from emoaudit.analysis.group_tests import finding
 
 ATTR_PREFIX = "attr_"
 INTERSECTION = "&"
@@ -32,6 +34,12 @@ CALM_LABELS = ("neutral", "happy")
 HOSTILE_LABELS = ("anger", "contempt", "disgust")
 LOG_TIE_TOLERANCE = np.log1p(1e-7)
 UNKNOWN_ATTRIBUTE = "unknown group attribute '{name}'; the predictions have: {known}"
+# Privacy: no group smaller than this is ever printed (k-anonymity style); its rows are left out
+# of that grouping's analysis and counted as suppressed.
+MIN_CELL = 10
+# An attribute with more distinct values than this (or one value per few rows) looks like an
+# identifier; it is grouped only when named with --groups, and small cells are suppressed then.
+MAX_DEFAULT_GROUPS = 50
 
 
 def attribute_names(df: pd.DataFrame) -> list[str]:
@@ -42,7 +50,7 @@ def groupings(df: pd.DataFrame, groups: list[str] | None) -> dict[str, list[str]
     """Grouping name -> attributes. Default: each attr_* column alone. Given a list: each alone
     plus their full intersection (``gender&race``)."""
     known = attribute_names(df)
-    names = known if groups is None else list(groups)
+    names = [n for n in known if not id_like(df[ATTR_PREFIX + n])] if groups is None else groups
     for name in names:
         if name not in known:
             raise ValueError(UNKNOWN_ATTRIBUTE.format(name=name, known=", ".join(known) or "none"))
@@ -50,6 +58,30 @@ def groupings(df: pd.DataFrame, groups: list[str] | None) -> dict[str, list[str]
     if groups is not None and len(names) > 1:
         out[INTERSECTION.join(names)] = list(names)
     return out
+
+
+def id_like(column: pd.Series) -> bool:
+    """Per-person columns (ids, file names, free text) make one group per person: never a
+    default grouping (reports hold aggregates), and grouping them costs time per value."""
+    values = column.dropna()
+    if values.empty:
+        return False
+    distinct = values.nunique()
+    many = distinct >= 10 and distinct * MIN_CELL > len(values)
+    return bool(distinct > MAX_DEFAULT_GROUPS or many)
+
+
+def suppress_small(
+    codes: np.ndarray, names: list[str], min_cell: int = MIN_CELL
+) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """Drop groups below the minimum cell size: their rows get code -1 and are counted, never
+    named. Keeps the analysis bounded by rows / min_cell groups, whatever the column holds."""
+    sizes = np.bincount(codes, minlength=len(names))
+    keep = sizes >= min_cell
+    remap = np.full(len(names), -1, dtype=np.int64)
+    remap[keep] = np.arange(int(keep.sum()))
+    info = {"n_groups": int((~keep & (sizes > 0)).sum()), "n_rows": int(sizes[~keep].sum())}
+    return remap[codes], [n for n, k in zip(names, keep, strict=True) if k], info
 
 
 def group_codes(df: pd.DataFrame, attributes: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -99,8 +131,13 @@ def disaggregate(
     proba: np.ndarray | None = None,
     proba_true_idx: np.ndarray | None = None,
     edges: np.ndarray | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """Per-group metrics with CIs, disparities, directional errors and ECE for one grouping."""
+    """Per-group metrics with CIs, each group against the rest (or a reference group), the
+    test of "no accuracy difference" behind any verdict, disparities, directional errors, ECE.
+
+    The returned ``tests["accuracy"]`` is not yet Holm-adjusted: the caller settles every test of
+    the result together (group_tests.settle)."""
     K, G = len(labels), len(group_names)
     sizes = np.bincount(group, minlength=G)
     small = sizes < min_group_n
@@ -123,10 +160,22 @@ def disaggregate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
         estimates["ece"] = ece
+    C = res.total.reshape(G, K, K)
+    hits = np.trace(C, axis1=1, axis2=2)
+    acc = estimates["accuracy"]
+    acc.low, acc.high = proportion_interval(hits, sizes, acc.low, acc.high, spec.confidence)
+    rec_x = np.stack([C[:, k, k] for k in range(K)])  # (K, G)
+    rec_n = C.sum(2).T
+    recall.low, recall.high = proportion_interval(
+        rec_x, rec_n, recall.low, recall.high, spec.confidence
+    )
     # n is the rows each number is computed on: ECE only sees rows with probabilities.
     n_of = {m: sizes for m in estimates}
     if "ece" in estimates:
         n_of["ece"] = np.bincount(group[proba_true_idx >= 0], minlength=G)
+    ref = group_names.index(reference) if reference in group_names else None
+    contrast = _contrast(res, G=G, K=K, reference=ref)
+    majority = C.sum(2).max(1) / np.maximum(sizes, 1)
     rows = []
     for g, name in enumerate(group_names):
         entry: dict[str, Any] = {
@@ -138,6 +187,8 @@ def disaggregate(
                 m: interval(e.value[g], e.low[g], e.high[g], n_of[m][g])
                 for m, e in estimates.items()
             },
+            "accuracy_minus_" + ("reference" if ref is not None else "rest"): contrast[g],
+            "majority_class_accuracy": float(majority[g]) if sizes[g] else None,
             "recall": {
                 lab: interval(
                     recall.value[k, g],
@@ -151,15 +202,56 @@ def disaggregate(
         if "ece" in estimates:
             entry["ece_bootstrap_bias"] = ece_bootstrap_bias(estimates["ece"], g)
         rows.append(entry)
+    tests = {}
+    keep = eligible[group]
+    if eligible.sum() >= 2:
+        names = [n for n, e in zip(group_names, eligible, strict=True) if e]
+        recode = np.cumsum(eligible) - 1
+        tests["accuracy"] = finding(
+            metric="accuracy",
+            y=(true_idx == pred_idx)[keep].astype(np.float64),
+            group=recode[group[keep]],
+            group_names=names,
+            clusters=None if clusters is None else np.asarray(clusters, dtype=object)[keep],
+        )
     return {
         "groups": rows,
+        "reference": group_names[ref] if ref is not None else None,
         "excluded_from_disparity": [n for n, e in zip(group_names, eligible, strict=True) if not e],
         "disparity": {m: disparity(e, eligible, alpha) for m, e in estimates.items()},
+        "tests": tests,
         "directional_errors": directional_errors(
-            res, labels=labels, group=group, group_names=group_names, eligible=eligible
+            res,
+            labels=labels,
+            group=group,
+            group_names=group_names,
+            eligible=eligible,
+            min_group_n=min_group_n,
         ),
         "resampling_unit": res.unit,
     }
+
+
+def _contrast(res: Resampled, *, G: int, K: int, reference: int | None) -> list[dict[str, Any]]:
+    """Each group's accuracy minus the rest's (or the reference group's), recomputed in every
+    resample: an interval that can contain 0, unlike a max-min gap."""
+
+    def diff(S: np.ndarray) -> np.ndarray:
+        C = S.reshape(*S.shape[:-1], G, K, K)
+        hits = np.trace(C, axis1=-2, axis2=-1)
+        n = C.sum((-2, -1))
+        with np.errstate(all="ignore"):
+            acc = hits / n
+            if reference is not None:
+                return acc - acc[..., reference : reference + 1]
+            rest = (hits.sum(-1, keepdims=True) - hits) / (n.sum(-1, keepdims=True) - n)
+            return acc - rest
+
+    with np.errstate(all="ignore"), _warnings_off():
+        e = res.estimate(diff)
+    C = res.total.reshape(G, K, K).sum((1, 2))
+    n = [C[g] + (C[reference] if reference is not None else C.sum() - C[g]) for g in range(G)]
+    return [interval(e.value[g], e.low[g], e.high[g], n[g]) for g in range(G)]
 
 
 def ece_bootstrap_bias(est: Estimate, group: int | None = None) -> float | None:
@@ -188,6 +280,7 @@ def directional_errors(
     group: np.ndarray,
     group_names: list[str],
     eligible: np.ndarray,
+    min_group_n: int = 30,
 ) -> dict[str, Any]:
     """For each true label, the distribution of predicted labels per group, with CIs; each
     group against the rest (two-sample: Fisher's exact test, and a bootstrap CI of the
@@ -218,7 +311,7 @@ def directional_errors(
             table.setdefault(tl, {})[name] = {
                 pl: interval(r_g[t, p], lo[t, p], hi[t, p], n_t) for p, pl in enumerate(labels)
             }
-            if not eligible[g] or n_t == 0 or C_rest[t].sum() == 0:
+            if not eligible[g] or n_t < min_group_n or C_rest[t].sum() < min_group_n:
                 continue
             for p, pl in enumerate(labels):
                 if p == t:
@@ -253,7 +346,9 @@ def directional_errors(
         "tests": tests,
         "test": "Fisher exact, two-sided, group vs all other groups (assumes independent images)",
         "correction": f"holm over {len(tests)} tests of this grouping",
-        "calm_read_as_hostile": _calm_as_hostile(res, labels, group_names, eligible, alpha),
+        "calm_read_as_hostile": _calm_as_hostile(
+            res, labels, group_names, eligible, alpha, min_group_n=min_group_n
+        ),
     }
 
 
@@ -289,8 +384,16 @@ def fisher_exact_two_sided(tables: np.ndarray) -> np.ndarray:
 
 
 def _calm_as_hostile(
-    res: Resampled, labels: list[str], group_names: list[str], eligible: np.ndarray, alpha: float
+    res: Resampled,
+    labels: list[str],
+    group_names: list[str],
+    eligible: np.ndarray,
+    alpha: float,
+    *,
+    min_group_n: int = 30,
 ) -> dict[str, Any] | None:
+    """Calm or happy faces read as hostile, per group; a group is compared only when it has
+    min_group_n calm rows (the rate's own denominator), not merely min_group_n rows."""
     calm = [labels.index(x) for x in CALM_LABELS if x in labels]
     hostile = [labels.index(x) for x in HOSTILE_LABELS if x in labels]
     if not calm or not hostile:
@@ -301,14 +404,19 @@ def _calm_as_hostile(
     )
     est = res.estimate(f)
     C = res.total.reshape(G, K, K)
+    n_calm = C[:, calm, :].sum((1, 2))
+    x = C[:, calm, :][:, :, hostile].sum((1, 2))
+    est.low, est.high = proportion_interval(x, n_calm, est.low, est.high, res.spec.confidence)
+    own = eligible & (n_calm >= min_group_n)
     return {
         "true_labels": [labels[i] for i in calm],
         "pred_labels": [labels[i] for i in hostile],
         "by_group": {
-            name: interval(est.value[g], est.low[g], est.high[g], C[g][calm].sum())
+            name: interval(est.value[g], est.low[g], est.high[g], n_calm[g])
             for g, name in enumerate(group_names)
         },
-        "disparity": disparity(est, eligible, alpha),
+        "excluded_from_disparity": [n for n, e in zip(group_names, own, strict=True) if not e],
+        "disparity": disparity(est, own, alpha),
     }
 
 

@@ -18,8 +18,18 @@ from emoaudit.analysis.bootstrap import (
     BootstrapSpec,
     Resampled,
     interval,
+    proportion_interval,
 )
-from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_codes, groupings
+from emoaudit.analysis.group_tests import settle
+from emoaudit.analysis.groups import (
+    MIN_CELL,
+    disaggregate,
+    ece_bootstrap_bias,
+    group_codes,
+    groupings,
+    suppress_small,
+)
+from emoaudit.analysis.label_free import HOSTILE, label_free
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -39,15 +49,28 @@ def analyze(
     seed: int = 0,
     min_group_n: int = 30,
     ci_method: str = "percentile",
+    reference: dict[str, str] | None = None,
+    hostile: tuple[str, ...] = HOSTILE,
 ) -> dict[str, Any]:
     """Results for every (dataset, model, condition) slice, plus the statistics block that
-    states how every interval was made."""
+    states how every interval was made.
+
+    ``reference`` names a reference group per grouping ({"gender": "female"}): each group is then
+    compared with it instead of with the rest. ``hostile`` is the set of labels counted as a
+    hostile reading in the label-free results."""
     spec = BootstrapSpec(
         n_resamples=n_resamples, confidence=confidence, seed=seed, ci_method=ci_method
     )
     grouping = groupings(df, groups)
     results = [
-        analyze_slice(part, spec=spec, grouping=grouping, min_group_n=min_group_n)
+        analyze_slice(
+            part,
+            spec=spec,
+            grouping=grouping,
+            min_group_n=min_group_n,
+            reference=reference or {},
+            hostile=tuple(hostile),
+        )
         for _, part in df.groupby(list(SLICE_KEYS), sort=True, dropna=False)
     ]
     return {"statistics": statistics_block(spec, min_group_n, df), "results": results}
@@ -68,12 +91,23 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
         "correction": "holm",
         "paired_test": "mcnemar_exact",
         "group_test": "fisher_exact (group vs rest)",
+        "verdict_test": (
+            "cluster-robust score test per grouping (Pearson chi-square without subjects); "
+            "Holm over every tested metric and grouping of a result; a group is named worse "
+            "only when that test rejects and its own test against the rest rejects (Holm)"
+        ),
+        "alpha": 1 - spec.confidence,
+        "min_cell": MIN_CELL,
+        "proportion_interval": "union of the bootstrap percentile and the Wilson interval",
         "disparity_interval": "percentile, recomputed per resample on the whole statistic",
         "calibration_bins": M.N_BINS,
         "notes": [
             "Interval keys: value, ci_low, ci_high, n. Undefined values are null.",
             "Equal-mass bin edges are fixed from the full slice and held in every resample.",
-            "Groups with n < min_group_n are reported, flagged small, and left out of disparity.",
+            "Groups with n < min_group_n are reported, flagged small, and left out of disparity "
+            "and tests; conditional rates use min_group_n on their own denominator.",
+            f"Groups with fewer than {MIN_CELL} rows are never printed (privacy); their rows are "
+            "counted as suppressed.",
             "Binned ECE is biased upward, most in small groups, and its percentile interval sits "
             "above the estimate (the estimate can be at or below ci_low); ece_bootstrap_bias is "
             "the bootstrap estimate of that bias (ECE minus it is bias-corrected).",
@@ -114,13 +148,24 @@ def analyze_slice(
     spec: BootstrapSpec,
     grouping: dict[str, list[str]],
     min_group_n: int,
+    reference: dict[str, str] | None = None,
+    hostile: tuple[str, ...] = HOSTILE,
 ) -> dict[str, Any]:
     key = {k: (None if pd.isna(part[k].iloc[0]) else str(part[k].iloc[0])) for k in SLICE_KEYS}
     out: dict[str, Any] = {**key, "data": accounting(part)}
     out["end_to_end"] = end_to_end_accuracy(part, spec=spec)
+    out["label_free"] = label_free(
+        part,
+        grouping=grouping,
+        spec=spec,
+        min_group_n=min_group_n,
+        clusters_of=_subjects,
+        hostile=hostile,
+    )
     scored = part[(part["status"] == OK) & part["label"].notna() & part["pred"].notna()]
     if scored.empty:
-        out["note"] = "no scored rows (status ok with a label and a prediction)"
+        out["note"] = "no scored rows with a label: label-free results only"
+        _settle(out, spec)
         return out
     labels = canonical_order(list(pd.unique(pd.concat([scored["label"], scored["pred"]]))))
     t, p, _ = M.encode_labels(scored["label"], scored["pred"], labels)
@@ -133,6 +178,13 @@ def analyze_slice(
     }
     n = len(scored)
     out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
+    hits = int((t == p).sum())
+    acc = out["headline"]["accuracy"]
+    acc["ci_low"], acc["ci_high"] = (
+        float(v)
+        for v in proportion_interval(hits, n, acc["ci_low"], acc["ci_high"], spec.confidence)
+    )
+    out["baselines"] = baselines(t, len(labels), acc)
     out["per_class"] = per_class(res, labels)
     out["confusion"] = confusion(res, labels)
     proba_labels = _prob_labels(scored)
@@ -151,19 +203,27 @@ def analyze_slice(
     out["groups"] = {}
     for name, attrs in grouping.items():
         codes, names = group_codes(scored, attrs)
+        codes, names, suppressed = suppress_small(codes, names)
+        if not names:
+            out["groups"][name] = {"groups": [], "suppressed": suppressed, "tests": {}}
+            continue
+        keep = codes >= 0
         out["groups"][name] = disaggregate(
-            true_idx=t,
-            pred_idx=p,
+            true_idx=t[keep],
+            pred_idx=p[keep],
             labels=labels,
-            group=codes,
+            group=codes[keep],
             group_names=names,
             spec=spec,
-            clusters=clusters,
+            clusters=None if clusters is None else clusters[keep],
             min_group_n=min_group_n,
-            proba=proba,
-            proba_true_idx=tp,
+            proba=None if proba is None else proba[keep],
+            proba_true_idx=None if tp is None else tp[keep],
             edges=edges,
+            reference=(reference or {}).get(name),
         )
+        out["groups"][name]["suppressed"] = suppressed
+        _add_end_to_end(out["groups"][name], part, attrs, spec=spec)
     cats = vote_categories(scored)
     votes = scored[[VOTE_PREFIX + c for c in cats]].to_numpy(dtype=np.float64) if cats else None
     out["agreement"] = None
@@ -178,7 +238,78 @@ def analyze_slice(
             spec=spec,
             clusters=clusters,
         )
+    _settle(out, spec)
     return out
+
+
+def _settle(out: dict[str, Any], spec: BootstrapSpec) -> None:
+    """Holm families of the tests whose outcome the report may put into words.
+
+    With labels: accuracy and detection per grouping ("who it fails"), one family; the
+    label-free readings (hostile readings, at equal smiles) are a second family, reported in
+    their own section. Without labels: every label-free test, detection included, is one family.
+    Each grouping's accuracy test becomes its ``finding``."""
+    alpha = 1 - spec.confidence
+    groups = out.get("groups") or {}
+    lf = (out.get("label_free") or {}).get("groupings", {})
+    labelled = [t for g in groups.values() for t in g.get("tests", {}).values()]
+    readings = [t for g in lf.values() for k, t in g["tests"].items() if k != "detection_rate"]
+    detection = [
+        g["tests"]["detection_rate"] for g in lf.values() if "detection_rate" in g["tests"]
+    ]
+    if labelled:
+        settle(labelled + detection, alpha=alpha)
+        settle(readings, alpha=alpha)
+    else:
+        settle(readings + detection, alpha=alpha)
+    for name, g in groups.items():
+        if "accuracy" in g.get("tests", {}):
+            g["finding"] = g["tests"]["accuracy"]
+        if name in lf and "detection_rate" in lf[name]["tests"]:
+            g["tests"]["detection_rate"] = lf[name]["tests"]["detection_rate"]
+
+
+def baselines(true_idx: np.ndarray, k: int, accuracy: dict[str, Any]) -> dict[str, Any]:
+    """What guessing scores: chance (1/k, k the labels in this slice) and always answering the
+    most common label. An accuracy whose interval reaches either is not distinguishable from it."""
+    counts = np.bincount(true_idx[true_idx >= 0], minlength=k)
+    majority = float(counts.max() / counts.sum()) if counts.sum() else None
+    chance = 1.0 / k if k else None
+    low = accuracy.get("ci_low")
+    return {
+        "chance": chance,
+        "k": int(k),
+        "majority": majority,
+        "majority_label_index": int(counts.argmax()) if counts.sum() else None,
+        "distinguishable_from_chance": None if low is None or chance is None else low > chance,
+        "above_majority": None if low is None or majority is None else low > majority,
+    }
+
+
+def _add_end_to_end(entry: dict[str, Any], part: pd.DataFrame, attrs: list[str], *, spec) -> None:
+    """Per group, over every labelled face shown: end-to-end accuracy (a missed face counts as
+    wrong) and the detection rate, beside accuracy on faces found."""
+    rows = part[part["label"].notna() & part["status"].isin(END_TO_END_STATUSES)]
+    if rows.empty:
+        return
+    codes, names = group_codes(rows, attrs)
+    codes, names, _ = suppress_small(codes, names)
+    hit = ((rows["status"] == OK) & (rows["pred"] == rows["label"])).to_numpy(dtype=float)
+    found = (rows["status"] == OK).to_numpy(dtype=float)
+    n = np.bincount(codes[codes >= 0], minlength=len(names)).astype(float)
+    by = {}
+    for metric, y in (("end_to_end_accuracy", hit), ("detection_rate", found)):
+        x = np.bincount(codes[codes >= 0], weights=y[codes >= 0], minlength=len(names))
+        lo, hi = proportion_interval(
+            x, n, np.full(len(n), np.nan), np.full(len(n), np.nan), spec.confidence
+        )
+        with np.errstate(all="ignore"):
+            by[metric] = [interval(v, a, b, m) for v, a, b, m in zip(x / n, lo, hi, n, strict=True)]
+    for row in entry["groups"]:
+        if row["group"] in names:
+            i = names.index(row["group"])
+            for metric, ivs in by.items():
+                row["metrics"][metric] = ivs[i]
 
 
 def _scalar(res: Resampled, reduce: Any, n: int) -> dict[str, Any]:
@@ -197,13 +328,23 @@ def end_to_end_accuracy(part: pd.DataFrame, *, spec: BootstrapSpec) -> dict[str,
         np.tile([0, 1], (len(rows), 1)), np.column_stack([np.ones_like(hit), hit]), 2
     )
     res = Resampled(feats, spec=spec, strata=rows["label"].to_numpy(), clusters=_subjects(rows))
-    return _scalar(res, lambda S: M._div(S[..., 1], S[..., 0], np.nan), len(rows))
+    out = _scalar(res, lambda S: M._div(S[..., 1], S[..., 0], np.nan), len(rows))
+    lo, hi = proportion_interval(
+        hit.sum(), len(rows), out["ci_low"], out["ci_high"], res.spec.confidence
+    )
+    out["ci_low"], out["ci_high"] = float(lo), float(hi)
+    return out
 
 
 def per_class(res: Resampled, labels: list[str]) -> dict[str, Any]:
     C = M.as_matrix(res.total)
     ests = {m: res.estimate(M.METRICS.meta(m)["batched"]) for m in ("precision", "recall", "f1")}
     support, predicted = C.sum(1), C.sum(0)
+    conf = res.spec.confidence
+    diag = np.diag(C)
+    for m, den in (("precision", predicted), ("recall", support)):
+        e = ests[m]
+        e.low, e.high = proportion_interval(diag, den, e.low, e.high, conf)
     out = {}
     for k, lab in enumerate(labels):
         ns = {"precision": predicted[k], "recall": support[k], "f1": support[k] + predicted[k]}
@@ -215,6 +356,8 @@ def per_class(res: Resampled, labels: list[str]) -> dict[str, Any]:
 def confusion(res: Resampled, labels: list[str]) -> dict[str, Any]:
     C = M.as_matrix(res.total)
     e = res.estimate(M.row_normalised_from_confusion)
+    rows = np.broadcast_to(C.sum(1, keepdims=True), C.shape)
+    e.low, e.high = proportion_interval(C, rows, e.low, e.high, res.spec.confidence)
     K = len(labels)
     return {
         "labels": labels,

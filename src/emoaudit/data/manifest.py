@@ -1,7 +1,9 @@
 """A manifest table (CSV or Parquet): the way to audit any dataset without writing an adapter.
 
-Columns: `path` and `label` are required; `sample_id`, `subject_id` and `split` are used when
-present; `target_<name>` columns become numeric targets and `votes_<name>` vote counts (the
+Columns: `path` is required; `label` is optional (a face set annotated with age, gender or race
+but no expression label is audited label-free: an empty or absent label leaves the row `ok` with
+no label, so whether the face was found stays its status); `sample_id`, `subject_id` and `split`
+are used when present; `target_<name>` columns become numeric targets and `votes_<name>` vote counts (the
 same names the predictions table uses); every other column becomes an attribute for group
 analyses. Paths are relative to the manifest's folder (absolute paths are kept). Labels are
 names, mapped through taxonomy.canonical; an unknown name is ``unmapped_label``.
@@ -27,7 +29,7 @@ NAME = "manifest"
 DESCRIPTION = "CSV or Parquet table: path,label[,subject_id][,split][,<attribute columns>]"
 PRECROPPED = False
 
-REQUIRED = ("path", "label")
+REQUIRED = ("path",)
 RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split"})
 FILE_NAMES = ("manifest.parquet", "manifest.csv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -110,7 +112,7 @@ def row_sample(row: dict[str, Any], *, base: Path, where: str) -> Sample:
         subject_id=_text(row.get("subject_id")) or None,
     )
     _extra_columns(sample, row)
-    if sample.label is None:
+    if sample.label is None and raw:
         sample.status = UNMAPPED_LABEL
         sample.reason = _label_reason(raw, where)
     image = Path(rel) if Path(rel).is_absolute() else base / rel

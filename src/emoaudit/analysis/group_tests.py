@@ -1,0 +1,239 @@
+"""Tests of "no difference between the groups", and the verdicts they license.
+
+A max-min gap between group rates is never negative, so its bootstrap interval cannot contain 0
+and cannot by itself say that groups differ. Every verdict in words ("group X is worse") comes
+from here instead:
+
+* ``score_test``: the cluster-robust score (Rao) test that a per-row quantity (a hit, a missed
+  face, a hostile reading, a probability) has the same mean in every group, optionally within
+  strata (bins of another score: "at equal smiles"). Without clusters and strata it is Pearson's
+  chi-square test of a G x 2 table up to the n/(n-1) factor; with subjects, each subject's
+  contributions are summed before the variance is taken, so images of one person count as one
+  unit, as in the cluster bootstrap. Each group against the rest comes from the same score.
+* ``holm_family``: Holm's step-down over every test one result turns into words.
+* ``verdict``: a group is named worse (or better) only when the grouping's omnibus test rejects
+  after Holm *and* that group's test against the rest rejects after Holm within the grouping.
+  Naming requires the omnibus rejection, so under no group effect the chance of naming any group
+  is at most the level (shown by simulation in tests/analysis/test_group_tests.py).
+* ``min_detectable_difference``: the smallest gap between the smallest group and the rest that
+  this data would detect with 80% power at the Holm-adjusted level, so "no evidence of a
+  difference" always says how large a difference could have hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+POWER = 0.8
+SCORE_TEST = "cluster-robust score test (Pearson chi-square without subjects)"
+
+
+def _cluster_codes(clusters: Any, n: int) -> np.ndarray:
+    """Integer cluster per row; rows without a subject are their own cluster."""
+    if clusters is None:
+        return np.arange(n)
+    from emoaudit.analysis.bootstrap import _codes
+
+    return _codes(clusters)
+
+
+def score_test(
+    y: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    *,
+    strata: np.ndarray | None = None,
+    clusters: Any = None,
+) -> dict[str, Any]:
+    """Test that E[y] is equal across groups (within each stratum when strata are given).
+
+    The score for group g is U_g = sum_i (1[g_i = g] - pi_g(s_i)) (y_i - ybar(s_i)), with pi_g(s)
+    the share of group g in stratum s; its variance is the sum over clusters of the outer
+    products of their summed scores (times C/(C-1)). The omnibus statistic U' V^+ U is
+    chi-square with rank(V) degrees of freedom; U_g / sqrt(V_gg) tests group g against the rest.
+    """
+    from scipy.stats import chi2, norm
+
+    y = np.asarray(y, dtype=np.float64)
+    group = np.asarray(group, dtype=np.int64)
+    n = len(y)
+    s = np.zeros(n, dtype=np.int64) if strata is None else _dense(np.asarray(strata))
+    S = int(s.max(initial=-1)) + 1
+    count = np.bincount(s, minlength=S).astype(np.float64)
+    ybar = np.bincount(s, y, minlength=S) / np.maximum(count, 1)
+    share = np.zeros((S, n_groups))
+    np.add.at(share, (s, group), 1.0)
+    share /= np.maximum(count, 1)[:, None]
+    r = y - ybar[s]
+    X = -share[s] * r[:, None]
+    X[np.arange(n), group] += r
+    U = X.sum(0)
+    c = _dense(_cluster_codes(clusters, n))
+    C = int(c.max(initial=-1)) + 1
+    from scipy import sparse
+
+    member = sparse.csr_matrix((np.ones(n), (c, np.arange(n))), shape=(C, n))
+    per_cluster = np.asarray(member @ X)
+    V = per_cluster.T @ per_cluster * (C / max(C - 1, 1))
+    out: dict[str, Any] = {"test": SCORE_TEST, "n": n, "n_clusters": C, "n_strata": S}
+    scale = max(float(np.abs(V).max(initial=0.0)), 1e-300)
+    rank = int(np.linalg.matrix_rank(V / scale, tol=1e-9)) if scale > 1e-300 else 0
+    if rank == 0:
+        out.update(statistic=0.0, df=0, p_value=1.0, z=[0.0] * n_groups, p_vs_rest=[1.0] * n_groups)
+        return out
+    stat = float(U @ np.linalg.pinv(V, rcond=1e-9, hermitian=True) @ U)
+    var = np.diag(V)
+    with np.errstate(all="ignore"):
+        z = np.where(var > 0, U / np.sqrt(var), 0.0)
+    out.update(
+        statistic=stat,
+        df=rank,
+        p_value=float(chi2.sf(stat, rank)),
+        z=z.tolist(),
+        p_vs_rest=(2 * norm.sf(np.abs(z))).tolist(),
+    )
+    return out
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    _, inverse = np.unique(codes, return_inverse=True)
+    return inverse.ravel().astype(np.int64)
+
+
+def holm_family(tests: list[dict[str, Any]], *, alpha: float) -> None:
+    """Holm-adjust the omnibus p-values of every test in the family, in place (``p_holm``,
+    ``rejected``); tests without a p-value are left out of the family size."""
+    from emoaudit.analysis.bootstrap import holm
+
+    adjusted = holm([t.get("p_value", np.nan) for t in tests])
+    for t, p in zip(tests, adjusted, strict=True):
+        t["p_holm"] = None if np.isnan(p) else float(p)
+        t["rejected"] = bool(np.isfinite(p) and p < alpha)
+        t["alpha"] = alpha
+        t["family_size"] = int(np.isfinite(adjusted).sum())
+
+
+def verdict(
+    test: dict[str, Any],
+    *,
+    group_names: list[str],
+    higher_is_better: bool,
+    alpha: float,
+) -> None:
+    """Name worse and better groups in ``test`` (in place) only where the tests back it."""
+    from emoaudit.analysis.bootstrap import holm
+
+    test["worse"], test["better"] = [], []
+    p_rest = np.asarray(test.get("p_vs_rest") or [], dtype=np.float64)
+    if not len(p_rest):
+        return
+    p_adj = holm(p_rest)
+    test["p_vs_rest_holm"] = [None if np.isnan(p) else float(p) for p in p_adj]
+    if not test.get("rejected"):
+        return
+    z = np.asarray(test["z"], dtype=np.float64)
+    for g, name in enumerate(group_names):
+        if not (np.isfinite(p_adj[g]) and p_adj[g] < alpha):
+            continue
+        above = z[g] > 0
+        (test["better"] if above == higher_is_better else test["worse"]).append(name)
+
+
+def min_detectable_difference(
+    *,
+    y: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    alpha: float,
+    design_effect: float = 1.0,
+) -> float | None:
+    """Smallest difference between the smallest group and the rest detectable with 80% power
+    by a two-sided test at level ``alpha``: (z_{1-alpha/2} + z_{0.8}) * sd * sqrt(1/n_g + 1/n_rest)
+    * sqrt(design effect), sd the pooled standard deviation of y."""
+    from scipy.stats import norm
+
+    sizes = np.bincount(group, minlength=n_groups)
+    present = sizes[sizes > 0]
+    if len(present) < 2:
+        return None
+    n_small = float(present.min())
+    n_rest = float(present.sum() - n_small)
+    sd = float(np.std(np.asarray(y, dtype=np.float64)))
+    if sd == 0:
+        sd = 0.5  # a rate observed constant: use the widest binomial spread, not certainty
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(POWER)
+    return float(z * sd * np.sqrt(1 / n_small + 1 / n_rest) * np.sqrt(max(design_effect, 1.0)))
+
+
+def design_effect(test: dict[str, Any], y: np.ndarray, group: np.ndarray, n_groups: int) -> float:
+    """Cluster-robust over independent-rows variance of the scores (>= 1 where subjects repeat),
+    used to widen the detectable difference for clustered data."""
+    if test.get("n_clusters", 0) >= test.get("n", 0):
+        return 1.0
+    iid = score_test(y, group, n_groups)
+    a, b = test.get("statistic", 0.0), iid.get("statistic", 0.0)
+    if a <= 0 or b <= 0:
+        return 1.0
+    return float(max(1.0, b / a))
+
+
+def finding(
+    *,
+    metric: str,
+    y: np.ndarray,
+    group: np.ndarray,
+    group_names: list[str],
+    clusters: Any = None,
+    strata: np.ndarray | None = None,
+    higher_is_better: bool = True,
+) -> dict[str, Any]:
+    """One grouping's test of one per-row quantity, before the family's Holm step (see
+    ``settle``): the omnibus score test, each group against the rest, and the group means."""
+    G = len(group_names)
+    test = score_test(y, group, G, strata=strata, clusters=clusters)
+    test["metric"] = metric
+    test["higher_is_better"] = higher_is_better
+    test["groups"] = list(group_names)
+    test["_design"] = (y, group, G)
+    return test
+
+
+def settle(
+    tests: list[dict[str, Any]], *, alpha: float, subject: str = "the model's results"
+) -> None:
+    """Holm over the family, then verdicts, detectable differences and one plain sentence per
+    test (in place). Private working arrays are removed so the tests are JSON-able."""
+    holm_family(tests, alpha=alpha)
+    m = max((t["family_size"] for t in tests), default=1)
+    for t in tests:
+        y, group, G = t.pop("_design")
+        verdict(t, group_names=t["groups"], higher_is_better=t["higher_is_better"], alpha=alpha)
+        deff = design_effect(t, y, group, G)
+        t["min_detectable_difference"] = min_detectable_difference(
+            y=y, group=group, n_groups=G, alpha=alpha / max(m, 1), design_effect=deff
+        )
+        t["text"] = sentence(t, subject=subject)
+
+
+def sentence(t: dict[str, Any], *, subject: str) -> str:
+    """The only words a report may say about a grouping's difference."""
+    metric = t["metric"].replace("_", " ")
+    p = t.get("p_holm")
+    p_txt = "n/a" if p is None else f"{p:.3g}"
+    if t.get("rejected") and (t["worse"] or t["better"]):
+        parts = []
+        if t["worse"]:
+            parts.append(f"worse for {', '.join(t['worse'])}")
+        if t["better"]:
+            parts.append(f"better for {', '.join(t['better'])}")
+        return f"{metric} differs between groups (Holm p = {p_txt}): {' and '.join(parts)}."
+    if t.get("rejected"):
+        return (
+            f"{metric} differs between groups (Holm p = {p_txt}), but no single group differs "
+            "from the rest after correction."
+        )
+    mdd = t.get("min_detectable_difference")
+    tail = "" if mdd is None else f"; this data could detect a gap of {mdd:.1%} or more"
+    return f"no evidence of a difference in {metric} (Holm p = {p_txt}){tail}."

@@ -1,0 +1,262 @@
+"""Who is read how: group comparisons that need no expression label.
+
+The face sets auditors can get (FairFace, UTKFace and the like) carry age, gender or race but no
+expression label. What a model does with them can still be measured: how often it finds the face,
+what it reads on each group's faces, how often it reads them as hostile, and - after Rhue (2018),
+who found equal smiles scored angrier for Black than for white players - whether one group is read
+as more hostile *at equal smiles*.
+
+These say how groups are *read*, not that the model fails them: the people in a sample may truly
+differ in expression (children smile more in many photo sets). The conditional comparison (at
+equal P(happy), or at equal values of a column the user names) narrows that gap but does not close
+it. ``CAVEAT`` is shown beside every label-free finding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emoaudit.analysis import metrics as M
+from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval, proportion_interval
+from emoaudit.analysis.group_tests import finding
+from emoaudit.analysis.groups import group_codes, suppress_small
+from emoaudit.data.base import NO_FACE
+from emoaudit.taxonomy import CANONICAL, canonical_order
+
+HOSTILE = ("anger", "contempt", "disgust")
+GIVEN = "happy"
+N_CONDITION_BINS = 10
+CAVEAT = (
+    "Label-free differences say how groups are read, not that the model fails them: the people "
+    "in a sample may truly differ in expression. The comparison at equal smiles narrows, but "
+    "does not close, that gap."
+)
+
+
+def label_free(
+    part: pd.DataFrame,
+    *,
+    grouping: dict[str, list[str]],
+    spec: BootstrapSpec,
+    min_group_n: int,
+    clusters_of: Any,
+    hostile: tuple[str, ...] = HOSTILE,
+    given: str = GIVEN,
+) -> dict[str, Any] | None:
+    """Label-free results for one (dataset, model, condition) slice; tests are left unsettled
+    (the caller Holm-adjusts them with the slice's other tests)."""
+    presented = part[part["status"].isin(("ok", "unmapped_label", NO_FACE))]
+    found = presented["pred"].notna().to_numpy()
+    if not found.any():
+        return None
+    labels = canonical_order([x for x in pd.unique(presented["pred"].dropna()) if x in CANONICAL])
+    proba_labels = [c[5:] for c in part.columns if c.startswith("prob_") and c[5:] in CANONICAL]
+    proba_labels = canonical_order([x for x in proba_labels if part[f"prob_{x}"].notna().any()])
+    hostile_set = [x for x in hostile if x in labels or x in proba_labels]
+    out: dict[str, Any] = {
+        "caveat": CAVEAT,
+        "hostile_labels": list(hostile),
+        "given": given if given in proba_labels else None,
+        "n_presented": int(len(presented)),
+        "n_scored": int(found.sum()),
+        "labels": labels,
+        "groupings": {},
+    }
+    for name, attrs in grouping.items():
+        codes, names = group_codes(presented, attrs)
+        codes, names, suppressed = suppress_small(codes, names)
+        if len(names) == 0:
+            continue
+        out["groupings"][name] = _one_grouping(
+            presented,
+            codes=codes,
+            names=names,
+            found=found,
+            labels=labels,
+            proba_labels=proba_labels,
+            hostile=hostile_set,
+            given=out["given"],
+            spec=spec,
+            min_group_n=min_group_n,
+            clusters=clusters_of(presented),
+        )
+        out["groupings"][name]["suppressed"] = suppressed
+    return out
+
+
+def _one_grouping(
+    presented: pd.DataFrame,
+    *,
+    codes: np.ndarray,
+    names: list[str],
+    found: np.ndarray,
+    labels: list[str],
+    proba_labels: list[str],
+    hostile: list[str],
+    given: str | None,
+    spec: BootstrapSpec,
+    min_group_n: int,
+    clusters: Any,
+) -> dict[str, Any]:
+    G, K, P = len(names), len(labels), len(proba_labels)
+    keep = codes >= 0
+    rows = presented[keep & found]
+    g = codes[keep & found]
+    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep & found]
+    pred = M.encode_labels(rows["pred"], None, labels)[0]
+    is_hostile = rows["pred"].isin(hostile).to_numpy()
+    proba = (
+        rows[[f"prob_{x}" for x in proba_labels]].to_numpy(dtype=np.float64)
+        if P
+        else np.zeros((len(rows), 0))
+    )
+    proba = np.where(np.isfinite(proba), proba, 0.0)
+    # one row adds: count | one-hot prediction | hostile | probabilities (one block per group)
+    W = 2 + K + P
+    n = len(rows)
+    feat_codes = np.column_stack(
+        [
+            np.zeros(n, np.int64),
+            1 + np.maximum(pred, 0),
+            np.full(n, 1 + K),
+            np.tile(2 + K + np.arange(P), (n, 1)),
+        ]
+    ).astype(np.int64)
+    feat_vals = np.column_stack(
+        [np.ones(n), (pred >= 0).astype(float), is_hostile.astype(float), proba]
+    )
+    feats = M.Features(feat_codes, feat_vals, W).split_by(g, G)
+    res = Resampled(feats, spec=spec, clusters=cl, average_real=P > 0)
+
+    def ratio(col: int | slice) -> Any:
+        """Column(s) over the group's row count, per group."""
+
+        def f(S: np.ndarray) -> np.ndarray:
+            B = S.reshape(*S.shape[:-1], G, W)
+            count = B[..., 0:1] if isinstance(col, slice) else B[..., 0]
+            with np.errstate(all="ignore"):
+                return B[..., col] / count
+
+        return f
+
+    totals = res.total.reshape(G, W)
+    n_g = totals[:, 0]
+    share = res.estimate(ratio(slice(1, 1 + K)))  # (G, K)
+    share.low, share.high = proportion_interval(
+        totals[:, 1 : 1 + K], n_g[:, None], share.low, share.high, spec.confidence
+    )
+    host = res.estimate(ratio(1 + K))
+    host.low, host.high = proportion_interval(
+        totals[:, 1 + K], n_g, host.low, host.high, spec.confidence
+    )
+    meanp = res.estimate(ratio(slice(2 + K, 2 + K + P))) if P else None
+    p_codes = codes[keep]
+    n_presented = np.bincount(p_codes, minlength=G)
+    found_k = found[keep]
+    n_found = np.bincount(p_codes, weights=found_k, minlength=G)
+    det_lo, det_hi = proportion_interval(
+        n_found, n_presented, np.full(G, np.nan), np.full(G, np.nan), spec.confidence
+    )
+    eligible = n_g >= min_group_n
+    groups = []
+    for k, name in enumerate(names):
+        entry = {
+            "group": name,
+            "n_presented": int(n_presented[k]),
+            "n": int(n_g[k]),
+            "small": bool(not eligible[k]),
+            "detection_rate": interval(
+                n_found[k] / n_presented[k] if n_presented[k] else np.nan,
+                det_lo[k],
+                det_hi[k],
+                n_presented[k],
+            ),
+            "predicted_share": {
+                lab: interval(share.value[k, j], share.low[k, j], share.high[k, j], n_g[k])
+                for j, lab in enumerate(labels)
+            },
+            "hostile_rate": interval(host.value[k], host.low[k], host.high[k], n_g[k]),
+        }
+        if meanp is not None:
+            entry["mean_probability"] = {
+                lab: interval(meanp.value[k, j], meanp.low[k, j], meanp.high[k, j], n_g[k])
+                for j, lab in enumerate(proba_labels)
+            }
+        groups.append(entry)
+    tests: dict[str, Any] = {}
+    elig_names = [x for x, e in zip(names, eligible, strict=True) if e]
+    if len(elig_names) >= 2:
+        recode = np.cumsum(eligible) - 1
+        sel = eligible[g]
+        gg, clg = recode[g[sel]], (None if cl is None else cl[sel])
+        tests["hostile_rate"] = finding(
+            metric="hostile_rate",
+            y=is_hostile[sel].astype(float),
+            group=gg,
+            group_names=elig_names,
+            clusters=clg,
+            higher_is_better=False,
+        )
+        hp = [proba_labels.index(x) for x in hostile if x in proba_labels]
+        if given is not None and hp:
+            y = proba[sel][:, hp].sum(1)
+            x = proba[sel][:, proba_labels.index(given)]
+            strata = _quantile_bins(x, N_CONDITION_BINS)
+            t = finding(
+                metric=f"hostile_probability_at_equal_{given}",
+                y=y,
+                group=gg,
+                group_names=elig_names,
+                clusters=clg,
+                strata=strata,
+                higher_is_better=False,
+            )
+            tests[t["metric"]] = t
+            adjusted = _adjusted_means(y, gg, strata, len(elig_names), t, spec.confidence)
+            for entry in groups:
+                if entry["group"] in elig_names:
+                    entry["hostile_probability_at_equal_" + given] = adjusted[
+                        elig_names.index(entry["group"])
+                    ]
+    p_elig = n_presented >= min_group_n
+    if (~found_k).any() and p_elig.sum() >= 2:
+        recode = np.cumsum(p_elig) - 1
+        sel = p_elig[p_codes]
+        pcl = None if clusters is None else np.asarray(clusters, dtype=object)[keep][sel]
+        tests["detection_rate"] = finding(
+            metric="detection_rate",
+            y=found_k[sel].astype(float),
+            group=recode[p_codes[sel]],
+            group_names=[x for x, e in zip(names, p_elig, strict=True) if e],
+            clusters=pcl,
+        )
+    return {"groups": groups, "tests": tests, "resampling_unit": res.unit}
+
+
+def _quantile_bins(x: np.ndarray, n_bins: int) -> np.ndarray:
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return np.searchsorted(edges, x, side="right")
+
+
+def _adjusted_means(
+    y: np.ndarray, group: np.ndarray, strata: np.ndarray, G: int, test: dict[str, Any], conf: float
+) -> list[dict[str, Any]]:
+    """Per group: mean of y minus what rows at the same level of the conditioning score show on
+    average (the score divided by the group's n), with the interval from its robust variance."""
+    from scipy.stats import norm
+
+    S = int(strata.max(initial=-1)) + 1
+    mean_s = np.bincount(strata, y, S) / np.maximum(np.bincount(strata, minlength=S), 1)
+    resid = y - mean_s[strata]
+    n = np.bincount(group, minlength=G)
+    z = np.asarray(test["z"], dtype=float)
+    out = []
+    for g in range(G):
+        value = resid[group == g].mean() if n[g] else np.nan
+        se = abs(value / z[g]) if z[g] != 0 else np.nan
+        half = norm.ppf(1 - (1 - conf) / 2) * se
+        out.append(interval(value, value - half, value + half, n[g]))
+    return out
