@@ -201,3 +201,56 @@ def test_reused_resample_counts_equal_fresh_draws():
     np.testing.assert_array_equal(fresh, Resampled(feats, spec=spec, clusters=subjects).boot)
     seed6 = Resampled(feats, spec=BootstrapSpec(n_resamples=64, seed=6), clusters=subjects)
     assert not np.array_equal(fresh, seed6.boot)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [5, 30, 200])
+@pytest.mark.parametrize("p", [0.0, 0.02, 0.5, 0.98, 1.0])
+def test_rate_intervals_cover_and_never_claim_certainty(p, n):
+    """A rate's reported interval (bootstrap with a frozen denominator, as the label-stratified
+    bootstrap of a recall is, united with Clopper-Pearson): >= 93% coverage at nominal 95% over
+    p in {0, .02, .5, .98, 1} x n in {5, 30, 200}, and never of zero width."""
+    from emoaudit.analysis.bootstrap import proportion_interval
+
+    rng = np.random.default_rng([int(p * 100), n])
+    runs, covered = 400, 0
+    x = rng.binomial(n, p, runs)
+    # percentile bootstrap of each observed rate: resampled hits of a fixed n
+    boot = rng.binomial(n, x[:, None] / n, (runs, 400)) / n
+    lo, hi = np.quantile(boot, 0.025, axis=1), np.quantile(boot, 0.975, axis=1)
+    lo, hi = proportion_interval(x, np.full(runs, n), lo, hi, 0.95)
+    covered = ((lo <= p) & (p <= hi)).mean()
+    assert covered >= 0.93
+    assert (hi - lo > 0).all()
+
+
+def test_zero_recall_on_28_rows_has_an_interval(tmp_path):
+    """The reported symptom: per-class recall 0.0% (0.0% to 0.0%) at n=28."""
+    import pandas as pd
+
+    from emoaudit.analysis.summary import analyze
+
+    n = 128
+    label = ["happy"] * 100 + ["fear"] * 28
+    pred = ["happy"] * 100 + ["sad"] * 28
+    df = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "subject_id": None,
+            "dataset": "d",
+            "split": None,
+            "model": "m",
+            "model_sha256": "0",
+            "condition": "clean",
+            "status": "ok",
+            "reason": "",
+            "label": label,
+            "pred": pred,
+        }
+    )
+    res = analyze(df, n_resamples=200)["results"][0]
+    fear = res["per_class"]["fear"]["recall"]
+    assert fear["value"] == 0.0 and fear["ci_high"] > 0.1
+    happy = res["per_class"]["happy"]["recall"]
+    assert happy["value"] == 1.0 and happy["ci_low"] < 0.99
+    assert res["confusion"]["row_normalised"][0][0]["ci_high"] > 0  # any zero cell

@@ -162,14 +162,14 @@ def test_subject_clusters_widen_the_interval():
     df = _predictions()
     iid = flagging_analysis(df, flag=["anger"], n_resamples=400, seed=0)
     # Ten people, each contributing all their images: far less independent evidence.
-    df["subject_id"] = [f"s{i % 10}" for i in range(len(df))]
+    df["subject_id"] = [f"s{i // 10 if i < 100 else i % 10}" for i in range(len(df))]
     clustered = flagging_analysis(df, flag=["anger"], n_resamples=400, seed=0)
     assert clustered["method"]["cluster"] == "subject_id"
 
     def width(r):
         return r["rates"]["sensitivity"]["ci_high"] - r["rates"]["sensitivity"]["ci_low"]
 
-    assert width(clustered) != width(iid)
+    assert width(clustered) > width(iid)
 
 
 def test_only_clean_ok_rows_of_the_chosen_model_count():
@@ -215,3 +215,22 @@ def test_outputs_are_json_safe():
     text = json.dumps(res, allow_nan=False)
     assert res["outcomes"]["innocent_per_true_hit"]["value"] is None
     assert np.isfinite(json.loads(text)["outcomes"]["ppv"]["value"])
+
+
+def test_group_rates_are_eligible_by_their_own_denominator():
+    """A group of 200 rows with only 5 flagged-label rows is too thin for its sensitivity, and
+    a group under the minimum cell size is never printed."""
+    df = pd.concat(
+        [
+            _predictions(group="a"),
+            _predictions(group="thin", n_flag=5, hits=5, n_other=195, false_pos=10),
+            _predictions(group="tiny", n_flag=2, hits=1, n_other=5, false_pos=1),
+        ],
+        ignore_index=True,
+    )
+    res = flagging_analysis(df, flag=["anger"], n_resamples=50, min_group_n=30)
+    rows = {r["group"]: r for r in res["groups"]["group"]["groups"]}
+    assert "tiny" not in rows
+    assert rows["thin"]["small"] is True and rows["thin"]["n"] == 200
+    sens = rows["thin"]["sensitivity"]
+    assert sens["value"] == 1.0 and sens["ci_low"] < 0.6  # 5 of 5 is not certainty

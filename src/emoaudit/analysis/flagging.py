@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
+from emoaudit.analysis.groups import MIN_CELL
 from emoaudit.errors import EmoauditError
 from emoaudit.taxonomy import CANONICAL, canonical, canonical_order
 
@@ -197,18 +198,28 @@ def flagging_analysis(
             "n_samples": n_ok,
         },
         "rates": {
-            "sensitivity": ci.of(r0["sens"], rb["sens"], int(point["nF"])),
-            "nonflagged_false_positive_rate": ci.of(r0["fpr"], rb["fpr"], int(point["nN"])),
+            "sensitivity": (
+                ci.rate(point["a"], point["nF"], r0["sens"], rb["sens"])
+                if assume_sensitivity is None
+                else ci.of(r0["sens"], rb["sens"], int(point["nF"]))
+            ),
+            "nonflagged_false_positive_rate": ci.rate(
+                point["b"], point["nN"], r0["fpr"], rb["fpr"]
+            ),
             "false_flag_rate": ci.of(ffr0, ffrb, n_ok),
         },
         "per_label": {
             lab: {
                 "flagged": lab in flagged,
-                "flag_rate": ci.of(
-                    *_ratio(point, draws, f"flag:{lab}", f"n:{lab}"), int(point[f"n:{lab}"])
+                "flag_rate": ci.rate(
+                    point[f"flag:{lab}"],
+                    point[f"n:{lab}"],
+                    *_ratio(point, draws, f"flag:{lab}", f"n:{lab}"),
                 ),
-                "recall": ci.of(
-                    *_ratio(point, draws, f"hit:{lab}", f"n:{lab}"), int(point[f"n:{lab}"])
+                "recall": ci.rate(
+                    point[f"hit:{lab}"],
+                    point[f"n:{lab}"],
+                    *_ratio(point, draws, f"hit:{lab}", f"n:{lab}"),
                 ),
             }
             for lab in present
@@ -259,6 +270,7 @@ class _Interval:
     """Percentile intervals from bootstrap draws; the point estimate is the full-sample value."""
 
     def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
         self.q = (100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2)
 
     def of(self, value: Any, draws: Any, n: int) -> dict[str, Any]:
@@ -269,6 +281,18 @@ class _Interval:
         if np.isfinite(v) and d.size:
             lo, hi = np.percentile(d, self.q)
         return {"value": _clean(v), "ci_low": _clean(lo), "ci_high": _clean(hi), "n": int(n)}
+
+    def rate(self, x: float, n: float, value: Any, draws: Any) -> dict[str, Any]:
+        """A rate of x in n: the bootstrap interval united with Clopper-Pearson's, so 0 of 12
+        flagged is never reported as a certain 0%."""
+        from emoaudit.analysis.bootstrap import proportion_interval
+
+        out = self.of(value, draws, int(n))
+        if out["value"] is None or n <= 0:
+            return out
+        lo, hi = proportion_interval(x, n, out["ci_low"], out["ci_high"], self.confidence)
+        out["ci_low"], out["ci_high"] = _clean(lo), _clean(hi)
+        return out
 
 
 def _clean(x: float) -> float | None:
@@ -348,14 +372,20 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
             ffr0 = r0["d"] * s0 + (1 - r0["d"]) * f0
             ffrb = rb["d"] * sb + (1 - rb["d"]) * fb
             n = int(point[f"{key}:nF"] + point[f"{key}:nN"])
-            small = n < min_group_n
+            if n < MIN_CELL:  # privacy: never print a group this small
+                continue
+            # each rate is eligible by the rows it is taken over, not by the group's size
+            n_flag, n_other = point[f"{key}:nF"], point[f"{key}:nN"]
+            small = bool(n_flag < min_group_n or n_other < min_group_n)
             rows.append(
                 {
                     "group": g,
                     "n": n,
+                    "n_flagged_label": int(n_flag),
+                    "n_other_label": int(n_other),
                     "small": small,
                     "false_flag_rate": ci.of(ffr0, ffrb, n),
-                    "sensitivity": ci.of(s0, sb, int(point[f"{key}:nF"])),
+                    "sensitivity": ci.rate(point[f"{key}:a"], n_flag, s0, sb),
                 }
             )
             if not small and np.isfinite(ffr0):
@@ -373,6 +403,8 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
             "groups": rows,
             "ratio_max_min": ratio,
             "min_group_n": min_group_n,
+            "eligibility": "a group is compared when it has min_group_n rows of flagged and of "
+            f"non-flagged labels each; groups under {MIN_CELL} rows are not shown",
         }
     return out
 

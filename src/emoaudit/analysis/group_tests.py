@@ -67,19 +67,25 @@ def score_test(
     np.add.at(share, (s, group), 1.0)
     share /= np.maximum(count, 1)[:, None]
     r = y - ybar[s]
-    X = -share[s] * r[:, None]
-    X[np.arange(n), group] += r
+    D = -share[s]  # each row's group indicator minus its stratum's group shares
+    D[np.arange(n), group] += 1.0
+    X = D * r[:, None]
     U = X.sum(0)
-    c = _dense(_cluster_codes(clusters, n))
-    C = int(c.max(initial=-1)) + 1
-    from scipy import sparse
-
-    member = sparse.csr_matrix((np.ones(n), (c, np.arange(n))), shape=(C, n))
-    per_cluster = np.asarray(member @ X)
-    V = per_cluster.T @ per_cluster * (C / max(C - 1, 1))
+    if clusters is None:
+        # independent rows: the pooled within-stratum variance under no difference, which makes
+        # this Pearson's chi-square (Cochran-Mantel-Haenszel's, with strata) exactly
+        C = n
+        Dw = D * np.sqrt(np.bincount(s, r * r, minlength=S) / np.maximum(count, 1))[s][:, None]
+        V = Dw.T @ Dw
+    else:
+        c = _dense(_cluster_codes(clusters, n))
+        C = int(c.max(initial=-1)) + 1
+        per_cluster = np.stack([np.bincount(c, X[:, j], C) for j in range(n_groups)], -1)
+        V = per_cluster.T @ per_cluster * (C / max(C - 1, 1))
     out: dict[str, Any] = {"test": SCORE_TEST, "n": n, "n_clusters": C, "n_strata": S}
-    scale = max(float(np.abs(V).max(initial=0.0)), 1e-300)
-    rank = int(np.linalg.matrix_rank(V / scale, tol=1e-9)) if scale > 1e-300 else 0
+    scale = float(np.abs(V).max(initial=0.0))
+    eig = np.linalg.eigvalsh(V / scale) if scale > 0 else np.zeros(0)
+    rank = int((eig > 1e-9).sum())
     if rank == 0:
         out.update(statistic=0.0, df=0, p_value=1.0, z=[0.0] * n_groups, p_vs_rest=[1.0] * n_groups)
         return out

@@ -3,9 +3,9 @@
 Columns: `path` is required; `label` is optional (a face set annotated with age, gender or race
 but no expression label is audited label-free: an empty or absent label leaves the row `ok` with
 no label, so whether the face was found stays its status); `sample_id`, `subject_id` and `split`
-are used when present; `target_<name>` columns become numeric targets and `votes_<name>` vote counts (the
-same names the predictions table uses); every other column becomes an attribute for group
-analyses. Paths are relative to the manifest's folder (absolute paths are kept). Labels are
+are used when present; `target_<name>` columns become numeric targets and `votes_<name>` vote
+counts (the same names the predictions table uses); every other column becomes an attribute for
+group analyses. Paths are relative to the manifest's folder (absolute paths are kept). Labels are
 names, mapped through taxonomy.canonical; an unknown name is ``unmapped_label``.
 
 Streaming: CSV is read line by line and Parquet one record batch at a time, so a manifest with

@@ -1,0 +1,207 @@
+"""The error rates of every group verdict the report puts into words, shown by seeded simulation.
+
+Under no group effect a "worse" (or "better") group must be named in at most 5% of runs, within
+Monte Carlo error; a real 10-point accuracy gap at 500 faces per group must be named in at least
+80% of runs, and named on the right group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
+
+from emoaudit.analysis.group_tests import finding, score_test, settle
+
+ALPHA = 0.05
+RUNS = 250
+
+
+def _mc_bound(runs: int, rate: float = ALPHA) -> float:
+    """Nominal rate plus three Monte Carlo standard errors."""
+    return rate + 3 * np.sqrt(rate * (1 - rate) / runs)
+
+
+def _simulate(rng, *, probs, n, accuracy, subjects, within=False, effect=0.0):
+    """Rows with a group, a subject (or None) and a hit; group 0 loses `effect` accuracy."""
+    G = len(probs)
+    if subjects:
+        per = 4
+        n_sub = n // per
+        subject = np.repeat(np.arange(n_sub), per)
+        group = rng.choice(G, n_sub, p=probs)[subject]
+        if within:  # the attribute varies within a subject (pose, lighting)
+            group = rng.choice(G, len(subject), p=probs)
+        logit = np.log(accuracy / (1 - accuracy)) + rng.normal(0, 1.0, n_sub)[subject]
+        p = 1 / (1 + np.exp(-logit))
+    else:
+        subject = None
+        group = rng.choice(G, n, p=probs)
+        p = np.full(n, accuracy)
+    p = p - effect * (group == 0)
+    return group, subject, (rng.random(len(group)) < p).astype(float)
+
+
+def _named(group, subject, hit, G, *, higher_is_better=True):
+    names = [f"g{g}" for g in range(G)]
+    t = finding(
+        metric="accuracy",
+        y=hit,
+        group=group,
+        group_names=names,
+        clusters=subject,
+        higher_is_better=higher_is_better,
+    )
+    settle([t], alpha=ALPHA)
+    return t
+
+
+NULL_CASES = [
+    ("2 equal", [0.5, 0.5], 300),
+    ("2 unequal", [0.2, 0.8], 300),
+    ("4 equal", [0.25] * 4, 400),
+    ("4 unequal", [0.07, 0.13, 0.3, 0.5], 600),
+    ("9 equal", [1 / 9] * 9, 540),
+    ("9 unequal", [0.025] * 4 + [0.1] * 4 + [0.5], 1000),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subjects", [False, True], ids=["images", "subjects"])
+@pytest.mark.parametrize("label,probs,n", NULL_CASES, ids=[c[0] for c in NULL_CASES])
+def test_no_group_is_named_without_a_real_difference(label, probs, n, subjects):
+    rng = np.random.default_rng([len(probs), n, int(subjects)])
+    named = 0
+    for _ in range(RUNS):
+        group, subject, hit = _simulate(rng, probs=probs, n=n, accuracy=0.6, subjects=subjects)
+        t = _named(group, subject, hit, len(probs))
+        named += bool(t["worse"] or t["better"])
+    assert named / RUNS <= _mc_bound(RUNS), f"{label}: named a group in {named}/{RUNS} runs"
+
+
+@pytest.mark.slow
+def test_size_pooled_over_every_null_case_is_nominal():
+    """All null designs together (equal and unequal sizes, 2-9 groups, images and subjects,
+    attributes fixed or varying within a subject): the pooled rate of naming a group is within
+    three Monte Carlo errors of 5%, a far tighter check than any single design."""
+    rng = np.random.default_rng(2026)
+    named = runs = 0
+    for _, probs, n in NULL_CASES:
+        for subjects, within in ((False, False), (True, False), (True, True)):
+            for _ in range(RUNS // 2):
+                group, subject, hit = _simulate(
+                    rng, probs=probs, n=n, accuracy=0.6, subjects=subjects, within=within
+                )
+                t = _named(group, subject, hit, len(probs))
+                named += bool(t["worse"] or t["better"])
+                runs += 1
+    assert named / runs <= _mc_bound(runs)
+    assert named / runs >= 0.01, "a test that never rejects has no power either"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("G", [2, 4])
+def test_a_ten_point_gap_at_500_faces_per_group_is_named(G):
+    rng = np.random.default_rng(G)
+    right = wrong = 0
+    runs = 200
+    for _ in range(runs):
+        group, subject, hit = _simulate(
+            rng, probs=[1 / G] * G, n=500 * G, accuracy=0.7, subjects=False, effect=0.1
+        )
+        t = _named(group, subject, hit, G)
+        right += t["worse"] == ["g0"]
+        wrong += any(w != "g0" for w in t["worse"]) or "g0" in t["better"]
+    assert right / runs >= 0.8, f"power {right}/{runs}"
+    assert wrong / runs <= _mc_bound(runs)
+
+
+@pytest.mark.slow
+def test_power_with_subject_clusters_is_reported_honestly():
+    """With 4 images per subject and subject effects the same gap is harder to see; the
+    detectable difference the report prints grows accordingly, and when it is below the true
+    gap the test finds the gap most of the time."""
+    rng = np.random.default_rng(7)
+    found, mdd = 0, []
+    for _ in range(100):
+        group, subject, hit = _simulate(
+            rng, probs=[0.5, 0.5], n=2000, accuracy=0.7, subjects=True, effect=0.1
+        )
+        t = _named(group, subject, hit, 2)
+        found += t["worse"] == ["g0"]
+        mdd.append(t["min_detectable_difference"])
+    assert np.median(mdd) > 0.06  # wider than the same rows as independent images
+    if np.median(mdd) < 0.1:
+        assert found / 100 >= 0.7
+
+
+def test_score_test_without_subjects_is_pearsons_chi_square():
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 3, 600)
+    hit = (rng.random(600) < 0.5 + 0.1 * (group == 2)).astype(float)
+    table = np.array([[((group == g) & (hit == h)).sum() for h in (0, 1)] for g in range(3)])
+    expected = chi2_contingency(table, correction=False)
+    got = score_test(hit, group, 3)
+    assert got["df"] == expected.dof == 2
+    assert got["statistic"] == pytest.approx(expected.statistic, rel=1e-9)
+    assert got["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_clusters_widen_the_test():
+    """Identical rows, but counted as 50 subjects of 12 images each: the score variance grows
+    when a subject's images agree, so the same gap is less significant."""
+    rng = np.random.default_rng(1)
+    subject = np.repeat(np.arange(50), 12)
+    group = (subject % 2).astype(np.int64)
+    hit = (rng.random(50)[subject] < 0.6 + 0.1 * group).astype(float)
+    independent = score_test(hit, group, 2)
+    clustered = score_test(hit, group, 2, clusters=subject)
+    assert clustered["statistic"] < independent["statistic"]
+    assert clustered["n_clusters"] == 50
+
+
+def test_conditional_test_removes_a_difference_explained_by_the_stratum():
+    """Group 1 smiles less, and unsmiling faces score higher anger: anger differs by group
+    overall, but not at equal smiles (Rhue's comparison)."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    group = rng.integers(0, 2, n)
+    smile_bin = (rng.random(n) < np.where(group == 1, 0.3, 0.7)).astype(np.int64)
+    anger = 0.1 + 0.2 * (smile_bin == 0) + rng.normal(0, 0.05, n)
+    overall = score_test(anger, group, 2)
+    conditional = score_test(anger, group, 2, strata=smile_bin)
+    assert overall["p_value"] < 1e-10
+    assert conditional["p_value"] > 0.01
+
+
+def test_verdict_words_follow_the_test():
+    rng = np.random.default_rng(5)
+    group = np.repeat([0, 1], 500)
+    hit = (rng.random(1000) < np.where(group == 0, 0.55, 0.75)).astype(float)
+    t = _named(group, None, hit, 2)
+    assert t["rejected"] and t["worse"] == ["g0"] and t["better"] == ["g1"]
+    assert t["text"].startswith("accuracy differs between groups")
+    assert "worse for g0" in t["text"]
+    same = _named(group, None, rng.permutation(hit), 2)
+    if not same["rejected"]:
+        assert same["worse"] == [] and "no evidence of a difference" in same["text"]
+        assert "could detect a gap of" in same["text"]
+
+
+def test_holm_family_spans_every_test():
+    rng = np.random.default_rng(11)
+    tests = []
+    for _ in range(4):
+        group = rng.integers(0, 2, 400)
+        tests.append(
+            finding(
+                metric="accuracy",
+                y=(rng.random(400) < 0.6).astype(float),
+                group=group,
+                group_names=["a", "b"],
+            )
+        )
+    raw = sorted(t["p_value"] for t in tests)
+    settle(tests, alpha=ALPHA)
+    assert all(t["family_size"] == 4 for t in tests)
+    assert min(t["p_holm"] for t in tests) == pytest.approx(min(1.0, 4 * raw[0]))
