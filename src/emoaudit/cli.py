@@ -45,6 +45,31 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
 
+BAD_REFERENCE = "--reference '{value}': expected ATTRIBUTE=GROUP, e.g. gender=female"
+BAD_HOSTILE = "--hostile '{value}': not an expression label (expected names such as {known})"
+
+
+def group_options(reference: list[str] | None, hostile: str, at_equal: str) -> dict:
+    """--reference/--hostile/--at-equal as analysis.summary.analyze arguments, checked before
+    anything runs."""
+    from emoaudit.taxonomy import CANONICAL, canonical
+
+    ref = {}
+    for item in _split(reference):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise EmoauditError(BAD_REFERENCE.format(value=item))
+        ref[name.strip()] = value.strip()
+    labels = []
+    for name in _split([hostile]):
+        label = canonical(name)
+        if label is None:
+            raise EmoauditError(BAD_HOSTILE.format(value=name, known=", ".join(CANONICAL)))
+        labels.append(label)
+    given = canonical(at_equal) or at_equal.strip()
+    return {"reference": ref, "hostile": tuple(labels), "given": given}
+
+
 @app.command()
 def audit(
     data: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
@@ -71,6 +96,17 @@ def audit(
     seed: Annotated[int, typer.Option(help="Seed for perturbations and bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     min_group_n: Annotated[int, typer.Option(help="Smallest group size in disparities.")] = 30,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(help="Compare groups with a reference group, e.g. gender=female."),
+    ] = None,
+    hostile: Annotated[
+        str, typer.Option(help="Labels read as hostile in label-free results.")
+    ] = "anger,contempt,disgust",
+    at_equal: Annotated[
+        str,
+        typer.Option(help="Compare hostile readings at equal levels of this label or column."),
+    ] = "happy",
     fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
@@ -117,6 +153,8 @@ def audit(
         device=device,
         extra={"fps": fps} if fmt == "video" else {},
     )
+    with user_errors():
+        req.group_options = group_options(reference, hostile, at_equal)
     with user_errors(), _progress(quiet, data) as (on_start, on_progress):
         if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
             from emoaudit.models.device import choose_backend
@@ -210,6 +248,17 @@ def report(
     seed: Annotated[int, typer.Option()] = 0,
     resamples: Annotated[int, typer.Option()] = 1000,
     min_group_n: Annotated[int, typer.Option()] = 30,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(help="Compare groups with a reference group, e.g. gender=female."),
+    ] = None,
+    hostile: Annotated[
+        str, typer.Option(help="Labels read as hostile in label-free results.")
+    ] = "anger,contempt,disgust",
+    at_equal: Annotated[
+        str,
+        typer.Option(help="Compare hostile readings at equal levels of this label or column."),
+    ] = "happy",
     include_examples: Annotated[bool, typer.Option()] = False,
     examples_unblurred: Annotated[bool, typer.Option()] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -227,6 +276,7 @@ def report(
             n_resamples=resamples,
             seed=seed,
             min_group_n=min_group_n,
+            **group_options(reference, hostile, at_equal),
         )
         _write_report(
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred

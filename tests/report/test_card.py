@@ -27,7 +27,9 @@ def test_md_neutralises_tables_links_and_tags():
     assert "<" not in md(EVIL)
 
 
-def test_a_group_at_zero_accuracy_is_named_lowest():
+def test_a_group_is_named_only_where_its_test_rejects():
+    """The card once named a "lowest" group from a max-min gap alone (whose interval can never
+    contain 0), so random attributes always had a worst group. Now only the test's words."""
     from emoaudit.report.card import render_card
 
     def iv(v, n=50):
@@ -36,22 +38,27 @@ def test_a_group_at_zero_accuracy_is_named_lowest():
     def row(name, acc, **kw):
         return {"group": name, "n": 50, "small": False, "metrics": {"accuracy": iv(acc)}, **kw}
 
-    groups = {
-        "skin": {
-            "groups": [
-                row("A", 0.9),
-                row("B", 0.0),
-                row("C", None),
-                row("(missing)", 0.0, missing_attribute=True),
-            ],
-            "disparity": {"accuracy": {"difference": iv(0.9)}},
+    def card_for(finding):
+        groups = {
+            "skin": {
+                "groups": [row("A", 0.9), row("B", 0.0), row("C", None)],
+                "disparity": {"accuracy": {"difference": iv(0.9)}},
+                "finding": finding,
+            }
         }
-    }
-    results = {
-        "results": [
-            {"dataset": "d", "model": "m", "condition": "clean", "groups": groups,
-             "headline": {"accuracy": iv(0.5)}}
-        ]
-    }  # fmt: skip
-    card = render_card(results)
-    assert "lowest: B" in card
+        results = {
+            "results": [
+                {"dataset": "d", "model": "m", "condition": "clean", "groups": groups,
+                 "headline": {"accuracy": iv(0.5)}}
+            ]
+        }  # fmt: skip
+        return render_card(results)
+
+    named = card_for({"text": "accuracy differs between groups (Holm p = 0.001): worse for B."})
+    assert "worse for B" in named
+    silent = card_for(
+        {"text": "no evidence of a difference in accuracy (Holm p = 0.4); this data could "
+         "detect a gap of 12.0% or more."}
+    )  # fmt: skip
+    assert "no evidence of a difference" in silent and "worse" not in silent
+    assert "lowest" not in silent

@@ -157,3 +157,41 @@ def test_chunks_inferred_in_parts_give_the_rows_of_whole_chunks(fer_csv, zoo_hom
     whole = predictions(512, tmp_path / "whole")
     assert len(whole) == 42 * len(MODELS)
     pd.testing.assert_frame_equal(predictions(6, tmp_path / "parts"), whole)  # parts of 4
+
+
+def test_a_demographic_face_set_without_labels_is_audited_label_free(zoo_home, tmp_path):
+    """The usual demographic face set: gender and age columns, no expression label. Every face
+    is scored (status ok, label empty), and the report answers who is read how, with tests."""
+    import cv2
+    import numpy as np
+
+    from emoaudit.report.html import write_report
+
+    rows = face_rows(120, seed=4)
+    lines = ["path,label,gender,age"]
+    (tmp_path / "faces").mkdir()
+    for i, (_, pixels, _) in enumerate(rows):
+        face = np.array(pixels.split(), dtype=np.uint8).reshape(48, 48)
+        cv2.imwrite(str(tmp_path / "faces" / f"{i}.png"), face)
+        lines.append(f"faces/{i}.png,,{'fm'[i % 2]},{('20-39', '40-69', '70+')[i % 3]}")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    results = _audit(
+        manifest, out, models=["fer-mini-xception"], precropped=True, min_group_n=20
+    )
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert (df.status == "ok").all() and df.label.isna().all() and df.pred.notna().all()
+    (res,) = results["results"]
+    assert res["data"]["n_by_status"]["ok"] == 120
+    lf = res["label_free"]
+    assert set(lf["groupings"]) == {"gender", "age"}
+    gender = lf["groupings"]["gender"]
+    assert {g["group"] for g in gender["groups"]} == {"f", "m"}
+    assert {"hostile_rate", "hostile_probability_at_equal_happy"} <= set(gender["tests"])
+    for t in gender["tests"].values():
+        assert t["p_holm"] is not None and t["text"]
+    write_report(out, results)
+    html = (out / "report.html").read_text()
+    assert "Who is read how" in html and "Test:" in html
+    assert "how groups are read, not that the model fails them" in html

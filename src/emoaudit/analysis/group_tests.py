@@ -206,9 +206,7 @@ def finding(
     return test
 
 
-def settle(
-    tests: list[dict[str, Any]], *, alpha: float, subject: str = "the model's results"
-) -> None:
+def settle(tests: list[dict[str, Any]], *, alpha: float) -> None:
     """Holm over the family, then verdicts, detectable differences and one plain sentence per
     test (in place). Private working arrays are removed so the tests are JSON-able."""
     holm_family(tests, alpha=alpha)
@@ -220,12 +218,26 @@ def settle(
         t["min_detectable_difference"] = min_detectable_difference(
             y=y, group=group, n_groups=G, alpha=alpha / max(m, 1), design_effect=deff
         )
-        t["text"] = sentence(t, subject=subject)
+        t["text"] = sentence(t)
 
 
-def sentence(t: dict[str, Any], *, subject: str) -> str:
+METRIC_WORDS = {
+    "accuracy": "accuracy",
+    "detection_rate": "the share of faces found",
+    "hostile_rate": "the share of faces read as hostile",
+}
+
+
+def metric_words(metric: str) -> str:
+    if metric.startswith("hostile_probability_at_equal_"):
+        level = metric.removeprefix("hostile_probability_at_equal_")
+        return f"the hostile score at equal {level} scores"
+    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+
+
+def sentence(t: dict[str, Any]) -> str:
     """The only words a report may say about a grouping's difference."""
-    metric = t["metric"].replace("_", " ")
+    metric = metric_words(t["metric"])
     p = t.get("p_holm")
     p_txt = "n/a" if p is None else f"{p:.3g}"
     if t.get("rejected") and (t["worse"] or t["better"]):

@@ -59,7 +59,7 @@ def label_free(
     out: dict[str, Any] = {
         "caveat": CAVEAT,
         "hostile_labels": list(hostile),
-        "given": given if given in proba_labels else None,
+        "given": given if _given_values(part, given, proba_labels) is not None else None,
         "n_presented": int(len(presented)),
         "n_scored": int(found.sum()),
         "labels": labels,
@@ -201,10 +201,13 @@ def _one_grouping(
             higher_is_better=False,
         )
         hp = [proba_labels.index(x) for x in hostile if x in proba_labels]
-        if given is not None and hp:
+        level = None if given is None else _given_values(rows, given, proba_labels)
+        if level is not None and hp:
             y = proba[sel][:, hp].sum(1)
-            x = proba[sel][:, proba_labels.index(given)]
-            strata = _quantile_bins(x, N_CONDITION_BINS)
+            x = level[sel]
+            ok = np.isfinite(x)
+            strata = np.where(ok, _quantile_bins(np.where(ok, x, 0.0), N_CONDITION_BINS), -1)
+            strata = np.where(ok, strata, strata.max(initial=0) + 1)  # unknown level: own bin
             t = finding(
                 metric=f"hostile_probability_at_equal_{given}",
                 y=y,
@@ -234,6 +237,18 @@ def _one_grouping(
             clusters=pcl,
         )
     return {"groups": groups, "tests": tests, "resampling_unit": res.unit}
+
+
+def _given_values(rows: pd.DataFrame, given: str, proba_labels: list[str]) -> np.ndarray | None:
+    """The level to compare at: P(label) when ``given`` is a label the model scores, else a
+    numeric column the user names (a smile rating: ``attr_<name>`` or the bare column)."""
+    if given in proba_labels:
+        return rows[f"prob_{given}"].to_numpy(dtype=np.float64)
+    for col in (f"attr_{given}", given):
+        if col in rows.columns:
+            values = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=np.float64)
+            return values if np.isfinite(values).any() else None
+    return None
 
 
 def _quantile_bins(x: np.ndarray, n_bins: int) -> np.ndarray:

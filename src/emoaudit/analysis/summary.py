@@ -29,7 +29,7 @@ from emoaudit.analysis.groups import (
     groupings,
     suppress_small,
 )
-from emoaudit.analysis.label_free import HOSTILE, label_free
+from emoaudit.analysis.label_free import GIVEN, HOSTILE, label_free
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -51,13 +51,16 @@ def analyze(
     ci_method: str = "percentile",
     reference: dict[str, str] | None = None,
     hostile: tuple[str, ...] = HOSTILE,
+    given: str = GIVEN,
 ) -> dict[str, Any]:
     """Results for every (dataset, model, condition) slice, plus the statistics block that
     states how every interval was made.
 
     ``reference`` names a reference group per grouping ({"gender": "female"}): each group is then
     compared with it instead of with the rest. ``hostile`` is the set of labels counted as a
-    hostile reading in the label-free results."""
+    hostile reading in the label-free results; ``given`` the level they are compared at (a label
+    whose probability the model emits, default happy, or a numeric column such as a smile
+    rating)."""
     spec = BootstrapSpec(
         n_resamples=n_resamples, confidence=confidence, seed=seed, ci_method=ci_method
     )
@@ -70,6 +73,7 @@ def analyze(
             min_group_n=min_group_n,
             reference=reference or {},
             hostile=tuple(hostile),
+            given=given,
         )
         for _, part in df.groupby(list(SLICE_KEYS), sort=True, dropna=False)
     ]
@@ -150,6 +154,7 @@ def analyze_slice(
     min_group_n: int,
     reference: dict[str, str] | None = None,
     hostile: tuple[str, ...] = HOSTILE,
+    given: str = GIVEN,
 ) -> dict[str, Any]:
     key = {k: (None if pd.isna(part[k].iloc[0]) else str(part[k].iloc[0])) for k in SLICE_KEYS}
     out: dict[str, Any] = {**key, "data": accounting(part)}
@@ -161,6 +166,7 @@ def analyze_slice(
         min_group_n=min_group_n,
         clusters_of=_subjects,
         hostile=hostile,
+        given=given,
     )
     scored = part[(part["status"] == OK) & part["label"].notna() & part["pred"].notna()]
     if scored.empty:

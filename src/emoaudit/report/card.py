@@ -54,25 +54,10 @@ def render_card(results: dict[str, Any]) -> str:
             + " |"
         )
     lines += ["", "## Who it fails", ""]
-    found = False
-    for e in view.clean_entries(results):
-        for g in view.groups(e):
-            disp = (g["disparity"] or {}).get("accuracy") or {}
-            if not isinstance(disp, dict) or not disp.get("difference"):
-                continue
-            found = True
-            worst = min(
-                (r for r in g["groups"] if _comparable(r)),
-                key=lambda r: view.group_metric(r, "accuracy")["value"],
-                default=None,
-            )
-            lines.append(
-                f"- {md(view.key_of(e)[1])}, by {md(g['attribute'])}: accuracy gap "
-                f"{fmt_interval(disp['difference'])}"
-                + (f"; lowest: {md(worst.get('group'))}" if worst else "")
-            )
-    if not found:
-        lines.append("- No group attributes with enough samples to compare.")
+    lines += who_it_fails(results) or ["- No group attributes with enough samples to compare."]
+    read = who_is_read_how(results)
+    if read:
+        lines += ["", "## Who is read how (no expression labels needed)", "", *read]
     flags = view.flagging_list(results)
     if flags:
         lines += ["", "## If it were used to flag people", ""]
@@ -105,12 +90,34 @@ def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:
     return path
 
 
-def _comparable(row: dict[str, Any]) -> bool:
-    """A group that enters the disparity: big enough, attribute present, accuracy defined.
+def who_it_fails(results: dict[str, Any]) -> list[str]:
+    """One line per model and grouping, in the words its test licenses: a group is named only
+    where the grouping's test and the group's own test against the rest reject (Holm)."""
+    lines = []
+    for e in view.clean_entries(results):
+        for g in view.groups(e):
+            f = g.get("finding")
+            if not isinstance(f, dict):
+                continue
+            disp = ((g["disparity"] or {}).get("accuracy") or {}).get("difference")
+            gap = f"; largest gap {fmt_interval(disp)}" if view.is_interval(disp) else ""
+            lines.append(
+                f"- {md(view.key_of(e)[1])}, by {md(g['attribute'])}: {md(f['text'])}{gap}"
+            )
+    return lines
 
-    (An accuracy of exactly 0.0 is the worst group, not a missing one.)
-    """
-    if row.get("small") or row.get("missing_attribute"):
-        return False
-    acc = view.group_metric(row, "accuracy")
-    return isinstance(acc, dict) and acc.get("value") is not None
+
+def who_is_read_how(results: dict[str, Any]) -> list[str]:
+    """Label-free findings, each with the caveat that groups may truly differ in expression."""
+    lines = []
+    for e in view.clean_entries(results):
+        lf = e.get("label_free") or {}
+        for attr, g in (lf.get("groupings") or {}).items():
+            for t in g.get("tests", {}).values():
+                lines.append(f"- {md(view.key_of(e)[1])}, by {md(attr)}: {md(t['text'])}")
+    if lines:
+        caveat = next(
+            e["label_free"]["caveat"] for e in view.clean_entries(results) if e.get("label_free")
+        )
+        lines.append(f"- {md(caveat)}")
+    return lines

@@ -45,8 +45,29 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     console.print(table)
+    for line in finding_lines(results):
+        console.print(Text(line))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
     if perturbed:
         console.print(
             f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"
         )
+
+
+def finding_lines(results: dict[str, Any]) -> list[str]:
+    """Chance level per model and every group test in words (only what a test backs)."""
+    lines = []
+    for e in view.clean_entries(results):
+        model = view.key_of(e)[1]
+        base = e.get("baselines") or {}
+        if base.get("chance") is not None:
+            tail = "" if base.get("distinguishable_from_chance") else ": NOT distinguishable"
+            lines.append(f"{model}: chance level {base['chance']:.1%} ({base['k']} labels){tail}")
+        for g in view.groups(e):
+            if isinstance(g.get("finding"), dict):
+                lines.append(f"{model}, by {g['attribute']}: {g['finding']['text']}")
+        for attr, g in ((e.get("label_free") or {}).get("groupings") or {}).items():
+            for key, t in g.get("tests", {}).items():
+                if key == "detection_rate" or not view.groups(e):
+                    lines.append(f"{model}, by {attr} (label-free): {t['text']}")
+    return lines

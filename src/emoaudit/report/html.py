@@ -27,6 +27,7 @@ SECTIONS = (
     ("reliability", "Reliability (calibration)"),
     ("groups", "Groups and disparities"),
     ("directional", "Directional errors"),
+    ("read-how", "Who is read how"),
     ("robustness", "Robustness"),
     ("stability", "Video stability"),
     ("agreement", "Human agreement"),
@@ -155,6 +156,8 @@ def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any
         if rel
         else None,
         "groups": [group_block(name, g, entry) for g in view.groups(entry)],
+        "read_how": read_how_blocks(entry),
+        "baselines": entry.get("baselines"),
         "directional": [directional_block(name, g) for g in view.groups(entry)],
         "robustness_svg": plots.robustness_curves(
             fams, clean=_clean_reference(results, entry), title=f"{name}: accuracy by severity"
@@ -181,6 +184,9 @@ def group_block(name: str, g: dict[str, Any], entry: dict[str, Any]) -> dict[str
             "small": bool(row.get("small")),
             "n": row.get("n"),
             "ece": view.group_metric(row, "ece"),
+            "versus": row.get("accuracy_minus_rest", row.get("accuracy_minus_reference")),
+            "end_to_end": view.group_metric(row, "end_to_end_accuracy"),
+            "detection": view.group_metric(row, "detection_rate"),
         }
         for row in g["groups"]
         if isinstance(row, dict)
@@ -190,8 +196,13 @@ def group_block(name: str, g: dict[str, Any], entry: dict[str, Any]) -> dict[str
     caption = "; ".join(
         f"{k.replace('_', ' ')}: {cell(v)}" for k, v in disp.items() if view.is_interval(v)
     )
+    finding = g.get("finding") if isinstance(g.get("finding"), dict) else {}
+    suppressed = g.get("suppressed") or {}
     return {
         "attribute": g["attribute"],
+        "finding": finding.get("text"),
+        "versus": "the reference group " + g["reference"] if g.get("reference") else "the rest",
+        "suppressed": suppressed if suppressed.get("n_groups") else None,
         "rows": rows,
         "disparity": disp if isinstance(disp, dict) else {},
         "svg": plots.forest_plot(
@@ -201,6 +212,41 @@ def group_block(name: str, g: dict[str, Any], entry: dict[str, Any]) -> dict[str
             disparity=f"Disparity in accuracy: {caption}" if caption else None,
         ),
     }
+
+
+def read_how_blocks(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Label-free results per grouping: tests in words, then per group the faces found, the
+    share read as hostile, hostile readings at equal smiles, and the most common reading."""
+    lf = entry.get("label_free") or {}
+    given = lf.get("given")
+    out = []
+    for attr, g in (lf.get("groupings") or {}).items():
+        rows = []
+        for r in g.get("groups", []):
+            shares = r.get("predicted_share") or {}
+            top = max(shares.items(), key=lambda kv: kv[1].get("value") or -1, default=None)
+            rows.append(
+                {
+                    "group": r["group"],
+                    "n_presented": r.get("n_presented"),
+                    "detection": r.get("detection_rate"),
+                    "hostile": r.get("hostile_rate"),
+                    "at_equal": r.get(f"hostile_probability_at_equal_{given}") if given else None,
+                    "top": f"{top[0]} {plots.fmt_interval(top[1])}" if top else "n/a",
+                    "small": r.get("small"),
+                }
+            )
+        out.append(
+            {
+                "attribute": attr,
+                "tests": [t["text"] for t in g.get("tests", {}).values()],
+                "rows": rows,
+                "given": given,
+                "hostile_labels": ", ".join(lf.get("hostile_labels") or []),
+                "caveat": lf.get("caveat"),
+            }
+        )
+    return out
 
 
 def flagging_block(f: dict[str, Any]) -> dict[str, Any]:

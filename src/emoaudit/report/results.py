@@ -76,6 +76,7 @@ def build_results(
     seed: int = 0,
     confidence: float = 0.95,
     min_group_n: int = 30,
+    **group_options: Any,
 ) -> dict[str, Any]:
     """Recompute results.json from OUT/predictions.parquet alone (no model is run).
 
@@ -83,6 +84,7 @@ def build_results(
     perturbed conditions exist, consistency when there are label-free conditions or several
     models, video stability when rows carry clip ids, and every flagging analysis requested
     earlier with `emoaudit flagging` (their parameters live in OUT/flagging.json).
+    ``group_options`` (reference, hostile, given) go to analysis.summary.analyze.
     """
     from emoaudit.analysis.summary import analyze
 
@@ -90,7 +92,7 @@ def build_results(
     run_info_path = out_dir / RUN_INFO
     run_info = json.loads(run_info_path.read_text()) if run_info_path.exists() else {}
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
-    analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot)
+    analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot, **group_options)
     results = {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(run_info),

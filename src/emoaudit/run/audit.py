@@ -44,6 +44,8 @@ class AuditRequest:
     device: str = "cpu"  # "cpu" or "cuda" (models.device.choose_backend picks the runtime)
     ray_address: str | None = None
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
+    # group analysis options for analysis.summary.analyze: reference, hostile, given
+    group_options: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
 
 
@@ -167,6 +169,7 @@ def run_audit(
         seed=req.seed,
         confidence=req.confidence,
         min_group_n=req.min_group_n,
+        **req.group_options,
     )
 
 
