@@ -22,7 +22,7 @@ from emoaudit.analysis.bootstrap import (
     percentile_interval,
     proportion_interval,
 )
-from emoaudit.analysis.group_tests import finding
+from emoaudit.analysis.group_tests import finding, gap_permutation
 
 ATTR_PREFIX = "attr_"
 INTERSECTION = "&"
@@ -214,11 +214,21 @@ def disaggregate(
             group_names=names,
             clusters=None if clusters is None else np.asarray(clusters, dtype=object)[keep],
         )
+    disparities = {m: disparity(e, eligible, alpha) for m, e in estimates.items()}
+    if disparities.get("accuracy") and "accuracy" in tests:
+        disparities["accuracy"]["difference_permutation_null"] = gap_permutation(
+            (true_idx == pred_idx)[keep],
+            recode[group[keep]],
+            len(names),
+            clusters=None if clusters is None else np.asarray(clusters, dtype=object)[keep],
+            n_permutations=max(spec.n_resamples, 200),
+            seed=spec.seed,
+        )
     return {
         "groups": rows,
         "reference": group_names[ref] if ref is not None else None,
         "excluded_from_disparity": [n for n, e in zip(group_names, eligible, strict=True) if not e],
-        "disparity": {m: disparity(e, eligible, alpha) for m, e in estimates.items()},
+        "disparity": disparities,
         "tests": tests,
         "directional_errors": directional_errors(
             res,

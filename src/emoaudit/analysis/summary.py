@@ -190,7 +190,7 @@ def analyze_slice(
         float(v)
         for v in proportion_interval(hits, n, acc["ci_low"], acc["ci_high"], spec.confidence)
     )
-    out["baselines"] = baselines(t, len(labels), acc)
+    out["baselines"] = baselines(t, labels, acc)
     out["per_class"] = per_class(res, labels)
     out["confusion"] = confusion(res, labels)
     proba_labels = _prob_labels(scored)
@@ -210,8 +210,8 @@ def analyze_slice(
     for name, attrs in grouping.items():
         codes, names = group_codes(scored, attrs)
         codes, names, suppressed = suppress_small(codes, names)
-        if not names:
-            out["groups"][name] = {"groups": [], "suppressed": suppressed, "tests": {}}
+        if not names:  # every group under the minimum cell size: nothing may be shown
+            out.setdefault("groups_suppressed", {})[name] = suppressed
             continue
         keep = codes >= 0
         out["groups"][name] = disaggregate(
@@ -275,9 +275,10 @@ def _settle(out: dict[str, Any], spec: BootstrapSpec) -> None:
             g["tests"]["detection_rate"] = lf[name]["tests"]["detection_rate"]
 
 
-def baselines(true_idx: np.ndarray, k: int, accuracy: dict[str, Any]) -> dict[str, Any]:
+def baselines(true_idx: np.ndarray, labels: list[str], accuracy: dict[str, Any]) -> dict[str, Any]:
     """What guessing scores: chance (1/k, k the labels in this slice) and always answering the
     most common label. An accuracy whose interval reaches either is not distinguishable from it."""
+    k = len(labels)
     counts = np.bincount(true_idx[true_idx >= 0], minlength=k)
     majority = float(counts.max() / counts.sum()) if counts.sum() else None
     chance = 1.0 / k if k else None
@@ -286,7 +287,7 @@ def baselines(true_idx: np.ndarray, k: int, accuracy: dict[str, Any]) -> dict[st
         "chance": chance,
         "k": int(k),
         "majority": majority,
-        "majority_label_index": int(counts.argmax()) if counts.sum() else None,
+        "majority_label": labels[int(counts.argmax())] if counts.sum() else None,
         "distinguishable_from_chance": None if low is None or chance is None else low > chance,
         "above_majority": None if low is None or majority is None else low > majority,
     }
