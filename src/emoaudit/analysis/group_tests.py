@@ -117,7 +117,7 @@ def holm_family(tests: list[dict[str, Any]], *, alpha: float) -> None:
     for t, p in zip(tests, adjusted, strict=True):
         t["p_holm"] = None if np.isnan(p) else float(p)
         t["rejected"] = bool(np.isfinite(p) and p < alpha)
-        t["alpha"] = alpha
+        t["alpha"] = round(alpha, 10)
         t["family_size"] = int(np.isfinite(adjusted).sum())
 
 
@@ -229,6 +229,10 @@ METRIC_WORDS = {
 
 
 def metric_words(metric: str) -> str:
+    if metric.startswith("flip_rate_"):
+        return f"how often a reading flips under {metric.removeprefix('flip_rate_')}"
+    if metric == "agreement":
+        return "agreement between the two models"
     if metric.startswith("hostile_probability_at_equal_"):
         level = metric.removeprefix("hostile_probability_at_equal_")
         return f"the hostile score at equal {level} scores"

@@ -111,6 +111,7 @@ def render_report(
         "stability": stability_block(view.section_data(results, "stability")),
         "agreement": agreement_tables(results),
         "invariance": invariance_tables(results),
+        "group_consistency": group_consistency_lines(results),
         "provenance": _flatten(prov),
         "limitations": limitations(results, blocks),
         "examples": examples_block(results, include=include_examples, unblurred=examples_unblurred),
@@ -247,6 +248,22 @@ def read_how_blocks(entry: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def group_consistency_lines(results: dict[str, Any]) -> list[str]:
+    """Per-group flip rates and model agreement, in the words their tests license."""
+    gc = results.get("group_consistency") or {}
+    lines = []
+    for model, by in (gc.get("flip") or {}).items():
+        for attr, fams in by.items():
+            for block in fams.values():
+                if "test" in block:
+                    lines.append(f"{model}, by {attr}: {block['test']['text']}")
+    for pair in gc.get("agreement") or []:
+        for attr, block in pair.get("groupings", {}).items():
+            if "test" in block:
+                lines.append(f"{' vs '.join(pair['models'])}, by {attr}: {block['test']['text']}")
+    return lines
 
 
 def flagging_block(f: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,9 @@ def build_results(
         **analysis,
     }
     results.update(_optional_sections(df, boot=boot))
+    by_group = _group_consistency(df, boot=boot, groups=groups, min_group_n=min_group_n)
+    if by_group:
+        results["group_consistency"] = by_group
     requests = read_flagging_requests(out_dir)
     if requests:
         results["flagging"] = [
@@ -122,6 +125,17 @@ def _optional_sections(df: Any, *, boot: dict[str, Any]) -> dict[str, Any]:
     if "clip_id" in df.columns and df["clip_id"].notna().any():
         out["stability"] = stability_summary(df, **boot)
     return out
+
+
+def _group_consistency(df: Any, *, boot: dict[str, Any], groups: Any, min_group_n: int) -> Any:
+    """Per-group flip rates and model agreement (label-free) when there are perturbed
+    conditions or several models."""
+    from emoaudit.analysis.bootstrap import BootstrapSpec
+    from emoaudit.analysis.group_consistency import group_consistency
+
+    if set(df["condition"].unique()) == {"clean"} and df["model"].nunique() < 2:
+        return None
+    return group_consistency(df, groups=groups, spec=BootstrapSpec(**boot), min_group_n=min_group_n)
 
 
 def read_flagging_requests(out_dir: Path) -> list[dict[str, Any]]:
