@@ -9,7 +9,7 @@ def test_ckplus_one_peak_frame_per_sequence(tmp_path):
     got = [(s.sample_id, s.subject_id, s.raw_label, s.label, s.status) for s in samples]
     assert got == [
         ("S005/001/S005_001_00000003.png", "S005", "3", "disgust", "ok"),
-        ("S005/002/S005_002_00000002.png", "S005", None, None, "unmapped_label"),
+        ("S005/002/S005_002_00000002.png", "S005", None, None, "ok"),
         ("S010/001/S010_001_00000004.png", "S010", "7", "surprise", "ok"),
         ("S011/001/S011_001_00000002.png", "S011", "9", None, "bad_input"),
     ]

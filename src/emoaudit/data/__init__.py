@@ -19,6 +19,9 @@ for _name, _module in (
     ("jaffe", "jaffe"),
     ("folders", "folders"),
     ("manifest", "manifest"),
+    ("utkface", "utkface"),  # demographic face sets without expression labels: label-free
+    ("fairface", "fairface"),
+    ("images", "image_folder"),
     ("video", "video"),  # needs the optional PyAV extra; imported only when used
 ):
     DATASETS.add(_name, f"emoaudit.data.{_module}")

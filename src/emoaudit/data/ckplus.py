@@ -6,10 +6,11 @@ Layout: `cohn-kanade-images/S005/001/S005_001_00000011.png` and, for labelled se
 after the peak frame. Only 327 of 593 sequences carry a label.
 
 What is yielded: ONE sample per sequence, its last (peak) frame. Labelled sequences give the
-label from the emotion file (ok); unlabelled ones are yielded too, as ``unmapped_label``, so the
-accounting shows all 593 rather than silently dropping 266. Onset frames are not yielded as
-"neutral": that label would be ours, not the annotators'. Subject is the `S005` prefix, which
-matters because each subject posed several sequences (bootstrap by subject).
+label from the emotion file (ok); unlabelled ones are yielded too, status ok with no label
+(audited label-free), so the accounting shows all 593 rather than silently dropping 266. Onset
+frames are not yielded as "neutral": that label would be ours, not the annotators'. Subject is
+the `S005` prefix, which matters because each subject posed several sequences (bootstrap by
+subject).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
 from emoaudit.data.files import display_path, is_image, sorted_entries, subdirs, unpacked_root
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
@@ -88,8 +89,7 @@ def _sequence_sample(*, base: Path, subject_dir: Path, sequence_dir: Path) -> Sa
     match = FRAME_NAME.match(frame.name)
     if match:
         sample.subject_id = match.group(1)
-    if label_file is None:
-        sample.status = UNMAPPED_LABEL
+    if label_file is None:  # no emotion file: audited label-free (status ok, label None)
         sample.reason = errors.UNLABELLED_SEQUENCE.format(path=seq_id)
         return sample
     _apply_label(sample, label_file)

@@ -23,14 +23,17 @@ DETECTION_ORDER: tuple[str, ...] = (
     "ckplus",
     "ckplus48",
     "jaffe",
+    "utkface",
+    "fairface",
     "fer2013-folders",
 )
-FALLBACK = "folders"  # the catch-all, tried last (after any plug-in formats)
+# the catch-alls, tried last (after any plug-in formats): class folders, then any images
+FALLBACKS = ("folders", "images")
 
 
 def _candidates() -> list[str]:
-    plugins = [n for n in DATASETS.names() if n not in DETECTION_ORDER and n != FALLBACK]
-    return [*DETECTION_ORDER, *plugins, FALLBACK]
+    plugins = [n for n in DATASETS.names() if n not in DETECTION_ORDER and n not in FALLBACKS]
+    return [*DETECTION_ORDER, *plugins, *FALLBACKS]
 
 
 def _check_exists(root: Path) -> None:
