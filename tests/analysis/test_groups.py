@@ -161,3 +161,57 @@ def test_vectorised_fisher_exact_matches_scipy(cells, symmetric):
     ours = fisher_exact_two_sided(tables)
     for row, p in zip(tables, ours, strict=True):
         assert p == pytest.approx(fisher_exact(row.reshape(2, 2)).pvalue, rel=1e-9, abs=1e-15)
+
+
+def test_a_detector_that_misses_one_group_shows_in_who_it_fails():
+    """Groups used to be formed from scored rows only, so missed faces never showed. Now each
+    group has end-to-end accuracy and its detection rate, and detection is tested."""
+    import numpy as np
+    import pandas as pd
+
+    from emoaudit.analysis.summary import analyze
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    group = np.where(np.arange(n) % 2 == 0, "A", "B")
+    missed = rng.random(n) < np.where(group == "B", 0.3, 0.05)
+    label = rng.choice(["happy", "sad", "neutral"], n)
+    pred = np.where(rng.random(n) < 0.7, label, "anger")
+    df = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "subject_id": None,
+            "dataset": "d",
+            "split": None,
+            "model": "m",
+            "model_sha256": "0",
+            "condition": "clean",
+            "status": np.where(missed, "no_face", "ok"),
+            "reason": "",
+            "label": label,
+            "pred": np.where(missed, None, pred),
+            "attr_skin": group,
+        }
+    )
+    res = analyze(df, n_resamples=100)["results"][0]
+    g = res["groups"]["skin"]
+    det = g["tests"]["detection_rate"]
+    assert det["rejected"] and det["worse"] == ["B"]
+    assert not g["finding"]["worse"]  # accuracy on faces found does not differ
+    rows = {r["group"]: r["metrics"] for r in g["groups"]}
+    assert rows["B"]["end_to_end_accuracy"]["value"] < rows["A"]["end_to_end_accuracy"]["value"]
+    assert rows["B"]["detection_rate"]["ci_high"] < rows["A"]["detection_rate"]["ci_low"]
+
+
+def test_id_like_columns_are_not_grouped_and_small_cells_never_shown():
+    from synth import predictions
+
+    from emoaudit.analysis.summary import analyze
+
+    df = predictions(600)
+    df["attr_person"] = [f"u{i:05d}" for i in range(len(df))]
+    res = analyze(df, n_resamples=20)["results"][0]
+    assert "person" not in res["groups"]
+    named = analyze(df, n_resamples=20, groups=["person"])["results"][0]
+    assert "person" not in named["groups"]
+    assert named["groups_suppressed"]["person"]["n_rows"] == named["data"]["n_evaluated"]
