@@ -135,7 +135,8 @@ def verdict(
     p_rest = np.asarray(test.get("p_vs_rest") or [], dtype=np.float64)
     if not len(p_rest):
         return
-    p_adj = holm(p_rest)
+    # two groups: "each against the rest" is one comparison seen from both sides, not two tests
+    p_adj = p_rest.copy() if len(p_rest) == 2 else holm(p_rest)
     test["p_vs_rest_holm"] = [None if np.isnan(p) else float(p) for p in p_adj]
     if not test.get("rejected"):
         return
