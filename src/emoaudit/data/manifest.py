@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from emoaudit import errors
-from emoaudit.data.base import UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv
+from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import CANONICAL, canonical, is_known_raw_label
 
@@ -28,7 +28,7 @@ DESCRIPTION = "CSV or Parquet table: path,label[,subject_id][,split][,<attribute
 PRECROPPED = False
 
 REQUIRED = ("path", "label")
-RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split"})
+RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split", BAD_RECORD})
 FILE_NAMES = ("manifest.parquet", "manifest.csv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 BATCH_ROWS = 4096
@@ -109,6 +109,9 @@ def row_sample(row: dict[str, Any], *, base: Path, where: str) -> Sample:
         label=canonical(raw) if raw else None,
         subject_id=_text(row.get("subject_id")) or None,
     )
+    if row.get(BAD_RECORD):  # a stray quote or an oversized cell: flagged, never guessed at
+        sample.status, sample.label, sample.reason = BAD_INPUT, None, row[BAD_RECORD]
+        return sample
     _extra_columns(sample, row)
     if sample.label is None:
         sample.status = UNMAPPED_LABEL
