@@ -52,6 +52,10 @@ FERPLUS_NEEDS_FER2013 = (
 )
 UNLABELLED_SEQUENCE = "{path}: CK+ sequence has no Emotion/*_emotion.txt file; not labelled"
 UNREADABLE_TEXT = "{path}: cannot read {what} ({why})"
+UNLISTABLE_FOLDER = "{path}: cannot list folder ({why})"
+LINKED_FOLDER = "{path}: symbolic link to a folder; not followed (it could repeat or loop)"
+LINK_OUTSIDE = "{path}: symbolic link to {target}, outside its folder; not followed"
+BROKEN_LINK = "{path}: symbolic link with no file at its end (dangling or looping)"
 
 # Model zoo and converters (emoaudit.models).
 NOT_CONVERTIBLE = "{path}: cannot convert to ONNX: {why}"

@@ -39,32 +39,101 @@ def is_image(path: Path | str) -> bool:
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def sorted_entries(directory: Path) -> list[os.DirEntry]:
+def sorted_entries(directory: Path | str) -> list[os.DirEntry]:
     """One directory's entries, hidden files left out, sorted by name (deterministic order)."""
     with os.scandir(directory) as it:
         return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
 
 
 def subdirs(directory: Path) -> list[Path]:
-    return [Path(e.path) for e in sorted_entries(directory) if e.is_dir()]
+    """Sub-folders, sorted. A folder that cannot be listed is one DataError naming it; an entry
+    whose link loops or dangles is no folder."""
+    try:
+        entries = sorted_entries(directory)
+    except OSError as exc:
+        raise DataError(errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc))) from None
+    return [Path(e.path) for e in entries if _is_dir(e)]
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop (ELOOP), a permission problem on the target
+        return False
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+class Skipped(str):
+    """A path the walk did not follow (a link out of its folder, a folder it cannot list),
+    with the one-line reason: adapters turn it into an ``unreadable`` sample, so what was left
+    out is counted in the report rather than lost."""
+
+    reason: str
+
+    def __new__(cls, path: str, reason: str) -> Skipped:
+        obj = super().__new__(cls, path)
+        obj.reason = reason
+        return obj
 
 
 def walk_images(directory: Path) -> Iterator[Path]:
-    """Image files under `directory`, depth first, sorted; one listing in memory at a time."""
-    return map(Path, walk_image_paths(directory))
+    """Image files under `directory`, depth first, sorted; one listing in memory at a time.
+    What walk_image_paths skips is left out here (adapters that report it use that one)."""
+    return (Path(p) for p in walk_image_paths(directory) if not isinstance(p, Skipped))
 
 
 def walk_image_paths(directory: Path | str) -> Iterator[str]:
     """walk_images as plain strings, for adapters that list large folders: building a Path per
-    file (parsing and interning its parts) was a third of the time to list FER2013 folders."""
+    file (parsing and interning its parts) was a third of the time to list FER2013 folders.
+
+    Links: a symlinked folder is never entered (``happy/alias -> ../neutral`` counted neutral
+    faces again as happy; a link to a parent looped), and a symlinked file is read only when its
+    target lies inside `directory`; each link not followed, and each sub-folder that cannot be
+    listed, is yielded as a ``Skipped`` path with its reason. Nothing here follows a link out of
+    the folder it was asked to walk.
+    """
+    top = str(directory)
+    yield from _walk(top, os.path.realpath(top) + os.sep)
+
+
+def _walk(directory: str, inside: str) -> Iterator[str]:
+    try:
+        entries = sorted_entries(directory)
+    except OSError as exc:
+        yield Skipped(directory, errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc)))
+        return
     dirs = []
-    for entry in sorted_entries(directory):
-        if entry.is_dir():
+    for entry in entries:
+        if entry.is_symlink():
+            skipped = _link_problem(entry, inside)
+            if skipped is not None:
+                yield skipped
+            elif is_image(entry.name):
+                yield entry.path
+        elif entry.is_dir(follow_symlinks=False):
             dirs.append(entry.path)
-        elif entry.is_file() and is_image(entry.name):
+        elif entry.is_file(follow_symlinks=False) and is_image(entry.name):
             yield entry.path
     for sub in dirs:
-        yield from walk_image_paths(sub)
+        yield from _walk(sub, inside)
+
+
+def _link_problem(entry: os.DirEntry, inside: str) -> Skipped | None:
+    """None for a link to an image file inside the walked folder; else why it is not followed.
+    Links to non-image names are ignored like any other non-image file."""
+    if _is_dir(entry):
+        return Skipped(entry.path, errors.LINKED_FOLDER.format(path=entry.path))
+    if not is_image(entry.name):
+        return None
+    target = os.path.realpath(entry.path)
+    if not target.startswith(inside):
+        return Skipped(entry.path, errors.LINK_OUTSIDE.format(path=entry.path, target=target))
+    if not os.path.isfile(target):  # dangling, or a loop of file links
+        return Skipped(entry.path, errors.BROKEN_LINK.format(path=entry.path))
+    return None
 
 
 def first_image(directory: Path) -> Path | None:
