@@ -34,6 +34,7 @@ BAD_MODEL_SPEC = "{path}: invalid model spec: {why}"
 
 # Dataset adapters (emoaudit.data): per-sample reasons (a Sample status) and whole-dataset errors.
 MISSING_IMAGE = "{path}: image file not found (referenced by {ref})"
+NOT_A_FILE = "{path}: not a regular file (a folder or device; referenced by {ref})"
 NOT_AN_EXPRESSION = "{where}: label '{label}' is not an expression ({why})"
 UNKNOWN_CLASS_FOLDER = "{path}: folder '{label}' is not a known expression label (known: {known})"
 BAD_FILENAME = "{path}: file name does not match the {dataset} pattern {pattern}"
@@ -101,6 +102,15 @@ def unknown_label(
     return UNKNOWN_LABEL.format(
         path=path, line=line, label=clipped(label), dataset=dataset, known=", ".join(known)
     )
+
+
+def one_line(text: object) -> str:
+    """`text` with line breaks and other control characters escaped (\\n, \\x1b): a file named
+    'a\\nERROR: ...' must not print a second, forged line in a log or a report."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def clipped(text: object, limit: int = LABEL_SHOWN) -> str:

@@ -143,3 +143,15 @@ def test_a_utf16_manifest_is_read(tmp_path):
         ("happy", "ok"),
         ("sad", "ok"),
     ]
+
+
+def test_a_folder_or_device_as_an_image_path_is_not_called_missing(tmp_path):
+    (tmp_path / "img").mkdir()
+    path = tmp_path / "m.csv"
+    path.write_text("path,label\nimg,happy\n/dev/null,sad\n")
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["unreadable", "unreadable"]
+    assert samples[0].reason == (
+        f"{tmp_path / 'img'}: not a regular file (a folder or device; referenced by {path}:2)"
+    )
+    assert samples[1].reason.startswith("/dev/null: not a regular file")

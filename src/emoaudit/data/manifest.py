@@ -117,12 +117,15 @@ def row_sample(row: dict[str, Any], *, base: Path, where: str) -> Sample:
         sample.status = UNMAPPED_LABEL
         sample.reason = _label_reason(raw, where)
     image = Path(rel) if Path(rel).is_absolute() else base / rel
-    if not rel or not image.is_file():
-        sample.status, sample.label = UNREADABLE, None
+    if rel and image.is_file():
+        sample.path = str(image)
+        return sample
+    sample.status, sample.label = UNREADABLE, None
+    if rel and image.exists():  # a directory, /dev/null, a pipe: there, but not an image file
+        sample.reason = errors.NOT_A_FILE.format(path=image, ref=where)
+    else:
         shown = image if rel else "(empty path)"
         sample.reason = errors.MISSING_IMAGE.format(path=shown, ref=where)
-    else:
-        sample.path = str(image)
     return sample
 
 
