@@ -88,14 +88,20 @@ def unreadable_file_reason(path: str | Path, exc: OSError) -> str:
 
 
 def decode_image_bytes(
-    data: bytes, *, name: str, max_pixels: int = MAX_PIXELS, keep_gray: bool = False
+    data: bytes,
+    *,
+    name: str,
+    max_pixels: int = MAX_PIXELS,
+    keep_gray: bool = False,
+    check_truncation: bool = True,
 ) -> np.ndarray:
     """Decode file bytes already read (the runner hashes them for its cache key first).
 
     ``keep_gray`` lets a one-channel JPEG come back as a 2-D gray array: gray face datasets
     (FER2013 folders, CK+48) then skip a colour expansion that gray models would undo, with
     identical pixels (R = G = B converts back to exactly the same gray value). An image over
-    DECODE_PIXELS comes back reduced (see there).
+    DECODE_PIXELS comes back reduced (see there). ``check_truncation=False`` is for JPEGs that
+    emoaudit encoded itself (video frames): a flat mid-gray bottom there is the picture.
     """
     if len(data) > MAX_FILE_BYTES:
         why = TOO_MANY_BYTES.format(size=len(data), limit=MAX_FILE_BYTES)
@@ -107,7 +113,7 @@ def decode_image_bytes(
         fast = _decode_jpeg_cv2(data, frame, keep_gray=keep_gray)
         if fast is None:
             fast = _decode_pil(data, name=name, max_pixels=max_pixels)
-        if _ends_in_gray_fill(fast):
+        if check_truncation and _ends_in_gray_fill(fast):
             raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=JPEG_GRAY_FILL))
         return fast
     return _decode_pil(data, name=name, max_pixels=max_pixels)

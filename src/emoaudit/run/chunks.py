@@ -87,8 +87,8 @@ def read_chunk(index: int, samples: list[Sample]) -> Chunk:
     chunk = Chunk(index=index, samples=samples)
     records = []
     for sample in samples:
-        data, content_hash = None, None
-        if sample.pixels is None and sample.path is not None:
+        data, content_hash = sample.encoded, None
+        if data is None and sample.pixels is None and sample.path is not None:
             try:
                 data = read_bytes(sample.path)
             except FileNotFoundError:
@@ -203,7 +203,12 @@ def _decode_one(sample: Sample, data: bytes | None) -> tuple[np.ndarray | None, 
     try:
         if data is None:  # a large file read_chunk hashed but did not keep
             data = images.read_image_file(sample.path)
-        face = decode_image_bytes(data, name=sample.path, keep_gray=sample.precropped)
+        face = decode_image_bytes(
+            data,
+            name=sample.path,
+            keep_gray=sample.precropped,
+            check_truncation=sample.encoded is None,
+        )
         return face, sample.status, errors.one_line(sample.reason)
     except ImageDecodeError as exc:
         return None, UNREADABLE, errors.one_line(exc)
@@ -255,6 +260,7 @@ def decode_slice(chunk: Chunk, lo: int, hi: int) -> list[np.ndarray | None]:
 def _decoded(sample: Sample, data: bytes | None) -> np.ndarray | None:
     """Decode one sample, recording a failure as its status and reason."""
     image, sample.status, sample.reason = _decode_one(sample, data)
+    sample.encoded = None  # a video frame's JPEG: decoded now, not needed again
     return image
 
 
