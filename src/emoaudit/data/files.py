@@ -348,3 +348,35 @@ def display_path(path: Path | str, root: Path) -> str:
 def _root_prefix(root: Path) -> str:
     """The root as a string prefix, computed once per dataset rather than once per file."""
     return str(root).rstrip(os.sep) + os.sep
+
+
+class OutsideRoot:
+    """Counts the image paths of a run that lie outside the dataset's folder.
+
+    A manifest may name any file the user can read (``../other/x.jpg``, ``/home/...``): that is
+    what a manifest is for, and emoaudit reads it without comment. Provenance records how many
+    such paths a run read and the first few, so a reviewer sees when an audit reached beyond the
+    folder it names. Lexical (``..`` resolved, links not): no system call per sample.
+    """
+
+    EXAMPLES = 5
+
+    def __init__(self, data: Path) -> None:
+        root = data if data.is_dir() else data.parent
+        self.prefixes = tuple({str(root).rstrip(os.sep) + os.sep, os.path.abspath(root) + os.sep})
+        self.absolute = os.path.abspath(root) + os.sep
+        self.n = 0
+        self.examples: list[str] = []
+
+    def note(self, path: str | None) -> None:
+        if path is None or (path.startswith(self.prefixes) and ".." not in path):
+            return
+        if os.path.abspath(path).startswith(self.absolute):
+            return
+        self.n += 1
+        if len(self.examples) < self.EXAMPLES:
+            self.examples.append(errors.one_line(path))
+
+    def record(self) -> dict[str, object]:
+        return {"root": self.absolute.rstrip(os.sep) or os.sep, "n": self.n,
+                "examples": self.examples}  # fmt: skip
