@@ -151,6 +151,15 @@ def write_1080p_video(path: Path, *, seconds: int = 60, rate: int = 10) -> Path:
     return path
 
 
+def own_peak_mb() -> float:
+    """This process's peak RSS since exec (VmHWM). Not ru_maxrss: Linux carries a parent's peak
+    across fork and exec, and the parent that wrote 8000x8000 photos had 2.4 GB of its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def large_child(data: Path, fmt: str, model: Path, spec: Path, out: Path) -> None:
     """A whole audit of one large input in this process; prints its peak RSS."""
     from emoaudit.run.audit import AuditRequest, run_audit
@@ -160,7 +169,7 @@ def large_child(data: Path, fmt: str, model: Path, spec: Path, out: Path) -> Non
     req = AuditRequest(data=data, out=out, models=[str(model)], model_spec=spec, fmt=fmt,
                        n_resamples=100, extra=extra)  # fmt: skip
     results = run_audit(req)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = own_peak_mb()
     n = results["provenance"]["dataset"]["n_samples"]
     print(
         json.dumps({"samples": n, "audit_s": time.perf_counter() - start, "peak_rss_mb": peak_mb})

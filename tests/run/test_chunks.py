@@ -94,6 +94,12 @@ def test_photos_are_decoded_and_cropped_a_slice_at_a_time(monkeypatch):
     decode_chunk(chunk, faces=FaceSettings(detector="haar"))
     assert seen == [8, 8, 5]
     assert [s.status for s in samples] == ["no_face"] * 21
+    seen.clear()
+    monkeypatch.setattr(chunks.images, "DECODE_PIXELS", 3 * 120 * 160)  # as if 3 were large
+    for s in samples:
+        s.status = "ok"
+    decode_chunk(read_chunk(0, samples), faces=FaceSettings(detector="haar"))
+    assert seen == [3, 3, 2, 3, 3, 2, 3, 2]  # slices of 8, cropped every DECODE_PIXELS held
 
 
 @pytest.mark.parametrize("size", [0, 1, 1600, 65535, 65536, 65537, 200_000])
