@@ -7,6 +7,10 @@ generic adapter: what is measured is emoaudit's pipeline (reading, hashing, deco
 merge, analysis), not a network, and the 1M run then takes minutes instead of a quarter hour.
 
 Usage: python benchmarks/memory.py [--sizes 10000,100000,1000000] [--resamples 1000]
+
+``--large`` measures the inputs that used to take the memory instead (issue 15): 48 JPEG photos
+of 8000x8000 and a minute of 1080p video sampled at 10 frames/s (600 frames, two chunks), each
+audited whole in a fresh process with face detection on. Goal: peak RSS under 2 GB.
 """
 
 from __future__ import annotations
@@ -110,17 +114,107 @@ def child(manifest: Path, model: Path, spec: Path, out: Path, resamples: int) ->
     print(json.dumps({"audit_s": audit_s, "analysis_s": analysis_s, "peak_rss_mb": peak_mb}))
 
 
+def write_large_photos(folder: Path, *, n: int = 48, side: int = 8000) -> Path:
+    """`n` copies of one 8000x8000 photo-like JPEG (smooth shading plus sensor-like noise, ~10
+    MB): decoding cost and memory are those of n distinct photos; copies keep set-up short."""
+    import cv2
+
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    noise = np.random.default_rng(0).normal(0, 6, (side, side)).astype(np.float32)
+    img = np.stack([160 * x + 40, 120 * y + 60, 100 * (x + y) / 2 + 50], -1) + noise[..., None]
+    ok, buf = cv2.imencode(
+        ".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90]
+    )
+    data = buf.tobytes()
+    (folder / "happy").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / "happy" / f"p{i:02d}.jpg").write_bytes(data)
+    return folder
+
+
+def write_1080p_video(path: Path, *, seconds: int = 60, rate: int = 10) -> Path:
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:1080, 0:1920]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        stream.bit_rate = 8_000_000
+        for i in range(seconds * rate):
+            frame = np.stack([(x + 8 * i) % 256, (y + 4 * i) % 256, (x + y) % 256], -1)
+            video_frame = av.VideoFrame.from_ndarray(frame.astype(np.uint8), format="rgb24")
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def own_peak_mb() -> float:
+    """This process's peak RSS since exec (VmHWM). Not ru_maxrss: Linux carries a parent's peak
+    across fork and exec, and the parent that wrote 8000x8000 photos had 2.4 GB of its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def large_child(data: Path, fmt: str, model: Path, spec: Path, out: Path) -> None:
+    """A whole audit of one large input in this process; prints its peak RSS."""
+    from emoaudit.run.audit import AuditRequest, run_audit
+
+    start = time.perf_counter()
+    extra = {"fps": 10.0} if fmt == "video" else {}
+    req = AuditRequest(data=data, out=out, models=[str(model)], model_spec=spec, fmt=fmt,
+                       n_resamples=100, extra=extra)  # fmt: skip
+    results = run_audit(req)
+    peak_mb = own_peak_mb()
+    n = results["provenance"]["dataset"]["n_samples"]
+    print(
+        json.dumps({"samples": n, "audit_s": time.perf_counter() - start, "peak_rss_mb": peak_mb})
+    )
+
+
+def large(tmp: Path) -> None:
+    model = tiny_model(tmp / "tiny.onnx")
+    spec = tmp / "spec.toml"
+    spec.write_text(SPEC)
+    inputs = [
+        ("48 JPEGs 8000x8000", write_large_photos(tmp / "photos"), "folders"),
+        ("1080p video, 60 s, 10 frames/s", write_1080p_video(tmp / "video" / "v.mp4"), "video"),
+    ]
+    for name, data, fmt in inputs:
+        cmd = [sys.executable, __file__, "--large-child", str(data), fmt, str(model), str(spec),
+               str(tmp / f"out-{fmt}")]  # fmt: skip
+        result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+        print(json.dumps({"input": name, **{k: round(v, 1) for k, v in figures.items()}}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--large", action="store_true", help="8000x8000 photos, 1080p video")
+    parser.add_argument("--large-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.large_child:
+        data, fmt, mod, spec, out = args.large_child
+        large_child(Path(data), fmt, Path(mod), Path(spec), Path(out))
+        return
     if args.child:
         m, mod, spec, out, res = args.child
         child(Path(m), Path(mod), Path(spec), Path(out), int(res))
         return
     tmp = Path(tempfile.mkdtemp(prefix="emoaudit-mem-"))
+    if args.large:
+        try:
+            large(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         pool = write_pool(tmp / "pool")
         model = tiny_model(tmp / "tiny.onnx")

@@ -34,6 +34,7 @@ BAD_MODEL_SPEC = "{path}: invalid model spec: {why}"
 
 # Dataset adapters (emoaudit.data): per-sample reasons (a Sample status) and whole-dataset errors.
 MISSING_IMAGE = "{path}: image file not found (referenced by {ref})"
+NOT_A_FILE = "{path}: not a regular file (a folder or device; referenced by {ref})"
 NOT_AN_EXPRESSION = "{where}: label '{label}' is not an expression ({why})"
 UNKNOWN_CLASS_FOLDER = "{path}: folder '{label}' is not a known expression label (known: {known})"
 BAD_FILENAME = "{path}: file name does not match the {dataset} pattern {pattern}"
@@ -52,6 +53,10 @@ FERPLUS_NEEDS_FER2013 = (
 )
 UNLABELLED_SEQUENCE = "{path}: CK+ sequence has no Emotion/*_emotion.txt file; not labelled"
 UNREADABLE_TEXT = "{path}: cannot read {what} ({why})"
+UNLISTABLE_FOLDER = "{path}: cannot list folder ({why})"
+LINKED_FOLDER = "{path}: symbolic link to a folder; not followed (it could repeat or loop)"
+LINK_OUTSIDE = "{path}: symbolic link to {target}, outside its folder; not followed"
+BROKEN_LINK = "{path}: symbolic link with no file at its end (dangling or looping)"
 
 # Model zoo and converters (emoaudit.models).
 NOT_CONVERTIBLE = "{path}: cannot convert to ONNX: {why}"
@@ -97,6 +102,15 @@ def unknown_label(
     return UNKNOWN_LABEL.format(
         path=path, line=line, label=clipped(label), dataset=dataset, known=", ".join(known)
     )
+
+
+def one_line(text: object) -> str:
+    """`text` with line breaks and other control characters escaped (\\n, \\x1b): a file named
+    'a\\nERROR: ...' must not print a second, forged line in a log or a report."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def clipped(text: object, limit: int = LABEL_SHOWN) -> str:

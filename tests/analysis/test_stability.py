@@ -75,3 +75,20 @@ def test_frames_without_prediction_are_counted_and_skipped():
     assert clip["n_frames_without_prediction"] == 1
     assert clip["n_frames"] == 3 and clip["changes"] == 1
     assert clip["changes_per_s"] == pytest.approx(1 / 0.6)
+
+
+def test_a_clip_that_could_not_be_decoded_keeps_its_id_and_the_summary_stays_valid_json():
+    """A zero-byte .mp4 beside a good one: its one unreadable row has a clip id and no time;
+    the old fallback parsed ids and gave it a NaN clip, which json refused (issue 15)."""
+    import json
+
+    rows = frames("good.mp4", ["x", "x", "y"], with_columns=True)
+    rows.append(
+        {"sample_id": "bad.mp4#unreadable", "model": "m", "condition": "clean", "pred": None,
+         "clip_id": "bad.mp4", "time_s": float("nan")}
+    )  # fmt: skip
+    out = stability_summary(pd.DataFrame(rows), n_resamples=20)
+    clips = out["models"]["m"]["clips"]
+    assert [(c["clip"], c["n_frames"]) for c in clips] == [("good.mp4", 3), ("bad.mp4", 0)]
+    assert clips[1]["n_frames_without_prediction"] == 1
+    json.dumps(clips, allow_nan=False)

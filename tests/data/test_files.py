@@ -62,3 +62,32 @@ def test_listing_leaves_out_hidden_and_non_image_files(tmp_path):
     (tmp_path / "sub" / "d.jpeg").write_bytes(b"x")
     found = [os.path.relpath(p, tmp_path) for p in walk_image_paths(tmp_path)]
     assert found == ["a.PNG", "b.jpg", os.path.join("sub", "d.jpeg")]
+
+
+def test_large_csv_reader_flags_a_quoted_cell_over_the_field_limit(tmp_path):
+    from emoaudit.data.files import BAD_RECORD
+
+    path = tmp_path / "f.csv"
+    path.write_text('emotion,pixels\n0,"' + "1 " * 70_000 + '"\n1,2 3\n')
+    rows = list(iter_large_csv(path, required=("emotion", "pixels")))
+    assert [line for line, _ in rows] == [2, 3]
+    assert rows[0][1][BAD_RECORD].startswith(f"{path}:2: malformed csv record")
+    assert BAD_RECORD not in rows[1][1]
+
+
+def test_csv_records_reread_the_lines_a_broken_record_had_taken():
+    from emoaudit.data.files import csv_records
+
+    lines = ['a,"b\n', "c,d\n", 'e,"f\n', 'g",h\n', "\n", "i,j"]
+    got = list(csv_records(enumerate(lines, start=2), width=2))
+    # line 2's quote closes on line 4, then 'f' follows it; line 4's record 'f\ng' then 'h'
+    # has 3 cells, not 2: both are flagged and every line they had taken is read again
+    assert [(line, cells) for line, cells, _ in got] == [
+        (2, ["a", '"b']),
+        (3, ["c", "d"]),
+        (4, ["e", '"f']),
+        (5, ['g"', "h"]),
+        (7, ["i", "j"]),
+    ]
+    problems = [problem.split(" (")[0].split(" and")[0] for _, _, problem in got]
+    assert problems == ["malformed csv record", "", "a quoted cell spans 2 lines", "", ""]

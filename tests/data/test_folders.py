@@ -31,3 +31,75 @@ def test_folders_empty_is_data_error(tmp_path):
     (tmp_path / "happy").mkdir()
     with pytest.raises(DataError, match="no samples found for format 'folders'"):
         list(folders.iter_samples(tmp_path))
+
+
+def _linked_folders(root):
+    from dataset_fixtures import write_image
+
+    for name in ("happy/a.png", "happy/b.png", "neutral/c.png", "neutral/d.png"):
+        write_image(root / name, 0)
+    return root
+
+
+def test_a_symlinked_folder_is_not_followed_into_another_class(tmp_path):
+    root = _linked_folders(tmp_path)
+    (root / "happy" / "alias").symlink_to(root / "neutral", target_is_directory=True)
+    got = {s.sample_id: (s.label, s.status) for s in folders.iter_samples(root)}
+    assert got == {  # the old walk scored neutral/c and neutral/d a second time, as happy
+        "happy/a.png": ("happy", "ok"),
+        "happy/alias": ("happy", "unreadable"),
+        "happy/b.png": ("happy", "ok"),
+        "neutral/c.png": ("neutral", "ok"),
+        "neutral/d.png": ("neutral", "ok"),
+    }
+    alias = next(s for s in folders.iter_samples(root) if s.sample_id == "happy/alias")
+    assert alias.path is None
+    assert alias.reason == f"{root / 'happy' / 'alias'}: " + (
+        "symbolic link to a folder; not followed (it could repeat or loop)"
+    )
+
+
+def test_a_symlinked_file_into_another_class_is_reported_not_read(tmp_path):
+    root = _linked_folders(tmp_path)
+    (root / "happy" / "e.png").symlink_to(root / "neutral" / "c.png")
+    (root / "happy" / "f.png").symlink_to(root / "happy" / "a.png")  # inside its folder: read
+    samples = {s.sample_id: s for s in folders.iter_samples(root)}
+    assert samples["happy/e.png"].status == "unreadable"
+    assert "outside its folder; not followed" in samples["happy/e.png"].reason
+    assert samples["happy/f.png"].status == "ok"
+
+
+def test_symlink_loops_are_reported_not_fatal(tmp_path):
+    from emoaudit.data.inspect import inspect_dataset
+
+    root = _linked_folders(tmp_path)
+    (root / "happy" / "up").symlink_to(root, target_is_directory=True)
+    (root / "happy" / "self.png").symlink_to(root / "happy" / "self.png")
+    (root / "neutral" / "x.jpg").symlink_to(root / "neutral" / "y.jpg")
+    (root / "neutral" / "y.jpg").symlink_to(root / "neutral" / "x.jpg")
+    info = inspect_dataset(root)
+    assert info["format"] == "folders"
+    assert info["n_samples"] == 8
+    assert info["statuses"] == {"ok": 4, "unreadable": 4}
+
+
+def test_a_folder_that_cannot_be_listed_is_one_unreadable_sample(tmp_path, monkeypatch):
+    import os
+
+    root = _linked_folders(tmp_path)
+    (root / "happy" / "private").mkdir()
+    scandir = os.scandir
+
+    def refusing(path):
+        if str(path).endswith("private"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    samples = {s.sample_id: s for s in folders.iter_samples(root)}
+    assert len(samples) == 5
+    private = samples["happy/private"]
+    assert (private.status, private.reason) == (
+        "unreadable",
+        f"{root / 'happy' / 'private'}: cannot list folder (Permission denied)",
+    )

@@ -139,3 +139,131 @@ def test_keep_gray_still_applies_exif_orientation(tmp_path):
     buf = io.BytesIO()
     Image.fromarray(np.zeros((20, 60), dtype=np.uint8)).save(buf, "JPEG", exif=exif.tobytes())
     assert decode_image_bytes(buf.getvalue(), name="r.jpg", keep_gray=True).shape == (60, 20)
+
+
+def _photo_jpeg(size=(480, 640), **kw) -> bytes:
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0 : size[0], 0 : size[1]]
+    pixels = np.stack([x % 256, y % 256, (x + y) % 256], -1) + rng.integers(0, 30, (*size, 3))
+    buf = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buf, "JPEG", **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("keep_gray", [False, True])
+def test_a_truncated_jpeg_with_an_end_marker_appended_is_unreadable(keep_gray):
+    """Baseline JPEGs; a progressive one cut after its first scans is a blurred but whole image
+    (every block has its DC scan): not caught, stated in docs/threat-model.md."""
+    from emoaudit.data.images import JPEG_GRAY_FILL, decode_image_bytes
+
+    data = _photo_jpeg()
+    cut = data[: len(data) // 2] + b"\xff\xd9"  # the old fast path trusted any file ending so
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image_bytes(cut, name="cut.jpg", keep_gray=keep_gray)
+    assert str(info.value) == f"cut.jpg: cannot decode image ({JPEG_GRAY_FILL})"
+    assert decode_image_bytes(data, name="whole.jpg").shape == (480, 640, 3)
+
+
+def test_a_tiny_jpeg_claiming_a_huge_frame_is_refused_before_decoding():
+    from emoaudit.data.images import _jpeg_frame, decode_image_bytes
+
+    data = bytearray(_photo_jpeg(size=(64, 64)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (7900).to_bytes(2, "big") * 2  # height, width: 62.4M pixels
+    assert _jpeg_frame(bytes(data))[:2] == (7900, 7900)
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image_bytes(bytes(data), name="forged.jpg")
+    assert str(info.value) == (
+        f"forged.jpg: cannot decode image (JPEG header claims 7900x7900 but the file has "
+        f"{len(data)} bytes, fewer than one bit per 8x8 block (122018 bytes); truncated or forged)"
+    )
+
+
+def test_a_blank_mid_gray_jpeg_is_still_an_image():
+    from emoaudit.data.images import decode_image_bytes
+
+    buf = io.BytesIO()
+    Image.new("L", (48, 48), 128).save(buf, "JPEG")
+    assert (decode_image_bytes(buf.getvalue(), name="blank.jpg") == 128).all()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_photos_over_the_decode_budget_come_back_reduced(monkeypatch, fmt):
+    from emoaudit.data import images
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(buf, fmt)
+    full = images.decode_image_bytes(buf.getvalue(), name="p")
+    monkeypatch.setattr(images, "DECODE_PIXELS", 4000)  # 60,000 pixels -> 1/4: 50x75
+    reduced = images.decode_image_bytes(buf.getvalue(), name="p")
+    assert full.shape == (200, 300, 3) and reduced.shape == (50, 75, 3)
+    assert abs(int(reduced.mean()) - int(full.mean())) <= 1
+
+
+def test_reduced_decoding_keeps_the_exif_orientation(monkeypatch):
+    from emoaudit.data import images
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to display
+    buf = io.BytesIO()
+    Image.fromarray(np.full((80, 240, 3), 60, np.uint8)).save(buf, "JPEG", exif=exif.tobytes())
+    monkeypatch.setattr(images, "DECODE_PIXELS", 80 * 240 // 4)
+    assert images.decode_image_bytes(buf.getvalue(), name="r.jpg").shape == (120, 40, 3)
+
+
+def test_reduction_factor():
+    from emoaudit.data.images import DECODE_PIXELS, reduction
+
+    assert reduction(4000, 3000) == 1  # a 12-megapixel phone photo decodes whole
+    assert reduction(8000, 8000) == 2 and 4000 * 4000 <= DECODE_PIXELS
+    assert reduction(16000, 16000) == 4
+    assert reduction(100, 100, budget=10) == 8
+
+
+def test_the_bomb_reason_quotes_emoaudits_limit_not_pils(tmp_path):
+    import struct
+    import zlib
+
+    from emoaudit.data.images import MAX_PIXELS
+
+    def chunk(kind, body):
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # 400M pixels: over PIL's 179M
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path)
+    assert str(info.value) == f"{path}: image has 400000000 pixels, above the limit of {MAX_PIXELS}"
+
+
+def test_paths_that_are_no_image_file_say_what_they_are(tmp_path, monkeypatch):
+    import os
+
+    from emoaudit.data import images
+
+    with pytest.raises(ImageDecodeError, match=r"\(not a regular file \(a directory\)\)$"):
+        decode_image(tmp_path)
+    with pytest.raises(ImageDecodeError, match=r"\(not a regular file \(a device, pipe or socket"):
+        decode_image("/dev/null")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"\0" * 2000)
+    with pytest.raises(ImageDecodeError) as info:
+        images.read_image_file(big, max_bytes=1000)
+    assert (
+        str(info.value)
+        == f"{big}: cannot decode image (file is 2003 bytes, above the limit of 1000)"
+    )
+    real_open = os.open
+
+    def denied(path, *a, **kw):
+        if str(path) == str(big):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(big)
+    assert str(info.value) == f"{big}: cannot decode image (Permission denied)"

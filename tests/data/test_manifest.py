@@ -97,3 +97,70 @@ def test_manifest_csv_first_rows_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert len(first) == 100
     assert peak < 2_000_000  # all 200k rows as dicts would take tens of MB
+
+
+def _quote_manifest(tmp_path, bad_row: str, n_good: int = 100):
+    write_image(tmp_path / "img" / "a.png", 0)
+    lines = ["path,label,note", "img/a.png,happy,first", bad_row]
+    lines += [f"img/a.png,sad,row {i}" for i in range(n_good)]
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_stray_quote_flags_its_row_and_keeps_every_row_after_it(tmp_path):
+    path = _quote_manifest(tmp_path, 'img/a.png,happy,"he said hi')
+    samples = list(manifest.iter_samples(path))
+    assert len(samples) == 102  # the old reader audited 2 rows, the third holding the rest
+    assert [s.status for s in samples].count("ok") == 101
+    bad = samples[1]
+    assert bad.status == "bad_input" and bad.sample_id == "img/a.png"
+    assert bad.reason.startswith(f"{path}:3: unbalanced quote")
+    assert "\n" not in bad.reason
+    assert [s.attributes["note"] for s in samples[2:4]] == ["row 0", "row 1"]
+
+
+def test_a_stray_quote_closed_by_a_later_quote_is_still_caught(tmp_path):
+    path = _quote_manifest(tmp_path, 'img/a.png,happy,"he said hi', n_good=3)
+    with open(path, "a") as fh:
+        fh.write('img/a.png,sad,"quoted, fine"\n')
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["ok", "bad_input", "ok", "ok", "ok", "ok"]
+    assert samples[-1].attributes["note"] == "quoted, fine"
+
+
+def test_a_quoted_cell_may_still_span_lines(tmp_path):
+    path = _quote_manifest(tmp_path, 'img/a.png,happy,"two\nlines"', n_good=2)
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["ok"] * 4
+    assert samples[1].attributes["note"] == "two\nlines"
+
+
+def test_a_quoted_cell_over_the_csv_field_limit_is_one_bad_row(tmp_path):
+    path = _quote_manifest(tmp_path, 'img/a.png,happy,"' + "x" * 200_000 + '"', n_good=5)
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["ok", "bad_input"] + ["ok"] * 5
+    assert samples[1].reason.startswith(f"{path}:3: malformed csv record (field larger")
+
+
+def test_a_utf16_manifest_is_read(tmp_path):
+    write_image(tmp_path / "img" / "a.png", 0)
+    path = tmp_path / "m.csv"
+    path.write_bytes("path,label\nimg/a.png,happy\nimg/a.png,sad\n".encode("utf-16"))
+    assert manifest.detect(path)
+    assert [(s.label, s.status) for s in manifest.iter_samples(path)] == [
+        ("happy", "ok"),
+        ("sad", "ok"),
+    ]
+
+
+def test_a_folder_or_device_as_an_image_path_is_not_called_missing(tmp_path):
+    (tmp_path / "img").mkdir()
+    path = tmp_path / "m.csv"
+    path.write_text("path,label\nimg,happy\n/dev/null,sad\n")
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["unreadable", "unreadable"]
+    assert samples[0].reason == (
+        f"{tmp_path / 'img'}: not a regular file (a folder or device; referenced by {path}:2)"
+    )
+    assert samples[1].reason.startswith("/dev/null: not a regular file")

@@ -3,7 +3,6 @@ brightness drift), in several containers, so the tests need no third-party foota
 
 from __future__ import annotations
 
-import weakref
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,10 +70,11 @@ def test_frames_sampled_at_fps_with_times_and_ids(tmp_path, suffix):
     assert [s.sample_id for s in samples] == [f"clip{suffix}#t={t:.3f}" for t in times]
     for s in samples:
         assert s.clip_id == f"clip{suffix}" and s.label is None and s.status == "ok"
-        assert not s.precropped and s.dataset == "video"
-        assert s.pixels.shape == (SIZE, SIZE, 3) and s.pixels.dtype == np.uint8
+        assert not s.precropped and s.dataset == "video" and s.pixels is None
+        pixels = video.frame_pixels(s)
+        assert pixels.shape == (SIZE, SIZE, 3) and pixels.dtype == np.uint8
     # the brightness drift proves the right frames came back, in order
-    means = [float(s.pixels.mean()) for s in samples]
+    means = [float(video.frame_pixels(s).mean()) for s in samples]
     assert all(a < b for a, b in zip(means, means[1:], strict=False))
 
 
@@ -125,17 +125,49 @@ def test_detect_and_one_line_errors(tmp_path):
 
 def test_long_video_streams_in_bounded_memory(tmp_path):
     """No frame outlives the consumer's reference: the adapter keeps no list of frames or
-    samples. (PyAV allocates frame buffers outside tracemalloc's view, so weak references
-    to the yielded arrays are the reliable witness.)"""
+    samples. (PyAV allocates its frame buffers outside tracemalloc's view; the JPEG bytes each
+    sample holds are in it.)"""
+    import tracemalloc
+
     n = 240
     path = write_video(tmp_path / "long.mp4", n=n, rate=30)
-    refs = []
-    gen = video.iter_samples(path, fps=30)  # every frame converted to RGB
+    sizes = []
+    gen = video.iter_samples(path, fps=30)  # every frame converted
+    tracemalloc.start()
     for sample in gen:
-        refs.append(weakref.ref(sample.pixels))
+        sizes.append(len(sample.encoded))
         del sample
-    assert len(refs) == n
-    assert sum(r() is not None for r in refs) == 0
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(sizes) == n
+    assert current < sum(sizes) / 8  # what stays is a few frames and imports, not 240 frames
+
+
+def test_frames_are_held_as_jpeg_and_decode_close_to_the_source(tmp_path):
+    """A frame costs its JPEG in memory, not its pixels (1080p: 6 MB as RGB), and the runner
+    decodes it to what PyAV gave within JPEG's quality-95 error."""
+    from emoaudit.run.chunks import FaceSettings, decode_chunk, read_chunk
+
+    path = write_video(tmp_path / "c.mp4", n=10, rate=10)
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    samples = list(video.iter_samples(path, fps=10))
+    assert all(len(s.encoded) < first.nbytes / 2 for s in samples)
+    decoded = video.frame_pixels(samples[0])
+    assert np.abs(decoded.astype(int) - first).mean() < 2.0
+    chunk = read_chunk(0, samples)
+    decode_chunk(chunk, faces=FaceSettings(detector="haar"))
+    assert all(s.encoded is None for s in samples)  # released once decoded
+    assert [s.status for s in samples] != ["unreadable"] * 10
+
+
+def test_frames_over_the_decode_budget_are_scaled_down(tmp_path, monkeypatch):
+    from emoaudit.data import images
+
+    path = write_video(tmp_path / "c.mp4", n=4, rate=10)
+    monkeypatch.setattr(images, "DECODE_PIXELS", SIZE * SIZE // 4)
+    sample = next(video.iter_samples(path, fps=10))
+    assert video.frame_pixels(sample).shape == (SIZE // 2, SIZE // 2, 3)
 
 
 class SpyContainer:

@@ -195,3 +195,32 @@ def test_a_demographic_face_set_without_labels_is_audited_label_free(zoo_home, t
     html = (out / "report.html").read_text()
     assert "Who is read how" in html and "Test:" in html
     assert "how groups are read, not that the model fails them" in html
+
+
+def test_provenance_counts_manifest_paths_outside_the_dataset_folder(zoo_home, tmp_path):
+    """A manifest may point anywhere the user can read; the run records where it went."""
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "ds" / "img").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    face = np.random.default_rng(0).integers(0, 255, (48, 48), dtype=np.uint8)
+    for rel in ("ds/img/a.png", "elsewhere/b.png"):
+        Image.fromarray(face).save(tmp_path / rel)
+    manifest = tmp_path / "ds" / "m.csv"
+    manifest.write_text(
+        f"path,label\nimg/a.png,happy\n../elsewhere/b.png,sad\n{tmp_path}/elsewhere/b.png,sad\n"
+    )
+    out = tmp_path / "out"
+    _audit(manifest, out, models=["fer-mini-xception"], precropped=True)
+    outside = json.loads((out / "run.json").read_text())["dataset"]["paths_outside_root"]
+    assert outside == {
+        "root": str(tmp_path / "ds"),
+        "n": 2,
+        "examples": [
+            str(tmp_path / "ds" / "../elsewhere/b.png"),
+            str(tmp_path / "elsewhere/b.png"),
+        ],
+    }
+    results = json.loads((out / "results.json").read_text())
+    assert results["provenance"]["dataset"]["paths_outside_root"]["n"] == 2

@@ -94,6 +94,12 @@ def test_photos_are_decoded_and_cropped_a_slice_at_a_time(monkeypatch):
     decode_chunk(chunk, faces=FaceSettings(detector="haar"))
     assert seen == [8, 8, 5]
     assert [s.status for s in samples] == ["no_face"] * 21
+    seen.clear()
+    monkeypatch.setattr(chunks.images, "DECODE_PIXELS", 3 * 120 * 160)  # as if 3 were large
+    for s in samples:
+        s.status = "ok"
+    decode_chunk(read_chunk(0, samples), faces=FaceSettings(detector="haar"))
+    assert seen == [3, 3, 2, 3, 3, 2, 3, 2]  # slices of 8, cropped every DECODE_PIXELS held
 
 
 @pytest.mark.parametrize("size", [0, 1, 1600, 65535, 65536, 65537, 200_000])
@@ -113,3 +119,47 @@ def test_read_bytes_of_a_folder_or_missing_file_is_an_oserror(tmp_path):
     for bad in (tmp_path, tmp_path / "missing.jpg"):
         with pytest.raises(OSError):
             read_bytes(str(bad))
+
+
+def test_paths_that_cannot_be_read_say_why_not_that_they_are_missing(tmp_path, monkeypatch):
+    import os
+
+    denied = _jpeg(tmp_path, "denied.jpg", np.zeros((8, 8), np.uint8))
+    real_open = os.open
+
+    def refusing(path, *a, **kw):
+        if str(path) == str(denied):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr(os, "open", refusing)
+    paths = [denied, tmp_path, "/dev/null", "/dev/zero", tmp_path / "no\nsuch.jpg"]
+    samples = [Sample(sample_id=f"s{i}", dataset="t", path=str(p)) for i, p in enumerate(paths)]
+    chunk = read_chunk(0, samples)
+    decode_chunk(chunk, faces=FaceSettings())
+    assert [s.status for s in samples] == ["unreadable"] * 5
+    assert [s.reason for s in samples] == [
+        f"{denied}: cannot decode image (Permission denied)",
+        f"{tmp_path}: cannot decode image (Is a directory)",
+        "/dev/null: cannot decode image (empty file)",
+        "/dev/zero: cannot decode image (not a regular file (a device, pipe or socket))",
+        f"{tmp_path}/no\\nsuch.jpg: image file not found",  # one line, the break escaped
+    ]
+
+
+def test_a_large_file_is_hashed_in_blocks_and_read_again_to_decode(tmp_path, monkeypatch):
+    from skimage import data
+
+    from emoaudit.run import chunks
+
+    path = _jpeg(tmp_path, "big.jpg", data.astronaut())
+    kept = read_chunk(0, [Sample(sample_id="a", dataset="t", path=str(path))])
+    monkeypatch.setattr(chunks, "KEEP_BYTES", 1000)
+    monkeypatch.setattr(chunks, "READ_SIZE", 512)
+    large = read_chunk(0, [Sample(sample_id="a", dataset="t", path=str(path))])
+    assert kept.content[0] is not None and large.content == [None]
+    assert large.digest == kept.digest  # same cache identity whether the bytes were kept
+    decode_chunk(kept, faces=FaceSettings(detector="haar"))
+    decode_chunk(large, faces=FaceSettings(detector="haar"))
+    assert large.samples[0].status == kept.samples[0].status == "ok"
+    np.testing.assert_array_equal(large.faces[0], kept.faces[0])

@@ -33,8 +33,11 @@ def clip_and_time(df: Any) -> tuple[Any, Any]:
     """Clip id and frame time per row, from dedicated columns or parsed from the sample id."""
     import pandas as pd
 
-    if "clip_id" in df and "time_s" in df and df["time_s"].notna().all():
-        return df["clip_id"].astype(str), df["time_s"].astype(float)
+    if "clip_id" in df and "time_s" in df and df["time_s"].notna().any():
+        # A clip that could not be decoded has its id and no time: kept, counted as a clip
+        # with no predicted frame (parsing ids instead gave it a NaN id: invalid JSON).
+        clips = df["clip_id"].astype(object)
+        return clips.where(clips.notna(), None), df["time_s"].astype(float)
     parts = df["sample_id"].astype(str).str.rpartition(TIME_MARK)
     times = pd.to_numeric(parts[2], errors="coerce")
     clips = parts[0].where(parts[1] == TIME_MARK, None)
@@ -89,7 +92,7 @@ def per_clip(df: Any, *, model: str, condition: str = CLEAN) -> list[dict[str, A
     rows = df[(df["model"] == model) & (df["condition"] == condition)]
     clips, times = clip_and_time(rows)
     out = []
-    for clip in dict.fromkeys(c for c in clips if c is not None):
+    for clip in dict.fromkeys(c for c in clips if isinstance(c, str)):
         in_clip = (clips == clip).to_numpy()
         has_pred = rows["pred"].notna().to_numpy() & in_clip & times.notna().to_numpy()
         record = {"clip": clip, "n_frames_without_prediction": int(in_clip.sum() - has_pred.sum())}

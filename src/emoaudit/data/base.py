@@ -39,6 +39,9 @@ class Sample:
     subject_id: str | None = None
     path: str | None = None  # image file to decode lazily (workers decode in parallel)
     pixels: np.ndarray | None = None  # already-decoded uint8 image (FER2013 csv rows)
+    # An image compressed in memory (video frames, data/video.py): decoded like a file's bytes
+    # when its chunk is computed, so a chunk of 512 1080p frames holds ~200 MB, not 3 GB.
+    encoded: bytes | None = None
     precropped: bool = False
     attributes: dict[str, str] = field(default_factory=dict)  # -> attr_<name> columns
     votes: dict[str, int] = field(default_factory=dict)  # -> votes_<name> columns (FER+)

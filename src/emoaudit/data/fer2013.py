@@ -16,7 +16,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, Sample
-from emoaudit.data.files import csv_header, find_file, iter_large_csv
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_large_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -72,6 +72,9 @@ def row_sample(*, path: Path, line: int, index: int, row: dict[str, str]) -> Sam
         raw_label=code,
         precropped=True,
     )
+    if row.get(BAD_RECORD):
+        sample.status, sample.label, sample.reason = BAD_INPUT, None, row[BAD_RECORD]
+        return sample
     name = CODES.get(code)
     if name is None:
         sample.status, sample.label = BAD_INPUT, None

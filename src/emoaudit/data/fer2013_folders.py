@@ -56,7 +56,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             for sample in class_folder_samples(
                 root=root, split=split_dir.name, class_dir=class_dir, dataset=NAME
             ):
-                match = _PREFIX.match(os.path.basename(sample.path))
+                match = _PREFIX.match(os.path.basename(sample.path or sample.sample_id))
                 if match:  # the usage in the file name; else the train/test folder
                     sample.split = match.group(1)
                 sample.precropped = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -38,32 +39,101 @@ def is_image(path: Path | str) -> bool:
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def sorted_entries(directory: Path) -> list[os.DirEntry]:
+def sorted_entries(directory: Path | str) -> list[os.DirEntry]:
     """One directory's entries, hidden files left out, sorted by name (deterministic order)."""
     with os.scandir(directory) as it:
         return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
 
 
 def subdirs(directory: Path) -> list[Path]:
-    return [Path(e.path) for e in sorted_entries(directory) if e.is_dir()]
+    """Sub-folders, sorted. A folder that cannot be listed is one DataError naming it; an entry
+    whose link loops or dangles is no folder."""
+    try:
+        entries = sorted_entries(directory)
+    except OSError as exc:
+        raise DataError(errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc))) from None
+    return [Path(e.path) for e in entries if _is_dir(e)]
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop (ELOOP), a permission problem on the target
+        return False
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+class Skipped(str):
+    """A path the walk did not follow (a link out of its folder, a folder it cannot list),
+    with the one-line reason: adapters turn it into an ``unreadable`` sample, so what was left
+    out is counted in the report rather than lost."""
+
+    reason: str
+
+    def __new__(cls, path: str, reason: str) -> Skipped:
+        obj = super().__new__(cls, path)
+        obj.reason = reason
+        return obj
 
 
 def walk_images(directory: Path) -> Iterator[Path]:
-    """Image files under `directory`, depth first, sorted; one listing in memory at a time."""
-    return map(Path, walk_image_paths(directory))
+    """Image files under `directory`, depth first, sorted; one listing in memory at a time.
+    What walk_image_paths skips is left out here (adapters that report it use that one)."""
+    return (Path(p) for p in walk_image_paths(directory) if not isinstance(p, Skipped))
 
 
 def walk_image_paths(directory: Path | str) -> Iterator[str]:
     """walk_images as plain strings, for adapters that list large folders: building a Path per
-    file (parsing and interning its parts) was a third of the time to list FER2013 folders."""
+    file (parsing and interning its parts) was a third of the time to list FER2013 folders.
+
+    Links: a symlinked folder is never entered (``happy/alias -> ../neutral`` counted neutral
+    faces again as happy; a link to a parent looped), and a symlinked file is read only when its
+    target lies inside `directory`; each link not followed, and each sub-folder that cannot be
+    listed, is yielded as a ``Skipped`` path with its reason. Nothing here follows a link out of
+    the folder it was asked to walk.
+    """
+    top = str(directory)
+    yield from _walk(top, os.path.realpath(top) + os.sep)
+
+
+def _walk(directory: str, inside: str) -> Iterator[str]:
+    try:
+        entries = sorted_entries(directory)
+    except OSError as exc:
+        yield Skipped(directory, errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc)))
+        return
     dirs = []
-    for entry in sorted_entries(directory):
-        if entry.is_dir():
+    for entry in entries:
+        if entry.is_symlink():
+            skipped = _link_problem(entry, inside)
+            if skipped is not None:
+                yield skipped
+            elif is_image(entry.name):
+                yield entry.path
+        elif entry.is_dir(follow_symlinks=False):
             dirs.append(entry.path)
-        elif entry.is_file() and is_image(entry.name):
+        elif entry.is_file(follow_symlinks=False) and is_image(entry.name):
             yield entry.path
     for sub in dirs:
-        yield from walk_image_paths(sub)
+        yield from _walk(sub, inside)
+
+
+def _link_problem(entry: os.DirEntry, inside: str) -> Skipped | None:
+    """None for a link to an image file inside the walked folder; else why it is not followed.
+    Links to non-image names are ignored like any other non-image file."""
+    if _is_dir(entry):
+        return Skipped(entry.path, errors.LINKED_FOLDER.format(path=entry.path))
+    if not is_image(entry.name):
+        return None
+    target = os.path.realpath(entry.path)
+    if not target.startswith(inside):
+        return Skipped(entry.path, errors.LINK_OUTSIDE.format(path=entry.path, target=target))
+    if not os.path.isfile(target):  # dangling, or a loop of file links
+        return Skipped(entry.path, errors.BROKEN_LINK.format(path=entry.path))
+    return None
 
 
 def first_image(directory: Path) -> Path | None:
@@ -96,26 +166,123 @@ def unpacked_root(root: Path, *, inner: str, marker: str) -> Path | None:
 def csv_header(path: Path) -> list[str]:
     """Header names, stripped (icml_face_data.csv writes ' Usage', ' pixels')."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            row = next(csv.reader(fh), [])
+        with open_csv_text(path) as fh:
+            row = _header_cells(fh)
     except (OSError, UnicodeDecodeError):
         return []
     return [name.strip() for name in row]
 
 
 def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row by stripped column name) one line at a time.
+    """Yield (line number, row by stripped column name) one record at a time.
 
     Missing required columns is a whole-file problem and raises one DataError; a short or long
-    row is per-row and is yielded with missing fields as "" so the adapter can flag it.
+    row is per-row and is yielded with missing fields as "" so the adapter can flag it. A record
+    the csv module cannot take (a stray quote, a cell over the csv field limit) is yielded with
+    its first line's cells and ``row[BAD_RECORD]`` set to a one-line reason; reading resumes on
+    the next line, so one broken row never costs the rows after it (see ``csv_records``).
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        reader = csv.reader(fh)
-        header = _checked_header(path, next(reader, []), required)
-        for row in reader:
-            if row:
-                yield reader.line_num, _row_dict(header, row)
+    with open_csv_text(path) as fh:
+        header = _checked_header(path, _header_cells(fh), required)
+        for line, cells, problem in csv_records(enumerate(fh, start=2), width=len(header)):
+            row = _row_dict(header, cells)
+            if problem:
+                row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=problem)
+            yield line, row
+
+
+# Key of a row dict that holds why the record is malformed; never a real column name (NUL).
+BAD_RECORD = "\x00bad_record"
+# A quoted cell may hold line breaks, but one record spanning more lines than this is a stray
+# quote swallowing the rows after it (a manifest note `"he said hi` ate 100 rows, issue 15).
+MAX_RECORD_LINES = 16
+UNBALANCED_QUOTE = (
+    "unbalanced quote: the record does not end within {lines} lines "
+    '(a stray " in a cell?); the row is skipped, the lines after it are read as rows'
+)
+QUOTED_WIDTH = (
+    "a quoted cell spans {lines} lines and the record has {found} cells, not {expected} "
+    '(a stray " in a cell?); the lines after it are read as rows'
+)
+
+
+def open_csv_text(path: Path):  # noqa: ANN201 - a text file object
+    """A csv file as text: UTF-8 (BOM or not), or UTF-16 when it starts with a UTF-16 BOM
+    (Excel's "Unicode text"); undecodable bytes become U+FFFD on their row, never a crash."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    encoding = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    return open(path, newline="", encoding=encoding, errors="replace")
+
+
+def _header_cells(fh) -> list[str]:  # noqa: ANN001 - a text file object
+    """The first line's cells; a header never spans lines, a broken one is read leniently."""
+    text = fh.readline()
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return text.rstrip("\r\n").split(",")
+
+
+def csv_records(
+    lines: Iterator[tuple[int, str]], *, width: int, max_lines: int = MAX_RECORD_LINES
+) -> Iterator[tuple[int, list[str], str]]:
+    """(first line number, cells, problem) for each non-blank record of numbered text lines.
+
+    A line without a quote is split on commas (what the csv module gives for it, at a fraction of
+    the cost). A line with a quote is parsed strictly; while its quoted cell is still open the
+    next line is added, up to `max_lines`. A record that never closes, or that closes across
+    lines with a cell count other than `width`, or that the csv module refuses (a cell over its
+    field limit, text after a closing quote), is yielded with the first line split on commas and
+    a problem, and the lines it had taken are read again as records of their own.
+    """
+    pending: deque[tuple[int, str]] = deque()
+    while True:
+        if pending:
+            line, text = pending.popleft()
+        else:
+            nxt = next(lines, None)
+            if nxt is None:
+                return
+            line, text = nxt
+        if '"' not in text:
+            text = text.rstrip("\r\n")
+            if text:
+                yield line, text.split(","), ""
+            continue
+        group = [text]
+        while True:
+            cells, problem = _parse_record(group, width=width, max_lines=max_lines)
+            if problem != _OPEN:
+                break
+            nxt = pending.popleft() if pending else next(lines, None)
+            if nxt is None:
+                cells, problem = None, UNBALANCED_QUOTE.format(lines=len(group))
+                break
+            group.append(nxt[1])
+        if problem:
+            pending.extendleft(reversed([(line + k, t) for k, t in enumerate(group[1:], 1)]))
+            yield line, text.rstrip("\r\n").split(","), problem
+        elif cells:
+            yield line, cells, ""
+
+
+_OPEN = "open"  # _parse_record: the quoted cell goes on past the last line given
+
+
+def _parse_record(group: list[str], *, width: int, max_lines: int) -> tuple[list[str] | None, str]:
+    try:
+        cells = next(csv.reader(group, strict=True), [])
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return None, f"malformed csv record ({exc})"
+        if len(group) >= max_lines:
+            return None, UNBALANCED_QUOTE.format(lines=max_lines)
+        return None, _OPEN
+    if len(group) > 1 and len(cells) != width:
+        return None, QUOTED_WIDTH.format(lines=len(group), found=len(cells), expected=width)
+    return cells, ""
 
 
 def _checked_header(path: Path, names: list[str], required: Iterable[str]) -> list[str]:
@@ -147,13 +314,22 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
     cell spanning several lines, which FER2013 files never have, becomes broken rows that the
     adapter flags with their line numbers.
     """
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        header = _checked_header(path, next(csv.reader([fh.readline()]), []), required)
+    with open_csv_text(path) as fh:
+        header = _checked_header(path, _header_cells(fh), required)
         for line, text in enumerate(fh, start=2):
             text = text.rstrip("\r\n")
-            if text:
-                row = next(csv.reader([text])) if '"' in text else text.split(",")
-                yield line, _row_dict(header, row)
+            if not text:
+                continue
+            if '"' not in text:
+                yield line, _row_dict(header, text.split(","))
+                continue
+            try:
+                row = _row_dict(header, next(csv.reader([text])))
+            except csv.Error as exc:  # a quoted cell over the csv module's field limit
+                row = _row_dict(header, text.split(","))
+                what = f"malformed csv record ({exc})"
+                row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=what)
+            yield line, row
 
 
 def display_path(path: Path | str, root: Path) -> str:
@@ -172,3 +348,35 @@ def display_path(path: Path | str, root: Path) -> str:
 def _root_prefix(root: Path) -> str:
     """The root as a string prefix, computed once per dataset rather than once per file."""
     return str(root).rstrip(os.sep) + os.sep
+
+
+class OutsideRoot:
+    """Counts the image paths of a run that lie outside the dataset's folder.
+
+    A manifest may name any file the user can read (``../other/x.jpg``, ``/home/...``): that is
+    what a manifest is for, and emoaudit reads it without comment. Provenance records how many
+    such paths a run read and the first few, so a reviewer sees when an audit reached beyond the
+    folder it names. Lexical (``..`` resolved, links not): no system call per sample.
+    """
+
+    EXAMPLES = 5
+
+    def __init__(self, data: Path) -> None:
+        root = data if data.is_dir() else data.parent
+        self.prefixes = tuple({str(root).rstrip(os.sep) + os.sep, os.path.abspath(root) + os.sep})
+        self.absolute = os.path.abspath(root) + os.sep
+        self.n = 0
+        self.examples: list[str] = []
+
+    def note(self, path: str | None) -> None:
+        if path is None or (path.startswith(self.prefixes) and ".." not in path):
+            return
+        if os.path.abspath(path).startswith(self.absolute):
+            return
+        self.n += 1
+        if len(self.examples) < self.EXAMPLES:
+            self.examples.append(errors.one_line(path))
+
+    def record(self) -> dict[str, object]:
+        return {"root": self.absolute.rstrip(os.sep) or os.sep, "n": self.n,
+                "examples": self.examples}  # fmt: skip

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import UNMAPPED_LABEL, Sample
+from emoaudit.data.base import UNMAPPED_LABEL, UNREADABLE, Sample
 from emoaudit.data.files import (
     SPLIT_FOLDERS,
+    Skipped,
     display_path,
     first_image,
     subdirs,
@@ -67,7 +68,8 @@ def class_folder_samples(
 ) -> Iterator[Sample]:
     """A Sample for each image under `class_dir`, labelled by the folder's name (never its sorted
     position); unknown names kept as unmapped. The folder is looked up once: listing is on the
-    critical path of an audit of 48x48 faces."""
+    critical path of an audit of 48x48 faces. A link the walk does not follow (files.py) is an
+    ``unreadable`` sample with the reason, so the report counts what was left out."""
     raw_label = class_dir.name
     label = canonical(raw_label)
     for image in walk_image_paths(class_dir):
@@ -79,7 +81,9 @@ def class_folder_samples(
             label=label,
             path=image,
         )
-        if label is None:
+        if isinstance(image, Skipped):  # a link not followed, a folder that cannot be listed
+            sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
+        elif label is None:
             _unmapped(sample)
         yield sample
 

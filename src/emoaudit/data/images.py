@@ -7,7 +7,10 @@ pixels, and so a bad file becomes ``status=unreadable`` with a reason instead of
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,25 @@ from emoaudit.errors import EmoauditError
 # Far above any face photo (a 12-megapixel phone image is 12M) but small enough that a crafted
 # file cannot take the machine's memory: 64M pixels of RGB is ~200 MB.
 MAX_PIXELS = 64_000_000
+# Larger photos are decoded at 1/2, 1/4 or 1/8 size (JPEG decoders scale in the DCT, for free)
+# so that at most this many pixels (48 MB of RGB) are held per photo: the runner decodes a few
+# photos per core at once, and 48 claimed 8000x8000 JPEGs took 6.4 GB (issue 15). A face in a
+# 16-megapixel frame is still far larger than any model's input (64x64 to 112x112).
+DECODE_PIXELS = 16_000_000
+# Byte budget per image file, checked (fstat) before a byte is read: a 5 GB file is refused, not
+# read whole. An 8000x8000 16-bit RGB TIFF uncompressed is 384 MB; real photos are far smaller.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+BAD_PATH = "not a regular file ({kind})"
+TOO_MANY_BYTES = "file is {size} bytes, above the limit of {limit}"
+JPEG_TOO_SHORT = (
+    "JPEG header claims {width}x{height} but the file has {size} bytes, fewer than one bit "
+    "per 8x8 block ({needed} bytes); truncated or forged"
+)
+JPEG_GRAY_FILL = (
+    "JPEG data ends early: the last rows are the decoder's flat gray fill (corrupt or "
+    "truncated file)"
+)
 
 
 class ImageDecodeError(EmoauditError):
@@ -27,34 +49,84 @@ class ImageDecodeError(EmoauditError):
 
 def decode_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Return the image at `path` as an (H, W, 3) RGB uint8 array, upright per its EXIF tag."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=path, why="no such file")
-        ) from None
-    except OSError as exc:
-        raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=path, why=_one_line(exc))
-        ) from None
+    data = read_image_file(path)
     return decode_image_bytes(data, name=str(path), max_pixels=max_pixels)
 
 
+def read_image_file(path: str | Path, *, max_bytes: int | None = None) -> bytes:
+    """The bytes of an image file, or ImageDecodeError with why not (no such file, permission
+    denied, a directory or device, over the byte budget) — checked before anything is read."""
+    import stat
+
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    try:
+        # O_NONBLOCK: opening a FIFO named as an image must not wait forever for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise ImageDecodeError(unreadable_file_reason(path, exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+            why = BAD_PATH.format(kind=kind)
+            raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=path, why=why))
+        if info.st_size > max_bytes:
+            why = TOO_MANY_BYTES.format(size=info.st_size, limit=max_bytes)
+            raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=path, why=why))
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(max_bytes + 1)  # a file growing meanwhile: decode_image_bytes refuses
+    except OSError as exc:
+        raise ImageDecodeError(unreadable_file_reason(path, exc)) from None
+    finally:
+        os.close(fd)
+
+
+def unreadable_file_reason(path: str | Path, exc: OSError) -> str:
+    """One line for a file that cannot be opened: 'no such file', 'Permission denied', ..."""
+    why = "no such file" if isinstance(exc, FileNotFoundError) else _one_line(exc.strerror or exc)
+    return errors.UNREADABLE_IMAGE.format(path=path, why=why)
+
+
 def decode_image_bytes(
-    data: bytes, *, name: str, max_pixels: int = MAX_PIXELS, keep_gray: bool = False
+    data: bytes,
+    *,
+    name: str,
+    max_pixels: int = MAX_PIXELS,
+    keep_gray: bool = False,
+    check_truncation: bool = True,
 ) -> np.ndarray:
     """Decode file bytes already read (the runner hashes them for its cache key first).
 
     ``keep_gray`` lets a one-channel JPEG come back as a 2-D gray array: gray face datasets
     (FER2013 folders, CK+48) then skip a colour expansion that gray models would undo, with
-    identical pixels (R = G = B converts back to exactly the same gray value).
+    identical pixels (R = G = B converts back to exactly the same gray value). An image over
+    DECODE_PIXELS comes back reduced (see there). ``check_truncation=False`` is for JPEGs that
+    emoaudit encoded itself (video frames): a flat mid-gray bottom there is the picture.
     """
+    if len(data) > MAX_FILE_BYTES:
+        why = TOO_MANY_BYTES.format(size=len(data), limit=MAX_FILE_BYTES)
+        raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=why))
     if data[:3] == b"\xff\xd8\xff":  # JPEG, by far the most common: OpenCV decodes it 5x faster
-        fast = _decode_jpeg_cv2(data, name=name, max_pixels=max_pixels, keep_gray=keep_gray)
-        if fast is not None:
-            return fast
+        frame = _jpeg_frame(data)
+        if frame is not None:
+            _check_jpeg_frame(data, frame, name=name, max_pixels=max_pixels)
+        fast = _decode_jpeg_cv2(data, frame, keep_gray=keep_gray)
+        if fast is None:
+            fast = _decode_pil(data, name=name, max_pixels=max_pixels)
+        if check_truncation and _ends_in_gray_fill(fast):
+            raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=JPEG_GRAY_FILL))
+        return fast
     return _decode_pil(data, name=name, max_pixels=max_pixels)
+
+
+def reduction(width: int, height: int, *, budget: int | None = None) -> int:
+    """The smallest of 1, 2, 4, 8 that brings width x height within `budget` pixels
+    (default DECODE_PIXELS)."""
+    budget = DECODE_PIXELS if budget is None else budget
+    for factor in (1, 2, 4):
+        if -(-width // factor) * -(-height // factor) <= budget:
+            return factor
+    return 8
 
 
 def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
@@ -75,17 +147,22 @@ def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
                             path=name, pixels=width * height, limit=max_pixels
                         )
                     )
+                factor = reduction(width, height)
+                if factor > 1 and im.format == "JPEG":  # libjpeg scales while decoding
+                    im.draft(im.mode, (-(-width // factor), -(-height // factor)))
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+                return _reduced(_to_rgb(im))
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
         why = "not an image file" if data else "empty file"
         raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=why)) from None
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError as exc:  # over PIL's own limit: quote ours, not PIL's
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = found.group(1) if found else "too many"
         raise ImageDecodeError(
-            errors.UNREADABLE_IMAGE.format(path=name, why=_one_line(exc))
+            errors.DECOMPRESSION_BOMB.format(path=name, pixels=pixels, limit=max_pixels)
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated data, broken headers
         raise ImageDecodeError(
@@ -93,41 +170,89 @@ def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
         ) from None
 
 
-def _decode_jpeg_cv2(
-    data: bytes, *, name: str, max_pixels: int, keep_gray: bool = False
-) -> np.ndarray | None:
-    """RGB (or, with keep_gray, a gray JPEG's 2-D) pixels via OpenCV, EXIF orientation applied;
-    None to let PIL decide.
+def _reduced(rgb: np.ndarray) -> np.ndarray:
+    """A decoded image over DECODE_PIXELS, area-averaged down (formats that cannot scale while
+    decoding: the full image is held once, briefly, within MAX_PIXELS)."""
+    height, width = rgb.shape[:2]
+    factor = reduction(width, height)
+    if factor == 1:
+        return rgb
+    import cv2
 
-    The size limit is checked on the header first; anything OpenCV cannot decode goes to the
-    PIL path, which produces the one-line reason.
+    size = (-(-width // factor), -(-height // factor))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _check_jpeg_frame(
+    data: bytes, frame: tuple[int, int, int, int], *, name: str, max_pixels: int
+) -> None:
+    """Refuse, from the header alone, a JPEG over the pixel limit or too short for its size.
+
+    Huffman coding spends at least one bit on every 8x8 block (a DC code), so a file with fewer
+    bytes than blocks/8 cannot hold the image it claims: libjpeg would fill it with flat gray
+    and call it decoded (a 24 KB file claiming 7900x7900 scored ok, issue 15). Arithmetic-coded
+    JPEGs (rare) can go below a bit a block and are left to the decoder.
+    """
+    width, height, _, marker = frame
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            errors.DECOMPRESSION_BOMB.format(path=name, pixels=width * height, limit=max_pixels)
+        )
+    needed = -(-width // 8) * -(-height // 8) // 8
+    if marker not in _ARITHMETIC and len(data) < needed:
+        why = JPEG_TOO_SHORT.format(width=width, height=height, size=len(data), needed=needed)
+        raise ImageDecodeError(errors.UNREADABLE_IMAGE.format(path=name, why=why))
+
+
+def _ends_in_gray_fill(pixels: np.ndarray) -> bool:
+    """True when the last 8 rows are exactly the mid-gray libjpeg writes for blocks past the end
+    of the data (a truncated file with an end marker appended decodes 'fine', with a warning
+    on stderr only), and the image is not mid-gray all over (a blank face is a real image)."""
+    tail = pixels[-8:]
+    return bool((tail == 128).all()) and not bool((pixels == 128).all())
+
+
+def _decode_jpeg_cv2(
+    data: bytes, frame: tuple[int, int, int, int] | None, *, keep_gray: bool = False
+) -> np.ndarray | None:
+    """RGB (or, with keep_gray, a gray JPEG's 2-D) pixels via OpenCV, EXIF orientation applied,
+    reduced by the DCT scaling over DECODE_PIXELS; None to let PIL decide.
+
+    Only a complete file with a readable frame header (checked by the caller) goes here;
+    anything OpenCV cannot decode goes to the PIL path, which produces the one-line reason.
     """
     import cv2
 
     # OpenCV fills a truncated scan with gray instead of failing: only complete files go fast
     complete = data.endswith(b"\xff\xd9") or data.rstrip(b"\x00").endswith(b"\xff\xd9")
-    frame = _jpeg_frame(data) if complete else None
-    if frame is None:
+    if frame is None or not complete:
         return None
-    width, height, components = frame
-    if width * height > max_pixels:
-        raise ImageDecodeError(
-            errors.DECOMPRESSION_BOMB.format(path=name, pixels=width * height, limit=max_pixels)
-        )
+    width, height, components, _ = frame
+    factor = reduction(width, height)
     if keep_gray and components == 1:  # IMREAD_GRAYSCALE still applies the EXIF orientation
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), _flags("GRAYSCALE")[factor])
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), _flags("COLOR")[factor])
     if bgr is None:
         return None
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+@cache
+def _flags(kind: str) -> dict[int, int]:
+    """OpenCV's read flags by reduction factor (cv2 is imported lazily, hence not constants)."""
+    import cv2
+
+    plain = getattr(cv2, f"IMREAD_{kind}")
+    return {1: plain, **{f: getattr(cv2, f"IMREAD_REDUCED_{kind}_{f}") for f in (2, 4, 8)}}
+
+
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
+_ARITHMETIC = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
-def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, components) from the JPEG frame header, walking the marker segments;
-    None if odd."""
+def _jpeg_frame(data: bytes) -> tuple[int, int, int, int] | None:
+    """(width, height, components, SOF marker) from the JPEG frame header, walking the marker
+    segments; None if odd."""
     i, n = 2, len(data)
     while i + 9 < n:
         if data[i] != 0xFF:
@@ -139,7 +264,7 @@ def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
         if marker in _SOF:
             height = data[i + 5] << 8 | data[i + 6]
             width = data[i + 7] << 8 | data[i + 8]
-            return (width, height, data[i + 9]) if width and height else None
+            return (width, height, data[i + 9], marker) if width and height else None
         i += 2 + (data[i + 2] << 8 | data[i + 3])
     return None
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from emoaudit.data import DATASETS
 from emoaudit.data.detect import detect_format, iter_dataset
+from emoaudit.errors import one_line
 
 MAX_ATTRIBUTE_VALUES = 30  # beyond this an attribute is an id, not a group: values are lumped
 MAX_EXAMPLE_REASONS = 5
@@ -48,7 +49,7 @@ def inspect_dataset(root: Path, fmt: str | None = None) -> dict[str, Any]:
         if sample.reason:
             examples = reasons.setdefault(sample.status, [])
             if len(examples) < MAX_EXAMPLE_REASONS:
-                examples.append(sample.reason)
+                examples.append(one_line(sample.reason))
     return {
         "root": str(root),
         "format": name,

@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from emoaudit import errors
-from emoaudit.data.base import UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv
+from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import CANONICAL, canonical, is_known_raw_label
 
 NAME = "manifest"
-DESCRIPTION = "CSV or Parquet table: path,label[,subject_id][,split][,<attribute columns>]"
+DESCRIPTION = "CSV or Parquet table: path[,label][,subject_id][,split][,<attribute columns>]"
 PRECROPPED = False
 
 REQUIRED = ("path",)
-RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split"})
+RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split", BAD_RECORD})
 FILE_NAMES = ("manifest.parquet", "manifest.csv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 BATCH_ROWS = 4096
@@ -111,17 +111,23 @@ def row_sample(row: dict[str, Any], *, base: Path, where: str) -> Sample:
         label=canonical(raw) if raw else None,
         subject_id=_text(row.get("subject_id")) or None,
     )
+    if row.get(BAD_RECORD):  # a stray quote or an oversized cell: flagged, never guessed at
+        sample.status, sample.label, sample.reason = BAD_INPUT, None, row[BAD_RECORD]
+        return sample
     _extra_columns(sample, row)
     if sample.label is None and raw:
         sample.status = UNMAPPED_LABEL
         sample.reason = _label_reason(raw, where)
     image = Path(rel) if Path(rel).is_absolute() else base / rel
-    if not rel or not image.is_file():
-        sample.status, sample.label = UNREADABLE, None
+    if rel and image.is_file():
+        sample.path = str(image)
+        return sample
+    sample.status, sample.label = UNREADABLE, None
+    if rel and image.exists():  # a directory, /dev/null, a pipe: there, but not an image file
+        sample.reason = errors.NOT_A_FILE.format(path=image, ref=where)
+    else:
         shown = image if rel else "(empty path)"
         sample.reason = errors.MISSING_IMAGE.format(path=shown, ref=where)
-    else:
-        sample.path = str(image)
     return sample
 
 

@@ -2,9 +2,13 @@
 
 Each sampled frame becomes a Sample with id ``<clip>#t=<seconds>`` (seconds from the clip's first
 frame, millisecond precision), ``clip_id`` and ``time_s`` set, no label, and the full frame as
-pixels: the runner finds and crops the face. Decoding streams: one decoded frame is held at a
-time and only sampled frames are converted to RGB, so a two-hour video needs the memory of a
-frame, not of the video (long videos exhausting RAM is a known failure of other tools).
+a JPEG held in memory (``Sample.encoded``, quality 95, no chroma subsampling): the runner
+decodes it, finds and crops the face. Decoding streams: one decoded frame is held at a time and
+only sampled frames are converted, so a two-hour video needs the memory of a frame, not of the
+video (long videos exhausting RAM is a known failure of other tools). The runner holds a few
+chunks of 512 samples: as raw 1080p RGB that was 3 GB a chunk and 6.6 GB at peak (issue 15),
+as JPEG it is a few hundred KB a frame. Frames over images.DECODE_PIXELS (8K video) are scaled
+down first, as photos are.
 
 Frame selection: the first frame at or after each multiple of 1/fps. A clip that cannot be
 opened, has no video stream or breaks while decoding yields one ``unreadable`` Sample with the
@@ -17,6 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from emoaudit import errors
 from emoaudit.data.base import UNREADABLE, Sample
@@ -124,18 +130,50 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
                 if t + TIME_EPS < next_time:
                     continue
                 next_time = (math.floor((t + TIME_EPS) / step) + 1) * step
-                yield _frame_sample(frame.to_ndarray(format="rgb24"), path, clip, t)
+                yield _frame_sample(_frame_jpeg(frame), path, clip, t)
         except (av.FFmpegError, OSError, ValueError) as exc:
             yield _unreadable(path, clip, exc)
 
 
-def _frame_sample(pixels, path: Path, clip: str, t: float) -> Sample:  # noqa: ANN001
+FRAME_QUALITY = 95
+
+
+def _frame_jpeg(frame) -> bytes:  # noqa: ANN001 - av.VideoFrame, imported lazily
+    """One frame as JPEG bytes, scaled (by FFmpeg) within images.DECODE_PIXELS first."""
+    import cv2
+
+    from emoaudit.data.images import reduction
+
+    factor = reduction(frame.width, frame.height)
+    if factor > 1:
+        frame = frame.reformat(width=-(-frame.width // factor), height=-(-frame.height // factor))
+    bgr = frame.to_ndarray(format="bgr24")
+    params = [
+        cv2.IMWRITE_JPEG_QUALITY,
+        FRAME_QUALITY,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
+    ok, buffer = cv2.imencode(".jpg", bgr, params)
+    if not ok:
+        raise ValueError("frame could not be encoded")
+    return buffer.tobytes()
+
+
+def frame_pixels(sample: Sample) -> np.ndarray:
+    """The RGB pixels of a frame sample (tests and tools; the runner decodes in chunks.py)."""
+    from emoaudit.data.images import decode_image_bytes
+
+    return decode_image_bytes(sample.encoded, name=sample.sample_id, check_truncation=False)
+
+
+def _frame_sample(encoded: bytes, path: Path, clip: str, t: float) -> Sample:
     t = round(t, 3)
     return Sample(
         sample_id=f"{clip}#t={t:.3f}",
         dataset=NAME,
         path=str(path),
-        pixels=pixels,
+        encoded=encoded,
         precropped=False,
         clip_id=clip,
         time_s=t,

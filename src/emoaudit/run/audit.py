@@ -89,6 +89,7 @@ def run_audit(
 ) -> dict[str, Any]:
     """Run the audit described by `req`; returns the results dict also written to disk."""
     from emoaudit.data import DATASETS
+    from emoaudit.data.files import OutsideRoot
     from emoaudit.report.results import RUN_INFO, build_results
     from emoaudit.run.runner import RunPlan, run_plan
 
@@ -108,10 +109,13 @@ def run_audit(
     )
     conditions = parse_conditions(req.conditions)
 
+    outside = OutsideRoot(req.data)  # images read from beyond the dataset folder (manifests)
+
     def samples():
         for sample in adapter.iter_samples(req.data, **req.extra):
             if req.precropped:
                 sample.precropped = True
+            outside.note(sample.path)
             yield sample
 
     plan = RunPlan(
@@ -147,6 +151,7 @@ def run_audit(
             "n_samples": outcome.n_samples,
             "digest": outcome.dataset_digest,
             "precropped": req.precropped or bool(adapter.PRECROPPED),
+            "paths_outside_root": outside.record(),
         },
         "models": [_model_record(m) for m in models],
         "conditions": conditions,
