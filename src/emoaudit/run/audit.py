@@ -20,6 +20,10 @@ from emoaudit.run.chunks import FaceSettings
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
 RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
+DUPLICATE_MODEL_NAME = (
+    "two --model entries are both named '{name}'; give one a [model] name in its spec so their "
+    "rows stay apart"
+)
 
 
 @dataclass
@@ -76,7 +80,25 @@ def load_models(
 
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    models = [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    seen: set[str] = set()
+    for model in models:  # rows are keyed by name: one name for two models would merge them
+        if model.info.name in seen:
+            raise EmoauditError(DUPLICATE_MODEL_NAME.format(name=model.info.name))
+        seen.add(model.info.name)
+    return models
+
+
+def identical_models(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups of models whose weights are byte-identical (same sha256), for the report to state.
+
+    They stay separate models with their own rows; saying they are one network explains why
+    their results agree exactly (a "vendor" model that is a built-in one under another name).
+    """
+    by_sha: dict[str, list[str]] = {}
+    for rec in records:
+        by_sha.setdefault(rec["sha256"], []).append(rec["name"])
+    return [{"sha256": sha, "models": names} for sha, names in by_sha.items() if len(names) > 1]
 
 
 def run_audit(
@@ -147,6 +169,7 @@ def run_audit(
             "precropped": req.precropped or bool(adapter.PRECROPPED),
         },
         "models": [_model_record(m) for m in models],
+        "identical_models": identical_models([_model_record(m) for m in models]),
         "conditions": conditions,
         "faces": plan.faces.key(req.precropped or bool(adapter.PRECROPPED)),
         "seed": req.seed,
