@@ -20,6 +20,7 @@ from emoaudit.analysis.bootstrap import (
     interval,
 )
 from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_codes, groupings
+from emoaudit.analysis.label_order import label_order_check
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -135,6 +136,7 @@ def analyze_slice(
     out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
     out["per_class"] = per_class(res, labels)
     out["confusion"] = confusion(res, labels)
+    out["label_order_check"] = label_order_check(M.as_matrix(res.total), labels)
     proba_labels = _prob_labels(scored)
     proba = tp = edges = None
     if proba_labels:
