@@ -44,5 +44,5 @@ def test_console_prints_the_label_order_line(results):
     console = Console(record=True, width=400)
     print_summary(suspect, console=console)
     text = console.export_text()
-    assert f"label order? model '{model}'" in text
+    assert f"Label order? model '{model}'" in text
     assert "check the order of its output labels" in text
