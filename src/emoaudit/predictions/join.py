@@ -8,9 +8,9 @@ into results.json provenance and the report). The rows follow the predictions.pa
 (DESIGN.md) plus `output_at` (file:line), `n_faces` and `face_rule`, so every analysis runs
 unchanged.
 
-Memory: the outputs are read as a stream and kept as one small record per image (labels and a
-few floats), then the dataset is streamed in chunks that are written as shards and merged, so
-neither the file nor the dataset is ever held whole.
+Memory: the outputs are read as a stream and kept as one record per image (about 1 KB with
+seven scores: 92 MB for 100,000 measured), then the dataset is streamed in chunks that are
+written as shards and merged, so neither the file's text nor the dataset is ever held whole.
 """
 
 from __future__ import annotations
