@@ -93,3 +93,13 @@ def test_best_permutation_reads_each_column_as_its_best_row():
     reads_as, best = best_permutation(counts)
     assert reads_as.tolist() == [1, 0, 2]
     assert best == pytest.approx(24 / 26)
+
+
+def test_non_canonical_outputs_are_never_relabelled():
+    """Vision's `none` for sad faces is a wrong answer, not a mis-ordered label."""
+    labels = ["happy", "sad", "none"]
+    counts = np.array([[40, 0, 5], [0, 5, 40], [0, 0, 0]])
+    check = label_order_check(counts, labels)
+    assert check["suspect"] is False and check["remap"] == {}
+    free, _ = best_permutation(counts)
+    assert free.tolist() == [0, 2, 1]  # without the constraint, `none` would be read as sad

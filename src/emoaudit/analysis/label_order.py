@@ -33,23 +33,35 @@ SUSPECT = (
 TOO_FEW = "fewer than {min_n} scored samples: label order not checked"
 
 
-def best_permutation(counts: np.ndarray) -> tuple[np.ndarray, float]:
+def best_permutation(
+    counts: np.ndarray, fixed: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """For each predicted column, the true row it is best read as, and that permuted accuracy.
 
     `counts` is the confusion matrix (rows true, columns predicted) over one label list.
+    Labels marked `fixed` keep their place: an imported system's `calm` or Vision's `none` is
+    not one of its labels in some order, so no relabelling may turn it into another.
     """
     from scipy.optimize import linear_sum_assignment
 
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
-    rows, cols = linear_sum_assignment(counts, maximize=True)
+    weights = counts.copy()
+    if fixed is not None and fixed.any():
+        forbid = -(total + 1.0)  # worse than any assignment of real counts
+        weights[:, fixed] = forbid
+        weights[fixed, :] = forbid
+        weights[fixed, fixed] = 0.0
+    rows, cols = linear_sum_assignment(weights, maximize=True)
     reads_as = np.empty(counts.shape[1], dtype=np.int64)
     reads_as[cols] = rows
     best = counts[rows, cols].sum() / total if total else float("nan")
     return reads_as, float(best)
 
 
-def heldout_gain(counts: np.ndarray, *, splits: int = SPLITS, seed: int = 0) -> float:
+def heldout_gain(
+    counts: np.ndarray, *, fixed: np.ndarray | None = None, splits: int = SPLITS, seed: int = 0
+) -> float:
     """Mean accuracy gain of the best permutation fitted on one half, scored on the other.
 
     Halves split every confusion cell binomially (each row a fair coin), with a fixed seed so
@@ -65,7 +77,7 @@ def heldout_gain(counts: np.ndarray, *, splits: int = SPLITS, seed: int = 0) -> 
             total = test.sum()
             if not total:
                 continue
-            reads_as, _ = best_permutation(fit)
+            reads_as, _ = best_permutation(fit, fixed)
             cols = np.arange(test.shape[1])
             gains.append((test[reads_as, cols].sum() - np.trace(test)) / total)
     return float(np.mean(gains)) if gains else float("nan")
@@ -86,10 +98,13 @@ def label_order_check(
     if n < min_n:
         out.update(suspect=False, note=TOO_FEW.format(min_n=min_n))
         return out
-    reads_as, best = best_permutation(counts)
+    from emoaudit.taxonomy import CANONICAL
+
+    fixed = np.array([label not in CANONICAL for label in labels], dtype=bool)
+    reads_as, best = best_permutation(counts, fixed)
     acc = float(np.trace(counts) / n)
     remap = {labels[j]: labels[i] for j, i in enumerate(reads_as.tolist()) if i != j}
-    held = heldout_gain(counts) if best - acc > threshold else None
+    held = heldout_gain(counts, fixed=fixed) if best - acc > threshold else None
     out.update(
         accuracy=acc,
         best_permuted_accuracy=best,
