@@ -204,3 +204,22 @@ def test_cli_audits_saved_outputs_and_reports_the_join(tmp_path):
     args[args.index("jsonl")] = "rekognitoin"
     bad = CliRunner().invoke(app, args)
     assert bad.exit_code == 2 and "did you mean 'rekognition'" in bad.output
+
+
+def test_outputs_keyed_by_another_machines_path_or_an_s3_uri_are_found(dataset, tmp_path):
+    preds = tmp_path / "p.jsonl"
+    rows = [
+        {"path": "s3://bucket/audit/photos/happy/01.jpg", "pred": "happy"},
+        {"path": "/home/someone/photos/sad/02.jpg", "pred": "sad"},
+        {"path": "C:\\data\\neutral\\03.jpg", "pred": "neutral"},
+        {"path": "/a/anger/04.jpg", "pred": "anger"},
+        {"path": "/b/anger/04.jpg", "pred": "happy"},  # two outputs end the same way: ambiguous
+    ]
+    preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results = _audit(dataset, tmp_path / "out", preds)
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet").set_index("sample_id")
+    assert df.pred.dropna().to_dict() == {
+        "happy/01.jpg": "happy", "neutral/03.jpg": "neutral", "sad/02.jpg": "sad",
+    }  # fmt: skip
+    assert df.loc["anger/04.jpg", "status"] == NO_OUTPUT
+    assert results["provenance"]["predictions_import"]["n_outputs_without_sample"] == 2

@@ -54,6 +54,21 @@ class _Index:
     records: dict[str, Record] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    suffixes: dict[str, str | None] | None = None  # built on the first sample not found exactly
+
+    def by_suffix(self, key: str) -> Record | None:
+        """The output whose key ends with `/key` (an absolute path from another machine, an
+        s3:// URI), when exactly one does."""
+        if self.suffixes is None:
+            self.suffixes = {}
+            for full in self.records:
+                parts = full.split("/")
+                for i in range(1, len(parts)):
+                    tail = "/".join(parts[i:])
+                    seen = self.suffixes.get(tail, full)
+                    self.suffixes[tail] = full if seen == full else None  # None: ambiguous
+        full = self.suffixes.get(key)
+        return self.records.pop(full, None) if full else None
 
     def problem(self, kind: str, message: str) -> None:
         self.counts[kind] += 1
@@ -134,10 +149,12 @@ def sample_keys(sample: Sample, root: Path) -> list[str]:
     if sample.path:
         path = Path(sample.path)
         keys.append(str(path))
-        try:
-            keys.append(path.resolve().relative_to(root.resolve()).as_posix())
-        except ValueError:
-            pass
+        keys.append(str(path.absolute()))
+        for base in (root, root.absolute()):
+            try:
+                keys.append(path.relative_to(base).as_posix())
+            except ValueError:
+                pass
     keys = [normalise_key(k) for k in keys]
     stems = [k.rsplit(".", 1)[0] for k in keys if "." in k.rsplit("/", 1)[-1]]
     return list(dict.fromkeys([*keys, *stems]))
@@ -230,10 +247,16 @@ def _sample_fingerprint(sample: Sample) -> list[Any]:
 
 
 def _take(index: _Index, sample: Sample, root: Path) -> Record | None:
-    for key in sample_keys(sample, root):
+    keys = sample_keys(sample, root)
+    for key in keys:
         record = index.records.pop(key, None)
         if record is not None:
             return record
+    for key in keys:  # then by the end of the output's key: /data/x/happy/01.jpg, s3://b/...
+        if not key.startswith("/"):
+            record = index.by_suffix(key)
+            if record is not None:
+                return record
     return None
 
 
