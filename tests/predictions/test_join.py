@@ -223,3 +223,16 @@ def test_outputs_keyed_by_another_machines_path_or_an_s3_uri_are_found(dataset, 
     }  # fmt: skip
     assert df.loc["anger/04.jpg", "status"] == NO_OUTPUT
     assert results["provenance"]["predictions_import"]["n_outputs_without_sample"] == 2
+
+
+def test_ratio_boxes_are_matched_with_the_image_size_read_from_its_header(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((100, 400, 3), np.uint8)).save(path)  # 400 wide, 100 high
+    left = Face(scores={"HAPPY": 0.9}, box=(0.0, 0.0, 0.25, 1.0), box_units="ratio")
+    right = Face(scores={"SAD": 0.9}, box=(0.5, 0.0, 1.0, 1.0), box_units="ratio")
+    at_left = Sample("s", "affectnet", path=str(path), face_box=(0, 0, 100, 100))
+    assert choose_face([left, right], at_left) == (left, "box_match")
+    unreadable = Sample("s", "affectnet", path=str(tmp_path / "gone.png"), face_box=(0, 0, 9, 9))
+    assert choose_face([left, right], unreadable) == (right, "largest")
