@@ -236,3 +236,29 @@ def test_ratio_boxes_are_matched_with_the_image_size_read_from_its_header(tmp_pa
     assert choose_face([left, right], at_left) == (left, "box_match")
     unreadable = Sample("s", "affectnet", path=str(tmp_path / "gone.png"), face_box=(0, 0, 9, 9))
     assert choose_face([left, right], unreadable) == (right, "largest")
+
+
+@pytest.mark.parametrize("case", ["no_format", "conditions", "missing"])
+def test_unusable_requests_are_refused_in_one_line(tmp_path, case):
+    from emoaudit.errors import MISSING_PATH
+    from emoaudit.predictions import PREDICTION_FORMATS
+    from emoaudit.run.audit import IMPORTED_CLEAN_ONLY, PREDICTIONS_FORMAT_NEEDED
+
+    data, _ = _fer_csv(tmp_path / "fer2013.csv", 2)
+    preds = tmp_path / "outputs.json"
+    preds.write_text("{}")
+    kw: dict = {}
+    expected = PREDICTIONS_FORMAT_NEEDED.format(
+        path=preds, known=", ".join(PREDICTION_FORMATS.names())
+    )
+    if case == "conditions":
+        kw, expected = (
+            {"predictions_format": "rekognition", "conditions": "jpeg"},
+            IMPORTED_CLEAN_ONLY,
+        )
+    if case == "missing":
+        preds = tmp_path / "gone.csv"
+        expected = MISSING_PATH.format(path=preds)
+    with pytest.raises(EmoauditError) as err:
+        _audit(data, tmp_path / "out", preds, **kw)
+    assert str(err.value) == expected

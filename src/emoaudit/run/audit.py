@@ -50,7 +50,7 @@ class AuditRequest:
     # Saved outputs instead of inference (predictions/join.py): file, its format, a model name
     predictions: Path | None = None
     predictions_format: str | None = None  # None: from the extension (.csv, .jsonl, .parquet)
-    model_name: str | None = None  # None: the predictions file's stem
+    model_name: str | None = None  # None: the predictions file's name before its first dot
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
 
@@ -205,6 +205,10 @@ PREDICTIONS_FORMAT_NEEDED = (
     "{path}: pass --predictions-format (one of: {known}); only .csv, .jsonl and .parquet are "
     "recognised by extension"
 )
+IMPORTED_CLEAN_ONLY = (
+    "--conditions needs inference on perturbed images; imported outputs are for the clean "
+    "images only"
+)
 BY_EXTENSION = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
@@ -243,8 +247,25 @@ def _run_imported(
     )  # fmt: skip
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
+    run_info = _imported_run_info(req, fmt=fmt, name=name, outcome=outcome, started=started)
+    write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
+    return build_results(
+        req.out,
+        groups=req.groups,
+        n_resamples=req.n_resamples,
+        seed=req.seed,
+        confidence=req.confidence,
+        min_group_n=req.min_group_n,
+    )
+
+
+def _imported_run_info(
+    req: AuditRequest, *, fmt: str, name: str, outcome: Any, started: str
+) -> dict[str, Any]:
+    """run.json of an import: the inference run's keys, the file as the model's artifact, and
+    the join's accounting under `predictions_import`."""
     acc = outcome.accounting
-    run_info = {
+    return {
         "command": " ".join(["emoaudit", *sys.argv[1:]]),
         "started_at": started,
         "dataset": {
@@ -259,7 +280,7 @@ def _run_imported(
                 "name": name,
                 "sha256": acc["sha256"],
                 "labels": acc["labels"],
-                "source": f"imported {pfmt} outputs: {acc['file']}",
+                "source": f"imported {acc['format']} outputs: {acc['file']}",
             }
         ],
         "identical_models": [],
@@ -268,21 +289,6 @@ def _run_imported(
         "n_rows": outcome.n_rows,
         **req.provenance_extra,
     }
-    write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
-    return build_results(
-        req.out,
-        groups=req.groups,
-        n_resamples=req.n_resamples,
-        seed=req.seed,
-        confidence=req.confidence,
-        min_group_n=req.min_group_n,
-    )
-
-
-IMPORTED_CLEAN_ONLY = (
-    "--conditions needs inference on perturbed images; imported outputs are for the clean "
-    "images only"
-)
 
 
 def _model_record(model: Any) -> dict[str, Any]:
