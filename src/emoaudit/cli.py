@@ -75,8 +75,9 @@ def audit(
     data: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     model: Annotated[
-        list[str], typer.Option("--model", "-m", help="Model name or path to .onnx; repeatable.")
-    ],
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model name or path to .onnx; repeatable."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Dataset format or 'auto'.")] = "auto",
     model_spec: Annotated[
         Path | None, typer.Option(help="TOML input/label spec for a .onnx model.")
@@ -128,8 +129,23 @@ def audit(
     ] = False,
     examples_unblurred: Annotated[bool, typer.Option(help="Do not blur example faces.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help="Saved outputs of a system to audit instead of running --model."),
+    ] = None,
+    predictions_format: Annotated[
+        str | None,
+        typer.Option(
+            help="csv, jsonl, parquet, rekognition, google-vision, deepface or pyfeat "
+            "(default: from the extension)."
+        ),
+    ] = None,
+    model_name: Annotated[
+        str | None, typer.Option(help="Name of the system whose --predictions these are.")
+    ] = None,
 ) -> None:
-    """Run models on a dataset; write predictions.parquet, results.json and report.html."""
+    """Run models on a dataset (or import their saved outputs with --predictions); write
+    predictions.parquet, results.json and report.html."""
     from emoaudit.run.audit import AuditRequest, run_audit
 
     req = AuditRequest(
@@ -152,6 +168,9 @@ def audit(
         ray_address=address,
         device=device,
         extra={"fps": fps} if fmt == "video" else {},
+        predictions=predictions,
+        predictions_format=predictions_format,
+        model_name=model_name,
     )
     with user_errors():
         req.group_options = group_options(reference, hostile, at_equal)

@@ -29,6 +29,7 @@ SYNONYMS: dict[str, str] = {
     "ha": "happy",
     "sad": "sad",
     "sadness": "sad",
+    "sorrow": "sad",  # Google Cloud Vision sorrowLikelihood
     "sa": "sad",
     "surprise": "surprise",
     "surprised": "surprise",
@@ -53,6 +54,21 @@ NON_EXPRESSION: frozenset[str] = frozenset(
 )
 
 
+# Labels that vendor systems emit with no canonical counterpart: AWS Rekognition CALM and
+# CONFUSED, "unknown" from several, and the values emoaudit gives an ordinal-only output with no
+# clear top label (Google Cloud Vision, predictions/google_vision.py). A prediction with one of
+# these is kept as that value (counted wrong against any label), never folded into neutral.
+NON_CANONICAL_OUTPUTS: frozenset[str] = frozenset(
+    {"calm", "confused", "unknown", "none", "ambiguous"}
+)
+
+
+def output_label(raw: str) -> str:
+    """A model output label as stored in `pred`: its canonical name, else the lower-cased raw
+    name (calm, confused, ...), so it stays visible as its own value instead of merging."""
+    return canonical(raw) or raw.strip().lower()
+
+
 def canonical(raw: str) -> str | None:
     """Map a raw label name to its canonical name, or None when it has no counterpart."""
     return SYNONYMS.get(raw.strip().lower())
@@ -65,5 +81,7 @@ def is_known_raw_label(raw: str) -> bool:
 
 
 def canonical_order(labels: list[str] | tuple[str, ...]) -> list[str]:
-    """Sort canonical labels in CANONICAL order (stable column order in tables and reports)."""
-    return sorted(set(labels), key=CANONICAL.index)
+    """Sort canonical labels in CANONICAL order (stable column order in tables and reports);
+    non-canonical output values (imported `calm`, `confused`) follow, alphabetically."""
+    n = len(CANONICAL)
+    return sorted(set(labels), key=lambda x: (CANONICAL.index(x), "") if x in CANONICAL else (n, x))

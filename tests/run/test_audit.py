@@ -177,9 +177,7 @@ def test_a_demographic_face_set_without_labels_is_audited_label_free(zoo_home, t
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    results = _audit(
-        manifest, out, models=["fer-mini-xception"], precropped=True, min_group_n=20
-    )
+    results = _audit(manifest, out, models=["fer-mini-xception"], precropped=True, min_group_n=20)
     df = pd.read_parquet(out / "predictions.parquet")
     assert (df.status == "ok").all() and df.label.isna().all() and df.pred.notna().all()
     (res,) = results["results"]
@@ -224,3 +222,79 @@ def test_provenance_counts_manifest_paths_outside_the_dataset_folder(zoo_home, t
     }
     results = json.loads((out / "results.json").read_text())
     assert results["provenance"]["dataset"]["paths_outside_root"]["n"] == 2
+
+
+TINY_SPEC = """
+[input]
+height = 8
+width = 8
+layout = "NCHW"
+color = "rgb"
+scale = 0.00392156862745098
+
+[output]
+labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+kind = "logits"
+"""
+
+
+def _tiny_onnx(path):
+    """A 3x8x8 -> 7 logits graph (average pool + fixed linear map): fast, deterministic."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = (np.arange(21, dtype=np.float32).reshape(3, 7) % 5 - 2) / 3.0
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 7])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_byte_identical_models_keep_their_names_and_rows(fer_csv, tmp_path):
+    """Issue 13: a 'vendor' model with a built-in's bytes merged into it (doubled rows)."""
+    import shutil
+
+    first = _tiny_onnx(tmp_path / "builtin.onnx")
+    shutil.copyfile(first, tmp_path / "vendor.onnx")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(TINY_SPEC)
+    out = tmp_path / "out"
+    models = [str(first), str(tmp_path / "vendor.onnx")]
+    results = _audit(fer_csv, out, models=models, model_spec=spec, chunk_size=16)
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert df.groupby("model").size().to_dict() == {"builtin": 42, "vendor": 42}
+    for model in ("builtin", "vendor"):
+        assert df[df.model == model].sample_id.tolist() == [f"row{i}" for i in range(42)]
+    a, b = (df[df.model == m].reset_index(drop=True) for m in ("builtin", "vendor"))
+    assert a.pred.equals(b.pred)
+    assert a.model_sha256.iloc[0] == b.model_sha256.iloc[0]
+    slices = {r["model"]: r["data"]["n_rows"] for r in results["results"]}
+    assert slices == {"builtin": 42, "vendor": 42}
+    same = results["provenance"]["identical_models"]
+    assert same == [{"sha256": a.model_sha256.iloc[0], "models": ["builtin", "vendor"]}]
+
+
+def test_two_models_with_one_name_are_refused(fer_csv, tmp_path):
+    from emoaudit.errors import EmoauditError
+    from emoaudit.run.audit import DUPLICATE_MODEL_NAME
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spec = tmp_path / "spec.toml"
+    spec.write_text(TINY_SPEC)
+    models = [str(_tiny_onnx(tmp_path / d / "m.onnx")) for d in ("a", "b")]
+    with pytest.raises(EmoauditError) as err:
+        _audit(fer_csv, tmp_path / "out", models=models, model_spec=spec)
+    assert str(err.value) == DUPLICATE_MODEL_NAME.format(name="m")

@@ -10,6 +10,7 @@ from emoaudit.run.cache import shard_key, shard_path, stable_digest, write_table
 def _key(**over):
     args = dict(
         chunk_digest="c",
+        model_name="fer",
         model_sha256="m",
         input_spec={"h": 64},
         condition="clean",
@@ -28,6 +29,7 @@ def test_stable_digest_ignores_key_order():
     "change",
     [
         {"chunk_digest": "d"},
+        {"model_name": "vendor"},
         {"model_sha256": "n"},
         {"input_spec": {"h": 48}},
         {"condition": "jpeg:3"},

@@ -30,6 +30,7 @@ from emoaudit.analysis.groups import (
     suppress_small,
 )
 from emoaudit.analysis.label_free import GIVEN, HOSTILE, label_free
+from emoaudit.analysis.label_order import label_order_check
 from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -193,6 +194,7 @@ def analyze_slice(
     out["baselines"] = baselines(t, labels, acc)
     out["per_class"] = per_class(res, labels)
     out["confusion"] = confusion(res, labels)
+    out["label_order_check"] = label_order_check(M.as_matrix(res.total), labels)
     proba_labels = _prob_labels(scored)
     proba = tp = edges = None
     if proba_labels:

@@ -45,6 +45,10 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     console.print(table)
+    from emoaudit.report.sanity import sanity_notes
+
+    for line in sanity_notes(results):  # label order, identical models, imported outputs
+        console.print(Text(line, style="bold red"))
     for line in finding_lines(results):
         console.print(Text(line))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}

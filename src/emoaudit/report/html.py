@@ -117,8 +117,15 @@ def render_report(
         "examples": examples_block(results, include=include_examples, unblurred=examples_unblurred),
         "include_examples": include_examples,
         "examples_unblurred": examples_unblurred,
+        "sanity": _sanity(results),
     }
     return environment().get_template("report.html.j2").render(**context)
+
+
+def _sanity(results: dict[str, Any]) -> list[str]:
+    from emoaudit.report.sanity import sanity_notes
+
+    return sanity_notes(results)
 
 
 def _default_title(results: dict[str, Any]) -> str:

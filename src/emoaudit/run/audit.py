@@ -20,6 +20,10 @@ from emoaudit.run.chunks import FaceSettings
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
 RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
+DUPLICATE_MODEL_NAME = (
+    "two --model entries are both named '{name}'; give one a [model] name in its spec so their "
+    "rows stay apart"
+)
 
 
 @dataclass
@@ -43,6 +47,10 @@ class AuditRequest:
     executor: str = "local"
     device: str = "cpu"  # "cpu" or "cuda" (models.device.choose_backend picks the runtime)
     ray_address: str | None = None
+    # Saved outputs instead of inference (predictions/join.py): file, its format, a model name
+    predictions: Path | None = None
+    predictions_format: str | None = None  # None: from the extension (.csv, .jsonl, .parquet)
+    model_name: str | None = None  # None: the predictions file's name before its first dot
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     # group analysis options for analysis.summary.analyze: reference, hostile, given
     group_options: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +86,25 @@ def load_models(
 
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    models = [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    seen: set[str] = set()
+    for model in models:  # rows are keyed by name: one name for two models would merge them
+        if model.info.name in seen:
+            raise EmoauditError(DUPLICATE_MODEL_NAME.format(name=model.info.name))
+        seen.add(model.info.name)
+    return models
+
+
+def identical_models(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups of models whose weights are byte-identical (same sha256), for the report to state.
+
+    They stay separate models with their own rows; saying they are one network explains why
+    their results agree exactly (a "vendor" model that is a built-in one under another name).
+    """
+    by_sha: dict[str, list[str]] = {}
+    for rec in records:
+        by_sha.setdefault(rec["sha256"], []).append(rec["name"])
+    return [{"sha256": sha, "models": names} for sha, names in by_sha.items() if len(names) > 1]
 
 
 def run_audit(
@@ -95,6 +121,9 @@ def run_audit(
 
     fmt = resolve_format(req.data, req.fmt)
     adapter = DATASETS.get(fmt)
+    if req.predictions is not None:
+        return _run_imported(req, fmt=fmt, adapter=adapter, on_start=on_start,
+                             on_progress=on_progress)  # fmt: skip
     if on_start:
         on_start(fmt)
     from emoaudit.models.device import choose_backend, default_batch_size, default_workers
@@ -154,6 +183,7 @@ def run_audit(
             "paths_outside_root": outside.record(),
         },
         "models": [_model_record(m) for m in models],
+        "identical_models": identical_models([_model_record(m) for m in models]),
         "conditions": conditions,
         "faces": plan.faces.key(req.precropped or bool(adapter.PRECROPPED)),
         "seed": req.seed,
@@ -176,6 +206,97 @@ def run_audit(
         min_group_n=req.min_group_n,
         **req.group_options,
     )
+
+
+PREDICTIONS_WITH_MODEL = "--predictions replaces inference; drop --model (or run them separately)"
+PREDICTIONS_FORMAT_NEEDED = (
+    "{path}: pass --predictions-format (one of: {known}); only .csv, .jsonl and .parquet are "
+    "recognised by extension"
+)
+IMPORTED_CLEAN_ONLY = (
+    "--conditions needs inference on perturbed images; imported outputs are for the clean "
+    "images only"
+)
+BY_EXTENSION = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+def _run_imported(
+    req: AuditRequest,
+    *,
+    fmt: str,
+    adapter: Any,
+    on_start: Callable[[str], None] | None,
+    on_progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """The audit of a file of saved outputs: join it to the dataset, then the same analysis."""
+    from emoaudit.predictions import PREDICTION_FORMATS
+    from emoaudit.predictions.join import import_predictions
+    from emoaudit.report.results import RUN_INFO, build_results
+
+    assert req.predictions is not None
+    if req.models:
+        raise EmoauditError(PREDICTIONS_WITH_MODEL)
+    pfmt = req.predictions_format or BY_EXTENSION.get(req.predictions.suffix.lower())
+    if pfmt is None:
+        known = ", ".join(PREDICTION_FORMATS.names())
+        raise EmoauditError(PREDICTIONS_FORMAT_NEEDED.format(path=req.predictions, known=known))
+    PREDICTION_FORMATS.get(pfmt)  # one-line error with did-you-mean for a typo
+    if req.conditions.strip() not in ("", "clean"):
+        raise EmoauditError(IMPORTED_CLEAN_ONLY)
+    if on_start:
+        on_start(fmt)
+    req.out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    name = req.model_name or req.predictions.name.split(".")[0]
+    outcome = import_predictions(
+        adapter.iter_samples(req.data, **req.extra),
+        file=req.predictions, fmt=pfmt, model_name=name, dataset=fmt, data_root=req.data,
+        out=req.out, chunk_size=max(req.chunk_size, 4096), on_progress=on_progress,
+    )  # fmt: skip
+    if outcome.n_samples == 0:
+        raise DataError(EMPTY_RUN.format(path=req.data))
+    run_info = _imported_run_info(req, fmt=fmt, name=name, outcome=outcome, started=started)
+    write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
+    return build_results(
+        req.out,
+        groups=req.groups,
+        n_resamples=req.n_resamples,
+        seed=req.seed,
+        confidence=req.confidence,
+        min_group_n=req.min_group_n,
+    )
+
+
+def _imported_run_info(
+    req: AuditRequest, *, fmt: str, name: str, outcome: Any, started: str
+) -> dict[str, Any]:
+    """run.json of an import: the inference run's keys, the file as the model's artifact, and
+    the join's accounting under `predictions_import`."""
+    acc = outcome.accounting
+    return {
+        "command": " ".join(["emoaudit", *sys.argv[1:]]),
+        "started_at": started,
+        "dataset": {
+            "path": str(req.data.resolve()),
+            "format": fmt,
+            "n_samples": outcome.n_samples,
+            "digest": outcome.dataset_digest,
+            "digest_of": "sample records (no image was read: outputs were imported)",
+        },
+        "models": [
+            {
+                "name": name,
+                "sha256": acc["sha256"],
+                "labels": acc["labels"],
+                "source": f"imported {acc['format']} outputs: {acc['file']}",
+            }
+        ],
+        "identical_models": [],
+        "conditions": ["clean"],
+        "predictions_import": acc,
+        "n_rows": outcome.n_rows,
+        **req.provenance_extra,
+    }
 
 
 def _model_record(model: Any) -> dict[str, Any]:

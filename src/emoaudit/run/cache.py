@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 # Bumped when the same inputs would give different rows: 2 = tf-style resize as a column product
-# then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused).
-CACHE_VERSION = 2
+# then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused);
+# 3 = the model's name is part of the key (its rows carry the name).
+CACHE_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -32,6 +33,7 @@ def stable_digest(obj: Any) -> str:
 def shard_key(
     *,
     chunk_digest: str,
+    model_name: str,
     model_sha256: str,
     input_spec: dict,
     condition: str,
@@ -42,6 +44,9 @@ def shard_key(
         {
             "v": CACHE_VERSION,
             "chunk": chunk_digest,
+            # The rows carry the model's name: two names for byte-identical weights (a "vendor"
+            # model that is a built-in one) must not share a shard, or they merge into one model.
+            "name": model_name,
             "model": model_sha256,
             "input": input_spec,
             "condition": condition,

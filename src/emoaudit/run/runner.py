@@ -66,6 +66,7 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
             condition,
             shard_key(
                 chunk_digest=chunk.digest,
+                model_name=model.info.name,
                 model_sha256=model.sha256,
                 input_spec=model.info.input.as_dict(),
                 condition=condition,

@@ -1,0 +1,152 @@
+"""Records read from a file of saved model outputs, and the streaming readers formats share.
+
+A predictions format is a module with ``NAME``, ``DESCRIPTION``, ``LABELS`` (the raw labels the
+system can emit, or None to learn them from the file), ``PROBABILITIES`` (whether its scores
+can be read as probabilities), ``NOTES`` (which metrics apply, in words) and
+``read(path) -> Iterator[Record | Problem]``. Readers stream: one line (or row batch) at a time,
+a line longer than MAX_LINE is reported rather than held, and a malformed record becomes a
+Problem naming its file and line, never an exception, so one bad line cannot cost the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_LINE = 8 * 1024 * 1024  # bytes: longer JSON lines are reported, not parsed
+KEY_FIELDS = ("sample_id", "path", "image", "img_path", "file", "input")
+
+LINE_TOO_LONG = "{where}: line longer than {limit} bytes; skipped"
+NOT_JSON = "{where}: not valid JSON ({why})"
+NOT_AN_OBJECT = "{where}: expected a JSON object, found {found}"
+NO_KEY = "{where}: no sample key; expected one of the fields {fields}"
+BAD_SCORE = "{where}: score for '{label}' is not a number ({value})"
+REPEATED_LABEL = "{where}: labels {labels} both mean '{canonical}'"
+NO_OUTPUTS = "{where}: no prediction and no scores"
+
+
+@dataclass(slots=True)
+class Face:
+    """One face's output: raw label -> score (probability-like, 0..1), and/or a stated label."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    pred: str | None = None  # the label the system itself named (DeepFace dominant_emotion)
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+    box_units: str = "pixels"  # or "ratio": fractions of the image width and height
+    extra: dict[str, Any] = field(default_factory=dict)  # more output columns (likelihood_*)
+
+    def area(self) -> float:
+        if self.box is None:
+            return 0.0
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+@dataclass(slots=True)
+class Record:
+    """The output for one image: `faces` is empty when the system found no face in it."""
+
+    key: str  # sample id or image path as the file writes it
+    where: str  # file:line, for every message about this record
+    faces: list[Face]
+
+
+@dataclass(slots=True)
+class Problem:
+    """A record that could not be read; counted and reported with its file and line."""
+
+    where: str
+    message: str
+
+
+def normalise_key(key: str) -> str:
+    """Keys compare as posix paths without a leading './' (Windows tools write backslashes)."""
+    key = str(key).strip().replace("\\", "/")
+    while key.startswith("./"):
+        key = key[2:]
+    return key
+
+
+def number(value: Any) -> float | None:
+    """A finite float, or None for anything else (strings, NaN, bools)."""
+    import math
+
+    if isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[str, Any] | Problem]:
+    """(file:line, parsed value) for each non-blank line; a bad line is a Problem."""
+    with open(path, "rb") as fh:
+        line_no = 0
+        while True:
+            line = fh.readline(MAX_LINE + 1)
+            if not line:
+                return
+            line_no += 1
+            where = f"{path}:{line_no}"
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):  # skip the rest, a bounded piece at a time
+                    line = fh.readline(MAX_LINE)
+                yield Problem(where, LINE_TOO_LONG.format(where=where, limit=MAX_LINE))
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield where, json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                yield Problem(where, NOT_JSON.format(where=where, why=str(exc)[:80]))
+
+
+def iter_json_documents(path: Path) -> Iterator[tuple[str, str | None, Any] | Problem]:
+    """(where, key, document) from a folder of per-image .json files or from a JSONL file.
+
+    In a folder the key is the file's path relative to it without '.json' (`happy/01.jpg.json`
+    -> `happy/01.jpg`); in JSONL it is the line's first KEY_FIELDS entry (None when absent).
+    """
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*.json") if p.is_file()):
+            where = f"{file}:1"
+            if file.stat().st_size > MAX_LINE:
+                yield Problem(where, LINE_TOO_LONG.format(where=where, limit=MAX_LINE))
+                continue
+            try:
+                doc = json.loads(file.read_bytes())
+            except (ValueError, UnicodeDecodeError) as exc:
+                yield Problem(where, NOT_JSON.format(where=where, why=str(exc)[:80]))
+                continue
+            yield where, file.relative_to(path).as_posix()[: -len(".json")], doc
+        return
+    for item in iter_json_lines(path):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        where, doc = item
+        yield where, key_of(doc), doc
+
+
+def key_of(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    for name in KEY_FIELDS:
+        value = doc.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value)
+    return None
+
+
+def keyed(where: str, key: str | None, doc: Any) -> Problem | None:
+    """The Problem with a JSON document that is not an object or has no key, else None."""
+    if not isinstance(doc, dict | list):
+        return Problem(where, NOT_AN_OBJECT.format(where=where, found=type(doc).__name__))
+    if key is None:
+        return Problem(where, NO_KEY.format(where=where, fields=", ".join(KEY_FIELDS)))
+    return None
