@@ -46,3 +46,48 @@ def write_fer_csv(path: Path, rows: list[list[str]]) -> Path:
         writer.writerow(["emotion", "pixels", "Usage"])
         writer.writerows(rows)
     return path
+
+
+TINY_LABELS = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def tiny_onnx(path: Path, *, weights_file: str | None = None, seed: int = 0) -> Path:
+    """An NCHW 3x8x8 -> 7 logits graph (global average pool, then a seeded linear map).
+
+    With `weights_file` the weights are saved as ONNX external data in that file, named
+    relative to the model (as onnx.save writes it).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(3, len(TINY_LABELS))).astype(np.float32) * 20
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(TINY_LABELS)])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if weights_file is None:
+        onnx.save(model, path)
+    else:
+        onnx.save(model, path, save_as_external_data=True, location=weights_file,
+                  size_threshold=0)  # fmt: skip
+    return path
+
+
+def tiny_spec(path: Path, *, labels: list[str] | None = None, extra: str = "") -> Path:
+    """A spec for tiny_onnx: NCHW rgb 8x8, logits in `labels` order (default TINY_LABELS)."""
+    names = ", ".join(f'"{name}"' for name in labels or TINY_LABELS)
+    path.write_text(
+        f'[input]\nheight = 8\nwidth = 8\nlayout = "NCHW"\n{extra}\n'
+        f'[output]\nlabels = [{names}]\nkind = "logits"\n'
+    )
+    return path

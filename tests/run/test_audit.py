@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from run_inputs import face_rows, write_fer_csv
+from run_inputs import TINY_LABELS, face_rows, tiny_onnx, tiny_spec, write_fer_csv
 
 from emoaudit.run.audit import AuditRequest, run_audit
 
@@ -157,3 +157,50 @@ def test_chunks_inferred_in_parts_give_the_rows_of_whole_chunks(fer_csv, zoo_hom
     whole = predictions(512, tmp_path / "whole")
     assert len(whole) == 42 * len(MODELS)
     pd.testing.assert_frame_equal(predictions(6, tmp_path / "parts"), whole)  # parts of 4
+
+
+def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp_path):
+    """Reversed labels, another output kind, a new name or new external weights: each must
+    recompute (the old rows are wrong for the fixed model), and the rows name what ran."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model = tiny_onnx(folder / "tiny.onnx", weights_file="tiny.weights")
+    spec = tiny_spec(tmp_path / "spec.toml")
+    out = tmp_path / "out"
+
+    def run(spec_path):
+        _audit(fer_csv, out, models=[str(model)], model_spec=spec_path, chunk_size=64)
+        info = json.loads((out / "run.json").read_text())
+        return pd.read_parquet(out / "predictions.parquet"), info
+
+    first, info = run(spec)
+    assert info["cache"] == {"shards_cached": 0, "shards_computed": 1}
+    _, info = run(spec)
+    assert info["cache"] == {"shards_cached": 1, "shards_computed": 0}
+
+    reversed_spec = tiny_spec(tmp_path / "reversed.toml", labels=TINY_LABELS[::-1])
+    flipped, info = run(reversed_spec)
+    assert info["cache"]["shards_computed"] == 1
+    ok = first.status == "ok"
+    mirror = {a: b for a, b in zip(TINY_LABELS, TINY_LABELS[::-1], strict=True)}
+    assert flipped[ok].pred.tolist() == first[ok].pred.map(mirror).tolist()
+
+    named = tiny_spec(tmp_path / "named.toml", extra="")
+    named.write_text('[model]\nname = "tiny-v2"\n' + named.read_text())
+    renamed, info = run(named)
+    assert info["cache"]["shards_computed"] == 1
+    assert set(renamed.model) == {"tiny-v2"}
+
+    probs = tiny_spec(tmp_path / "probs.toml")
+    probs.write_text(probs.read_text().replace('kind = "logits"', 'kind = "probs"'))
+    _, info = run(probs)
+    assert info["cache"]["shards_computed"] == 1
+
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    tiny_onnx(retrained / "tiny.onnx", weights_file="tiny.weights", seed=7)
+    (folder / "tiny.weights").write_bytes((retrained / "tiny.weights").read_bytes())
+    changed, info = run(spec)
+    assert info["cache"]["shards_computed"] == 1
+    assert changed.model_sha256.iloc[0] != first.model_sha256.iloc[0]
+    assert info["models"][0]["sha256"] == changed.model_sha256.iloc[0]

@@ -1,10 +1,12 @@
 """Prediction shards: content-addressed, written atomically, so a killed run resumes exactly.
 
 A shard holds the prediction rows of one chunk of samples for one (model, condition). Its key
-hashes everything the rows depend on (DESIGN.md): model artifact sha256, preprocessing spec,
-condition, seed, face-detection settings and the chunk's sample records with their content
-hashes. A shard either exists whole (written to a temp file, then renamed) or not at all, so a
-SIGKILL can lose at most the chunk in flight and never leaves a half-written file behind.
+hashes everything the rows depend on (DESIGN.md): model sha256 (external data included),
+preprocessing spec, the model's name, label order and output kind (the rows carry the name and
+read each output by its label), condition, seed, face-detection settings and the chunk's
+sample records with their content hashes. A shard either exists whole (written to a temp file,
+then renamed) or not at all, so a SIGKILL can lose at most the chunk in flight and never leaves
+a half-written file behind.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 # Bumped when the same inputs would give different rows: 2 = tf-style resize as a column product
-# then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused).
-CACHE_VERSION = 2
+# then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused);
+# 3 = the model's name, label order and output kind joined the key (a spec fix reused old rows).
+CACHE_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -34,6 +37,7 @@ def shard_key(
     chunk_digest: str,
     model_sha256: str,
     input_spec: dict,
+    output: dict,
     condition: str,
     seed: int,
     faces: dict,
@@ -44,6 +48,7 @@ def shard_key(
             "chunk": chunk_digest,
             "model": model_sha256,
             "input": input_spec,
+            "output": output,
             "condition": condition,
             "seed": seed,
             "faces": faces,

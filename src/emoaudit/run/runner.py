@@ -68,6 +68,7 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
                 chunk_digest=chunk.digest,
                 model_sha256=model.sha256,
                 input_spec=model.info.input.as_dict(),
+                output=output_key(model.info),
                 condition=condition,
                 seed=plan.seed,
                 faces=faces_key,
@@ -76,6 +77,17 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
         for model in plan.models
         for condition in plan.conditions
     ]
+
+
+def output_key(info: Any) -> dict:
+    """What the rows of a shard read from the model besides its bytes and input: the name they
+    carry, which label each output is, and whether a softmax is applied. Reversing the labels of
+    a spec changes every prediction, so it must change the key."""
+    return {
+        "name": info.name,
+        "labels": list(info.labels),
+        "kind": "probs" if info.outputs_probabilities else "logits",
+    }
 
 
 def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
