@@ -51,17 +51,22 @@ def write_fer_csv(path: Path, rows: list[list[str]]) -> Path:
 TINY_LABELS = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
-def tiny_onnx(path: Path, *, weights_file: str | None = None, seed: int = 0) -> Path:
+def tiny_onnx(
+    path: Path, *, weights_file: str | None = None, seed: int = 0, nan: bool = False
+) -> Path:
     """An NCHW 3x8x8 -> 7 logits graph (global average pool, then a seeded linear map).
 
     With `weights_file` the weights are saved as ONNX external data in that file, named
-    relative to the model (as onnx.save writes it).
+    relative to the model (as onnx.save writes it). `nan`: one weight is NaN, so every output
+    row holds NaN (a broken export).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
     weights = rng.normal(size=(3, len(TINY_LABELS))).astype(np.float32) * 20
+    if nan:
+        weights[0, 0] = np.nan
     graph = helper.make_graph(
         [
             helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),

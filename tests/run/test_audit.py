@@ -98,6 +98,7 @@ def test_photos_get_faces_detected_and_every_failure_is_counted(photo_folders, z
         "bad_input": 0,
         "unreadable": 1,
         "no_face": 1,
+        "bad_output": 0,
     }
 
 
@@ -204,3 +205,20 @@ def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp
     assert info["cache"]["shards_computed"] == 1
     assert changed.model_sha256.iloc[0] != first.model_sha256.iloc[0]
     assert info["models"][0]["sha256"] == changed.model_sha256.iloc[0]
+
+
+def test_a_model_that_outputs_nan_is_never_scored(fer_csv, tmp_path):
+    """A NaN output used to be read as the first label: 40/40 'anger', status ok, scored."""
+    model = tiny_onnx(tmp_path / "broken.onnx", nan=True)
+    out = tmp_path / "out"
+    results = _audit(
+        fer_csv, out, models=[str(model)], model_spec=tiny_spec(tmp_path / "spec.toml")
+    )
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert df.status.value_counts().to_dict() == {"bad_output": 40, "bad_input": 2}
+    assert df.pred.isna().all()
+    (block,) = results["results"]
+    assert block["data"]["n_by_status"]["bad_output"] == 40
+    assert block["data"]["n_evaluated"] == 0
+    assert "headline" not in block
+    assert block["end_to_end"]["value"] == 0.0 and block["end_to_end"]["n"] == 40
