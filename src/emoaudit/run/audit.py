@@ -43,6 +43,7 @@ class AuditRequest:
     executor: str = "local"
     device: str = "cpu"  # "cpu" or "cuda" (models.device.choose_backend picks the runtime)
     ray_address: str | None = None
+    wait: bool = False  # another run holds `out`: wait for it (default: refuse with one line)
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     extra: dict[str, Any] = field(default_factory=dict)  # format options (e.g. video fps)
 
@@ -85,20 +86,51 @@ def run_audit(
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the audit described by `req`; returns the results dict also written to disk."""
+    """Run the audit described by `req`; returns the results dict also written to disk.
+
+    Every option is checked before a model is loaded (run/options.py), and `req.out` is held
+    exclusively from then on (cache.out_lock): a second run into it refuses, or waits.
+    """
+    from emoaudit.run.cache import out_lock
+    from emoaudit.run.options import check_out_dir, check_run_numbers
+
+    check_run_numbers(
+        seed=req.seed, n_resamples=req.n_resamples, min_group_n=req.min_group_n,
+        confidence=req.confidence, chunk_size=req.chunk_size, batch_size=req.batch_size,
+        workers=req.workers,
+    )  # fmt: skip
+    if req.executor not in ("local", "ray"):
+        raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
+    if req.executor == "ray" and req.device != "cpu":
+        raise EmoauditError(RAY_NEEDS_CPU)
+    fmt = resolve_format(req.data, req.fmt)
+    check_out_dir(req.out)
+    with out_lock(req.out, wait=req.wait):
+        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress)
+
+
+def _run_audit(
+    req: AuditRequest,
+    fmt: str,
+    *,
+    on_start: Callable[[str], None] | None,
+    on_progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
     from emoaudit.data import DATASETS
     from emoaudit.report.results import RUN_INFO, build_results
+    from emoaudit.run.options import GROUP_PEEK, check_groups, sample_attributes
     from emoaudit.run.runner import RunPlan, run_plan
 
-    fmt = resolve_format(req.data, req.fmt)
     adapter = DATASETS.get(fmt)
+    if req.groups:
+        seen = sample_attributes(adapter.iter_samples(req.data, **req.extra), req.groups)
+        where = f"{req.data} (first {GROUP_PEEK} samples)"
+        check_groups(req.groups, seen, where=where)
     if on_start:
         on_start(fmt)
     from emoaudit.models.device import choose_backend, default_batch_size, default_workers
     from emoaudit.run.runner import session_threads
 
-    if req.executor == "ray" and req.device != "cpu":
-        raise EmoauditError(RAY_NEEDS_CPU)
     backend = choose_backend(req.device)
     workers = req.workers or default_workers(req.device)
     models = load_models(
@@ -124,16 +156,13 @@ def run_audit(
         batch_size=req.batch_size or default_batch_size(req.device),
         workers=workers,
     )
-    req.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if req.executor == "ray":
         from emoaudit.run.ray_executor import run_plan_ray
 
         outcome = run_plan_ray(plan, req.out, on_progress=on_progress, address=req.ray_address)
-    elif req.executor == "local":
-        outcome = run_plan(plan, req.out, on_progress=on_progress)
     else:
-        raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
+        outcome = run_plan(plan, req.out, on_progress=on_progress)
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
     run_info = {

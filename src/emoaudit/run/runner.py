@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emoaudit.run.cache import shard_key, shard_path, write_table_atomic
+from emoaudit.run.cache import out_lock, shard_key, shard_path, write_table_atomic
 from emoaudit.run.chunks import (
     Chunk,
     FaceSettings,
@@ -210,10 +210,18 @@ def quiet_thread_pools():
 
 
 def run_plan(
-    plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | None = None
+    plan: RunPlan,
+    out: Path,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    wait: bool = False,
 ) -> RunOutcome:
-    """Run (or resume) the plan and write OUT/predictions.parquet atomically."""
-    with quiet_thread_pools():
+    """Run (or resume) the plan and write OUT/predictions.parquet atomically.
+
+    OUT is held exclusively (cache.out_lock) for the whole run: another run refuses, or waits
+    with `wait`, so the start-up clean-up below never meets a live run's temp files.
+    """
+    with out_lock(out, wait=wait), quiet_thread_pools():
         return _run_plan(plan, out, on_progress=on_progress)
 
 
@@ -308,7 +316,10 @@ def finish(
 
 
 def prepare_cache(out: Path) -> Path:
-    """Create the shard cache and remove temp files a killed run left behind."""
+    """Create the shard cache and remove temp files a killed run left behind.
+
+    Called with OUT locked (cache.out_lock): no other live run can own a temp file here.
+    """
     cache = out / CACHE_DIR
     cache.mkdir(parents=True, exist_ok=True)
     for stale in cache.glob("*/.tmp-*"):
