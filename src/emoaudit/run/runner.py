@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +30,10 @@ from emoaudit.run.chunks import (
 
 PREDICTIONS = "predictions.parquet"
 CACHE_DIR = ".cache/shards"
+DUPLICATE_ID = (
+    "{sample}: duplicate sample id (samples {first} and {again} of the dataset); "
+    "this one is kept as '{renamed}' and not scored"
+)
 
 
 @dataclass
@@ -88,6 +92,39 @@ def output_key(info: Any) -> dict:
         "labels": list(info.labels),
         "kind": "probs" if info.outputs_probabilities else "logits",
     }
+
+
+def unique_sample_ids(samples: Iterable[Any]) -> Iterator[Any]:
+    """Every sample, with ids made unique: a repeat of an id already seen is renamed
+    ``<id>#2``, ``<id>#3``, ... in dataset order and becomes `bad_input`, with a reason naming
+    both occurrences.
+
+    Ids key every analysis that pairs rows (compare, robustness, agreement); with a duplicate,
+    a join silently dropped or multiplied rows. The repeat is not scored, because two rows for
+    one id are either the same image counted twice or two images that cannot be told apart;
+    it stays in the table (nothing is dropped) and is counted under its status.
+    """
+    from emoaudit.data.base import BAD_INPUT
+
+    first: dict[str, int] = {}
+    repeats: dict[str, int] = {}
+    for number, sample in enumerate(samples, 1):
+        sid = sample.sample_id
+        if sid not in first:
+            first[sid] = number
+            yield sample
+            continue
+        k = repeats.get(sid, 1)
+        while (renamed := f"{sid}#{k + 1}") in first:
+            k += 1
+        repeats[sid] = k + 1
+        first[renamed] = number
+        sample.reason = DUPLICATE_ID.format(
+            sample=sid, first=first[sid], again=number, renamed=renamed
+        )
+        sample.status = BAD_INPUT
+        sample.sample_id = renamed
+        yield sample
 
 
 def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
@@ -240,7 +277,7 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
         ThreadPoolExecutor(1, thread_name_prefix="write") as writer,
     ):
         writer.submit(warm_imports)  # overlaps the first chunk's reading and inference
-        chunks = enumerate(batched(plan.samples(), plan.chunk_size))
+        chunks = enumerate(batched(unique_sample_ids(plan.samples()), plan.chunk_size))
         nxt = _submit_next(reader, plan, cache, chunks)
         while (ready := nxt.result()) is not None:
             chunk, keys, missing = ready
