@@ -226,3 +226,12 @@ def test_help_does_not_show_a_value_for_on_off_flags():
         result = _run(command, "--help")
         lines = [line for line in result.output.splitlines() if "--quiet" in line]
         assert lines and all("<bool>" not in line for line in lines), (command, lines)
+
+
+def test_demo_options_are_checked_before_it_writes_anything(tmp_path, zoo_home):
+    out = tmp_path / "demo.txt"
+    out.write_text("a file")
+    _one_line_error(_run("demo", "--out", out), contains=f"--out {out}: is a file")
+    result = _run("demo", "--out", tmp_path / "d", "--resamples", "0")
+    _one_line_error(result, contains="--resamples: expected an integer >= 1, got 0")
+    assert not (tmp_path / "d").exists()

@@ -288,10 +288,13 @@ def demo(
     """Built-in models on public-domain photos shipped by scikit-image and matplotlib, with the
     robustness suite, model agreement and a flagging analysis: a demonstration, not evidence."""
     from emoaudit.demo import run_demo
+    from emoaudit.run.cache import out_lock
+    from emoaudit.run.options import check_out_dir
 
     with user_errors():
         check_run_numbers(seed=seed, n_resamples=resamples)
-    with user_errors(), _progress(quiet, None) as (on_start, on_progress):
+        check_out_dir(out)
+    with user_errors(), _progress(quiet, None) as (on_start, on_progress), out_lock(out):
         results = run_demo(
             out, n_resamples=resamples, seed=seed, on_start=on_start, on_progress=on_progress
         )
