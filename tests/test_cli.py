@@ -216,6 +216,8 @@ def test_groups_in_report_and_flagging_are_checked_against_the_predictions(tmp_p
     result = _run("flagging", out, "--flag", "anger", "--groups", "nosuchattr", "--quiet")
     _one_line_error(result, contains="--groups: 'nosuchattr' is not an attribute of")
     assert not (out / "flagging.json").exists()
+    result = _run("flagging", out, "--flag", "anger", "--groups", "attr_nosuchattr", "--quiet")
+    _one_line_error(result, contains="--groups: 'nosuchattr' is not an attribute of")
     result = _run("compare", out, "--out", tmp_path / "cmp", "--seed", "-1")
     _one_line_error(result, contains="--seed: expected an integer >= 0, got -1")
 
@@ -235,3 +237,19 @@ def test_demo_options_are_checked_before_it_writes_anything(tmp_path, zoo_home):
     result = _run("demo", "--out", tmp_path / "d", "--resamples", "0")
     _one_line_error(result, contains="--resamples: expected an integer >= 1, got 0")
     assert not (tmp_path / "d").exists()
+
+
+def test_groups_the_data_has_pass_every_check(tmp_path, zoo_home):
+    from run_inputs import write_manifest
+
+    manifest = write_manifest(tmp_path / "faces", 12, attributes={"gender": ["f", "m"]})
+    out = tmp_path / "out"
+    options = ["--precropped", "--groups", "gender", "--min-group-n", "1", "--resamples", "20"]
+    result = _run("audit", manifest, "--model", "fer-mini-xception", "--out", out, *options, "-q")
+    assert result.exit_code == 0, result.output
+    result = _run("report", out, "--groups", "gender", "--resamples", "20", "--quiet")
+    assert result.exit_code == 0, result.output
+    for name in ("gender", "attr_gender"):
+        result = _run("flagging", out, "--flag", "anger", "--groups", name, "--resamples", "20",
+                      "--quiet")  # fmt: skip
+        assert result.exit_code == 0, result.output

@@ -354,7 +354,8 @@ def flagging(
         from emoaudit.report.results import load_predictions
         from emoaudit.run.cache import out_lock
 
-        _check_groups_in(out, request["groups"] or [])
+        # flagging also takes the column name (attr_gender)
+        _check_groups_in(out, [g.removeprefix("attr_") for g in request["groups"] or []])
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
         with out_lock(out):
