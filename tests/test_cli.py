@@ -182,7 +182,7 @@ def test_read_only_out_and_a_full_disk_are_one_line(tmp_path, zoo_home, monkeypa
 
     monkeypatch.setattr(runner, "write_table_atomic", disk_full)
     result = _run("audit", data, "--model", "fer-mini-xception", "--out", tmp_path / "full")
-    _one_line_error(result, contains="No space left on device while writing; free some space")
+    _one_line_error(result, contains="no space left on device; free some space and run again")
 
 
 def test_a_held_out_folder_is_one_line(tmp_path, zoo_home):

@@ -24,7 +24,9 @@ OUT_IS_FILE = "--out {path}: is a file; expected a folder (new or existing)"
 OUT_NOT_WRITABLE = "--out {path}: cannot write here ({why})"
 UNKNOWN_GROUP = "--groups: '{name}' is not an attribute of {where} (found: {known}){hint}"
 GROUP_HINT = "; did you mean '{guess}'?"
-NO_SPACE = "{path}: {why} while writing; free some space and run again (finished shards are kept)"
+NO_SPACE = (
+    "{path}: no space left on device; free some space and run again (finished shards are kept)"
+)
 GROUP_PEEK = 1000  # samples read to learn a dataset's attribute names (stops once all are found)
 
 
@@ -115,10 +117,14 @@ def prediction_attributes(predictions: Path) -> list[str]:
 
 
 def os_error_line(exc: OSError) -> str | None:
-    """One line for an environment failure (disk full, read-only, no permission), else None."""
-    path = exc.filename or "output"
+    """One line for an environment failure (disk full, read-only, no permission), else None.
+
+    pyarrow's errors carry the errno but no file name ("Error writing bytes to file. Detail:
+    [errno 28] ..."), so a full disk is named in words, not in the library's text.
+    """
+    path = exc.filename or "the output folder"
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return NO_SPACE.format(path=path, why=_why(exc))
+        return NO_SPACE.format(path=path)
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"{path}: {_why(exc)}"
     return None
