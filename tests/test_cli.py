@@ -141,6 +141,7 @@ def test_demo_writes_a_complete_report(tmp_path, zoo_home):
         ("--min-group-n", "-3", "--min-group-n: expected an integer >= 1, got -3"),
         ("--workers", "0", "--workers: expected an integer >= 1, got 0"),
         ("--groups", "age_band", "--groups: 'age_band' is not an attribute of"),
+        ("--conditions", "resolutoin", "resolutoin"),
     ],
 )
 def test_bad_audit_options_are_one_line_before_any_inference(tmp_path, zoo_home, option, value,
@@ -149,7 +150,7 @@ def test_bad_audit_options_are_one_line_before_any_inference(tmp_path, zoo_home,
     out = tmp_path / "o"
     result = _run("audit", data, "--model", "fer-mini-xception", "--out", out, option, value)
     _one_line_error(result, contains=says)
-    assert not (out / ".cache").exists()  # no shard was computed
+    assert not out.exists()  # refused before anything was written
 
 
 def test_out_that_is_a_file_is_one_line(tmp_path, zoo_home):

@@ -116,9 +116,8 @@ def audit(
     ] = False,
 ) -> None:
     """Run models on a dataset; write predictions.parquet, results.json and report.html."""
-    from emoaudit.run.audit import AuditRequest, run_audit
+    from emoaudit.run.audit import AuditRequest, check_request, run_audit
     from emoaudit.run.cache import out_lock
-    from emoaudit.run.options import check_out_dir
 
     req = AuditRequest(
         data=data,
@@ -147,7 +146,7 @@ def audit(
             from emoaudit.models.device import choose_backend
 
             typer.echo(choose_backend(device).message(), err=True)
-        check_out_dir(out)
+        check_request(req)  # before the lock: a refused command leaves no folder behind
         with out_lock(out, wait=wait):  # held over the reports too: no mixed outputs
             results = run_audit(req, on_start=on_start, on_progress=on_progress)
             _write_report(

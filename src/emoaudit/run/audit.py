@@ -88,11 +88,31 @@ def run_audit(
 ) -> dict[str, Any]:
     """Run the audit described by `req`; returns the results dict also written to disk.
 
-    Every option is checked before a model is loaded (run/options.py), and `req.out` is held
+    Every option is checked before a model is loaded (check_request), and `req.out` is held
     exclusively from then on (cache.out_lock): a second run into it refuses, or waits.
     """
     from emoaudit.run.cache import out_lock
-    from emoaudit.run.options import check_out_dir, check_run_numbers
+
+    fmt = check_request(req)
+    with out_lock(req.out, wait=req.wait):
+        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress)
+
+
+def check_request(req: AuditRequest) -> str:
+    """Every check that needs no model, in one place; returns the dataset format.
+
+    Numbers, executor, dataset path and format, conditions and --groups (against the attribute
+    names of the first samples) come first and write nothing; the output folder is checked last
+    (it is created, empty, if missing). A mistake is one line, before any inference.
+    """
+    from emoaudit.data import DATASETS
+    from emoaudit.run.options import (
+        GROUP_PEEK,
+        check_groups,
+        check_out_dir,
+        check_run_numbers,
+        sample_attributes,
+    )
 
     check_run_numbers(
         seed=req.seed, n_resamples=req.n_resamples, min_group_n=req.min_group_n,
@@ -104,9 +124,13 @@ def run_audit(
     if req.executor == "ray" and req.device != "cpu":
         raise EmoauditError(RAY_NEEDS_CPU)
     fmt = resolve_format(req.data, req.fmt)
+    parse_conditions(req.conditions)
+    if req.groups:
+        samples = DATASETS.get(fmt).iter_samples(req.data, **req.extra)
+        seen = sample_attributes(samples, req.groups)
+        check_groups(req.groups, seen, where=f"{req.data} (first {GROUP_PEEK} samples)")
     check_out_dir(req.out)
-    with out_lock(req.out, wait=req.wait):
-        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress)
+    return fmt
 
 
 def _run_audit(
@@ -118,14 +142,9 @@ def _run_audit(
 ) -> dict[str, Any]:
     from emoaudit.data import DATASETS
     from emoaudit.report.results import RUN_INFO, build_results
-    from emoaudit.run.options import GROUP_PEEK, check_groups, sample_attributes
     from emoaudit.run.runner import RunPlan, run_plan
 
     adapter = DATASETS.get(fmt)
-    if req.groups:
-        seen = sample_attributes(adapter.iter_samples(req.data, **req.extra), req.groups)
-        where = f"{req.data} (first {GROUP_PEEK} samples)"
-        check_groups(req.groups, seen, where=where)
     if on_start:
         on_start(fmt)
     from emoaudit.models.device import choose_backend, default_batch_size, default_workers
