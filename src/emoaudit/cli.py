@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from emoaudit.errors import EmoauditError
+from emoaudit.run.options import check_run_numbers  # stdlib only: keeps start-up fast
 
+FLAG = ""  # metavar of on/off options: typer shows '<bool>', as if `--quiet true` were valid
 app = typer.Typer(
     help="Audit facial-expression ('emotion') recognition models. Examines models; never "
     "identifies, tracks or flags people.",
@@ -31,13 +33,21 @@ app.add_typer(datasets_app, name="datasets")
 
 @contextmanager
 def user_errors():
-    """Turn user mistakes into a one-line message and exit code 2."""
+    """Turn user mistakes, and a full disk or read-only folder, into one line and exit code 2."""
     from emoaudit.registry import RegistryError
 
     try:
         yield
     except (EmoauditError, RegistryError) as exc:
         typer.echo(f"emoaudit: error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        from emoaudit.run.options import os_error_line
+
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        typer.echo(f"emoaudit: error: {line}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -89,7 +99,10 @@ def audit(
         str, typer.Option(help="Face detector for photos: blazeface or haar.")
     ] = "blazeface",
     precropped: Annotated[
-        bool, typer.Option(help="Images are face crops already (folders, manifests): no detection.")
+        bool,
+        typer.Option(
+            help="Images are face crops already (folders, manifests): no detection.", metavar=FLAG
+        ),
     ] = False,
     groups: Annotated[
         list[str] | None, typer.Option(help="Attributes to cross, e.g. gender,race.")
@@ -125,10 +138,19 @@ def audit(
         str | None, typer.Option(help="Ray cluster address (with --executor ray).")
     ] = None,
     include_examples: Annotated[
-        bool, typer.Option(help="Embed example faces in the report (blurred by default).")
+        bool,
+        typer.Option(help="Embed example faces in the report (blurred by default).", metavar=FLAG),
     ] = False,
-    examples_unblurred: Annotated[bool, typer.Option(help="Do not blur example faces.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    examples_unblurred: Annotated[
+        bool, typer.Option(help="Do not blur example faces.", metavar=FLAG)
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress output.", metavar=FLAG)
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(help="Another run holds --out: wait for it (default: refuse).", metavar=FLAG),
+    ] = False,
     predictions: Annotated[
         Path | None,
         typer.Option(help="Saved outputs of a system to audit instead of running --model."),
@@ -146,7 +168,8 @@ def audit(
 ) -> None:
     """Run models on a dataset (or import their saved outputs with --predictions); write
     predictions.parquet, results.json and report.html."""
-    from emoaudit.run.audit import AuditRequest, run_audit
+    from emoaudit.run.audit import AuditRequest, check_request, run_audit
+    from emoaudit.run.cache import out_lock
 
     req = AuditRequest(
         data=data,
@@ -167,6 +190,7 @@ def audit(
         executor=executor,
         ray_address=address,
         device=device,
+        wait=wait,
         extra={"fps": fps} if fmt == "video" else {},
         predictions=predictions,
         predictions_format=predictions_format,
@@ -179,10 +203,12 @@ def audit(
             from emoaudit.models.device import choose_backend
 
             typer.echo(choose_backend(device).message(), err=True)
-        results = run_audit(req, on_start=on_start, on_progress=on_progress)
-        _write_report(
-            out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
-        )
+        check_request(req)  # before the lock: a refused command leaves no folder behind
+        with out_lock(out, wait=wait):  # held over the reports too: no mixed outputs
+            results = run_audit(req, on_start=on_start, on_progress=on_progress)
+            _write_report(
+                out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
+            )
     if not quiet:
         from emoaudit.report.console import print_summary
 
@@ -278,32 +304,44 @@ def report(
         str,
         typer.Option(help="Compare hostile readings at equal levels of this label or column."),
     ] = "happy",
-    include_examples: Annotated[bool, typer.Option()] = False,
-    examples_unblurred: Annotated[bool, typer.Option()] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    include_examples: Annotated[bool, typer.Option(metavar=FLAG)] = False,
+    examples_unblurred: Annotated[bool, typer.Option(metavar=FLAG)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
     from emoaudit.errors import MISSING_PATH
     from emoaudit.report.results import build_results
+    from emoaudit.run.cache import out_lock
 
     with user_errors():
+        check_run_numbers(seed=seed, n_resamples=resamples, min_group_n=min_group_n)
         if not (out / "predictions.parquet").exists():
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
-        results = build_results(
-            out,
-            groups=_split(groups) or None,
-            n_resamples=resamples,
-            seed=seed,
-            min_group_n=min_group_n,
-            **group_options(reference, hostile, at_equal),
-        )
-        _write_report(
-            out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
-        )
+        _check_groups_in(out, _split(groups))
+        with out_lock(out):
+            results = build_results(
+                out,
+                groups=_split(groups) or None,
+                n_resamples=resamples,
+                seed=seed,
+                min_group_n=min_group_n,
+                **group_options(reference, hostile, at_equal),
+            )
+            _write_report(
+                out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
+            )
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
+
+
+def _check_groups_in(out: Path, groups: list[str]) -> None:
+    """--groups against the attr_* columns of OUT/predictions.parquet (its schema alone)."""
+    from emoaudit.run.options import check_groups, prediction_attributes
+
+    predictions = out / "predictions.parquet"
+    check_groups(groups, prediction_attributes(predictions), where=str(predictions))
 
 
 @app.command()
@@ -313,13 +351,18 @@ def demo(
     ),
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """Built-in models on public-domain photos shipped by scikit-image and matplotlib, with the
     robustness suite, model agreement and a flagging analysis: a demonstration, not evidence."""
     from emoaudit.demo import run_demo
+    from emoaudit.run.cache import out_lock
+    from emoaudit.run.options import check_out_dir
 
-    with user_errors(), _progress(quiet, None) as (on_start, on_progress):
+    with user_errors():
+        check_run_numbers(seed=seed, n_resamples=resamples)
+        check_out_dir(out)
+    with user_errors(), _progress(quiet, None) as (on_start, on_progress), out_lock(out):
         results = run_demo(
             out, n_resamples=resamples, seed=seed, on_start=on_start, on_progress=on_progress
         )
@@ -355,7 +398,7 @@ def flagging(
     ] = None,
     resamples: Annotated[int, typer.Option()] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """What flagging people by predicted expression would do: expected flags, PPV, innocent
     people flagged per true hit. emoaudit never flags anyone; it computes the consequences."""
@@ -370,18 +413,23 @@ def flagging(
         "groups": _split(groups) or None,
     }
     with user_errors():
+        check_run_numbers(seed=seed, n_resamples=resamples)
         if not (out / "predictions.parquet").exists():
             from emoaudit.errors import MISSING_PATH
 
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
         from emoaudit.analysis.flagging import flagging_analysis
         from emoaudit.report.results import load_predictions
+        from emoaudit.run.cache import out_lock
 
+        # flagging also takes the column name (attr_gender)
+        _check_groups_in(out, [g.removeprefix("attr_") for g in request["groups"] or []])
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
-        add_flagging_request(out, request)
-        results = build_results(out, n_resamples=resamples, seed=seed)
-        _write_report(out, results, quiet=quiet)
+        with out_lock(out):
+            add_flagging_request(out, request)
+            results = build_results(out, n_resamples=resamples, seed=seed)
+            _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.analysis.flagging import plain_statement
 
@@ -395,12 +443,15 @@ def compare_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     resamples: Annotated[int, typer.Option()] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """Models x datasets x conditions with intervals; paired tests where samples match."""
     from emoaudit.report.compare import compare
+    from emoaudit.run.options import check_out_dir
 
     with user_errors():
+        check_run_numbers(seed=seed, n_resamples=resamples)
+        check_out_dir(out)
         compare(dirs, out=out, n_resamples=resamples, seed=seed)
     if not quiet:
         typer.echo(f"comparison: {out / 'compare.html'}")
@@ -420,7 +471,7 @@ def models_build(
     names: Annotated[
         list[str] | None, typer.Argument(help="Models to build (default all).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Rebuild even if present.")] = False,
+    force: Annotated[bool, typer.Option(help="Rebuild even if present.", metavar=FLAG)] = False,
 ) -> None:
     """Fetch the pinned source artifacts, verify sha256, convert to ONNX into the cache."""
     from emoaudit.models.zoo import build

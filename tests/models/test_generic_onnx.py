@@ -94,6 +94,34 @@ def test_defaults_are_probabilities_and_the_file_stem(tmp_path):
         ('[input]\nheight = 8\nwidth = 8\nlayout = "HWC"\n[output]\nlabels = ["sad"]\n', "layout"),
         ('[input]\nheight = 8\nwidth = 8\nmean = [1, 2]\n[output]\nlabels = ["sad"]\n', "mean"),
         ('[input]\nheight = 8\nwidth = 8\nstd = 0\n[output]\nlabels = ["sad"]\n', "std"),
+        (
+            '[input]\nheight = 8\nwidth = 8\nstd = -1\n[output]\nlabels = ["sad"]\n',
+            "std must be greater than 0, got -1.0",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nstd = nan\n[output]\nlabels = ["sad"]\n',
+            "std must be a finite number",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nstd = [1, -0.5, 1]\n[output]\nlabels = ["sad"]\n',
+            "std must be greater than 0",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nscale = nan\n[output]\nlabels = ["sad"]\n',
+            "scale must be a finite number",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nscale = 0\n[output]\nlabels = ["sad"]\n',
+            "scale must be greater than 0",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nscale = -inf\n[output]\nlabels = ["sad"]\n',
+            "scale must be a finite number",
+        ),
+        (
+            '[input]\nheight = 8\nwidth = 8\nmean = inf\n[output]\nlabels = ["sad"]\n',
+            "mean must be a finite number",
+        ),
         ('[input]\nheight = 8\nwidth = 8\n[output]\nlabels = ["sad"]\nkind = "raw"\n', "kind"),
         ('[input]\nheight = 8\nwidth = 8\nsize = 3\n[output]\nlabels = ["sad"]\n', "'size'"),
         ('[input]\nheight = 8\nwidth = 8\n[outputs]\nlabels = ["sad"]\n', "[outputs]"),

@@ -74,3 +74,38 @@ def test_matrix_paired_and_generalisation(two_audits, tmp_path):
 def test_missing_results_is_one_line(tmp_path):
     with pytest.raises(EmoauditError, match="no results.json here"):
         compare([tmp_path], out=tmp_path / "out")
+
+
+def test_a_folder_given_twice_is_read_once(two_audits, tmp_path):
+    once = compare(two_audits[:2], out=tmp_path / "once", n_resamples=RESAMPLES)
+    twice = compare([*two_audits[:2], two_audits[0]], out=tmp_path / "twice", n_resamples=RESAMPLES)
+    assert twice["paired"] == once["paired"] and twice["matrix"] == once["matrix"]
+
+
+def test_repeated_sample_ids_are_refused_not_dropped(tmp_path):
+    """compare used to drop repeated ids silently, and its paired test ran on 10 of 200 rows."""
+    from emoaudit.report.compare import DUPLICATE_ROWS
+
+    df = make_predictions(n=200)
+    df = df[(df["condition"] == "clean") & (df["model"] == "model-a")].assign(dataset="fer2013")
+    df = df.assign(sample_id=[f"s{i % 10}" for i in range(len(df))])  # ten ids, 20 rows each
+    a = _audit_dir(tmp_path / "a", df)
+    with pytest.raises(EmoauditError) as exc:
+        compare([a], out=tmp_path / "out", n_resamples=RESAMPLES)
+    assert str(exc.value) == DUPLICATE_ROWS.format(
+        path=a / "predictions.parquet", sample="s0", n=20, model="model-a", condition="clean"
+    )
+
+
+def test_one_model_audited_in_two_folders_is_two_entries(two_audits, tmp_path):
+    """The same model name on the same dataset in two folders (say, before and after a fix):
+    neither folder's rows may be dropped; each becomes its own entry, named by folder."""
+    df = pd.read_parquet(two_audits[0] / "predictions.parquet")
+    flipped = df.assign(pred=df["label"])  # the fixed model: right on every face
+    fixed = _audit_dir(tmp_path / "fixed", flipped)
+    out = compare([two_audits[0], fixed], out=tmp_path / "out", n_resamples=RESAMPLES)
+    (pair,) = out["paired"]
+    assert pair["models"] == sorted([f"model-a ({two_audits[0]})", f"model-a ({fixed})"])
+    scored = df[(df.status == "ok") & df.label.notna() & df.pred.notna()]
+    assert pair["n_shared"] == len(scored)
+    assert 1.0 in pair["accuracy"]

@@ -46,3 +46,72 @@ def write_fer_csv(path: Path, rows: list[list[str]]) -> Path:
         writer.writerow(["emotion", "pixels", "Usage"])
         writer.writerows(rows)
     return path
+
+
+TINY_LABELS = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def tiny_onnx(
+    path: Path, *, weights_file: str | None = None, seed: int = 0, nan: bool = False
+) -> Path:
+    """An NCHW 3x8x8 -> 7 logits graph (global average pool, then a seeded linear map).
+
+    With `weights_file` the weights are saved as ONNX external data in that file, named
+    relative to the model (as onnx.save writes it). `nan`: one weight is NaN, so every output
+    row holds NaN (a broken export).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(3, len(TINY_LABELS))).astype(np.float32) * 20
+    if nan:
+        weights[0, 0] = np.nan
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(TINY_LABELS)])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if weights_file is None:
+        onnx.save(model, path)
+    else:
+        onnx.save(model, path, save_as_external_data=True, location=weights_file,
+                  size_threshold=0)  # fmt: skip
+    return path
+
+
+def tiny_spec(path: Path, *, labels: list[str] | None = None, extra: str = "") -> Path:
+    """A spec for tiny_onnx: NCHW rgb 8x8, logits in `labels` order (default TINY_LABELS)."""
+    names = ", ".join(f'"{name}"' for name in labels or TINY_LABELS)
+    path.write_text(
+        f'[input]\nheight = 8\nwidth = 8\nlayout = "NCHW"\n{extra}\n'
+        f'[output]\nlabels = [{names}]\nkind = "logits"\n'
+    )
+    return path
+
+
+def write_manifest(root: Path, n: int, *, attributes: dict[str, list[str]] | None = None) -> Path:
+    """`n` gray 48x48 face crops (face_rows pixels) as PNGs and a manifest.csv listing them,
+    with one extra column per `attributes` entry (values cycled over the rows)."""
+    from PIL import Image
+
+    attributes = attributes or {}
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(["path", "label", *attributes])]
+    for i, (code, pixels, _) in enumerate(face_rows(n)):
+        face = np.asarray([int(v) for v in pixels.split()], dtype=np.uint8).reshape(48, 48)
+        Image.fromarray(face).save(root / f"face{i}.png")
+        label = ("anger", "disgust", "fear", "happy", "sad", "surprise", "neutral")[int(code)]
+        extra = [values[i % len(values)] for values in attributes.values()]
+        lines.append(",".join([f"face{i}.png", label, *extra]))
+    path = root / "manifest.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

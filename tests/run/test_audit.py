@@ -12,7 +12,14 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from run_inputs import face_rows, write_fer_csv
+from run_inputs import (
+    TINY_LABELS,
+    face_rows,
+    tiny_onnx,
+    tiny_spec,
+    write_fer_csv,
+    write_manifest,
+)
 
 from emoaudit.run.audit import AuditRequest, run_audit
 
@@ -98,6 +105,7 @@ def test_photos_get_faces_detected_and_every_failure_is_counted(photo_folders, z
         "bad_input": 0,
         "unreadable": 1,
         "no_face": 1,
+        "bad_output": 0,
     }
 
 
@@ -298,3 +306,109 @@ def test_two_models_with_one_name_are_refused(fer_csv, tmp_path):
     with pytest.raises(EmoauditError) as err:
         _audit(fer_csv, tmp_path / "out", models=models, model_spec=spec)
     assert str(err.value) == DUPLICATE_MODEL_NAME.format(name="m")
+
+
+def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp_path):
+    """Reversed labels, another output kind, a new name or new external weights: each must
+    recompute (the old rows are wrong for the fixed model), and the rows name what ran."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model = tiny_onnx(folder / "tiny.onnx", weights_file="tiny.weights")
+    spec = tiny_spec(tmp_path / "spec.toml")
+    out = tmp_path / "out"
+
+    def run(spec_path):
+        _audit(fer_csv, out, models=[str(model)], model_spec=spec_path, chunk_size=64)
+        info = json.loads((out / "run.json").read_text())
+        return pd.read_parquet(out / "predictions.parquet"), info
+
+    first, info = run(spec)
+    assert info["cache"] == {"shards_cached": 0, "shards_computed": 1}
+    _, info = run(spec)
+    assert info["cache"] == {"shards_cached": 1, "shards_computed": 0}
+
+    reversed_spec = tiny_spec(tmp_path / "reversed.toml", labels=TINY_LABELS[::-1])
+    flipped, info = run(reversed_spec)
+    assert info["cache"]["shards_computed"] == 1
+    ok = first.status == "ok"
+    mirror = {a: b for a, b in zip(TINY_LABELS, TINY_LABELS[::-1], strict=True)}
+    assert flipped[ok].pred.tolist() == first[ok].pred.map(mirror).tolist()
+
+    named = tiny_spec(tmp_path / "named.toml", extra="")
+    named.write_text('[model]\nname = "tiny-v2"\n' + named.read_text())
+    renamed, info = run(named)
+    assert info["cache"]["shards_computed"] == 1
+    assert set(renamed.model) == {"tiny-v2"}
+
+    probs = tiny_spec(tmp_path / "probs.toml")
+    probs.write_text(probs.read_text().replace('kind = "logits"', 'kind = "probs"'))
+    _, info = run(probs)
+    assert info["cache"]["shards_computed"] == 1
+
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    tiny_onnx(retrained / "tiny.onnx", weights_file="tiny.weights", seed=7)
+    (folder / "tiny.weights").write_bytes((retrained / "tiny.weights").read_bytes())
+    changed, info = run(spec)
+    assert info["cache"]["shards_computed"] == 1
+    assert changed.model_sha256.iloc[0] != first.model_sha256.iloc[0]
+    assert info["models"][0]["sha256"] == changed.model_sha256.iloc[0]
+
+
+def test_a_model_that_outputs_nan_is_never_scored(fer_csv, tmp_path):
+    """A NaN output used to be read as the first label: 40/40 'anger', status ok, scored."""
+    model = tiny_onnx(tmp_path / "broken.onnx", nan=True)
+    out = tmp_path / "out"
+    results = _audit(
+        fer_csv, out, models=[str(model)], model_spec=tiny_spec(tmp_path / "spec.toml")
+    )
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert df.status.value_counts().to_dict() == {"bad_output": 40, "bad_input": 2}
+    assert df.pred.isna().all()
+    (block,) = results["results"]
+    assert block["data"]["n_by_status"]["bad_output"] == 40
+    assert block["data"]["n_evaluated"] == 0
+    assert "headline" not in block
+    assert block["end_to_end"]["value"] == 0.0 and block["end_to_end"]["n"] == 40
+
+
+def test_a_second_run_into_a_held_out_refuses_before_touching_it(fer_csv, tmp_path):
+    """Two audits into one --out: the second refuses at once (one line naming the holder) and
+    leaves the first's in-flight temp shard alone (its start-up used to delete it)."""
+    from test_cache import hold_in_another_process
+
+    from emoaudit.errors import EmoauditError
+
+    out = tmp_path / "out"
+    in_flight = out / ".cache" / "shards" / "ab" / ".tmp-live.parquet"
+    in_flight.parent.mkdir(parents=True)
+    in_flight.write_bytes(b"being written by the first run")
+    proc = hold_in_another_process(out, 60)
+    try:
+        with pytest.raises(EmoauditError, match=rf"pid {proc.pid} on .*pass --wait$"):
+            _audit(fer_csv, out, models=["fer-mini-xception"])
+    finally:
+        proc.kill()
+        proc.wait()
+    assert in_flight.read_bytes() == b"being written by the first run"
+    assert not (out / "predictions.parquet").exists()
+
+
+def test_unknown_groups_are_refused_before_any_inference(fer_csv, tmp_path):
+    from emoaudit.errors import EmoauditError
+
+    out = tmp_path / "out"
+    expected = r"--groups: 'age_band' is not an attribute of .*fer2013.csv \(first 1000 samples\)"
+    with pytest.raises(EmoauditError, match=expected + r" \(found: none\)$"):
+        _audit(fer_csv, out, models=["fer-mini-xception"], groups=["age_band"])
+    assert not (out / ".cache").exists()  # refused before the runner started
+
+    manifest = write_manifest(tmp_path / "faces", 6, attributes={"gender": ["f", "m"]})
+    with pytest.raises(
+        EmoauditError, match=r"'Gender' .* \(found: gender\); did you mean 'gender'"
+    ):
+        _audit(manifest, out, models=["fer-mini-xception"], groups=["Gender"], precropped=True)
+    assert not (out / ".cache").exists()
+    results = _audit(manifest, out, models=["fer-mini-xception"], groups=["gender"],
+                     precropped=True, min_group_n=1)  # fmt: skip
+    assert results["results"][0]["data"]["n_rows"] == 6

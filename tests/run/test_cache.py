@@ -13,6 +13,7 @@ def _key(**over):
         model_name="fer",
         model_sha256="m",
         input_spec={"h": 64},
+        output={"name": "m", "labels": ["happy", "sad"], "kind": "probs"},
         condition="clean",
         seed=0,
         faces={"precropped": True},
@@ -32,6 +33,9 @@ def test_stable_digest_ignores_key_order():
         {"model_name": "vendor"},
         {"model_sha256": "n"},
         {"input_spec": {"h": 48}},
+        {"output": {"name": "m", "labels": ["sad", "happy"], "kind": "probs"}},
+        {"output": {"name": "m", "labels": ["happy", "sad"], "kind": "logits"}},
+        {"output": {"name": "m2", "labels": ["happy", "sad"], "kind": "probs"}},
         {"condition": "jpeg:3"},
         {"seed": 1},
         {"faces": {"detector": "haar", "margin": 0.2}},
@@ -61,3 +65,84 @@ def test_shard_written_atomically_leaves_no_temp_on_failure(tmp_path):
         write_atomic(bad, explode)
     assert not bad.exists()
     assert not [p for p in os.listdir(bad.parent) if p.startswith(".tmp-")]
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from emoaudit.run.cache import out_lock
+with out_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_in_another_process(out, seconds: float):
+    """A second process holding OUT's lock (the real out_lock) until `seconds` pass."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_process_is_refused_with_the_holders_pid(tmp_path):
+    from emoaudit.errors import EmoauditError
+    from emoaudit.run.cache import OUT_LOCKED, out_lock
+
+    proc = hold_in_another_process(tmp_path, 30)
+    try:
+        with pytest.raises(EmoauditError) as exc:
+            with out_lock(tmp_path):
+                pass
+        holder = f"pid {proc.pid} on "
+        assert str(exc.value).startswith(OUT_LOCKED.split("(")[0].format(path=tmp_path))
+        assert holder in str(exc.value) and "\n" not in str(exc.value)
+    finally:
+        proc.kill()
+        proc.wait()
+    with out_lock(tmp_path):  # the kernel released the dead holder's lock: no stale lock file
+        pass
+
+
+def test_wait_blocks_until_the_holder_is_done(tmp_path):
+    import time
+
+    from emoaudit.run.cache import out_lock
+
+    proc = hold_in_another_process(tmp_path, 1.0)
+    start = time.monotonic()
+    with out_lock(tmp_path, wait=True):
+        waited = time.monotonic() - start  # entered only once the holder let go
+    proc.wait()
+    assert waited > 0.5
+
+
+def test_the_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
+    import threading
+
+    from emoaudit.errors import EmoauditError
+    from emoaudit.run.cache import out_lock
+
+    seen = []
+
+    def other():
+        try:
+            with out_lock(tmp_path):
+                seen.append("entered")
+        except EmoauditError:
+            seen.append("refused")
+
+    with out_lock(tmp_path):
+        with out_lock(tmp_path):  # the CLI holds it around the audit; the runner again
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        thread = threading.Thread(target=other)  # still held by the outer level
+        thread.start()
+        thread.join()
+    other()
+    assert seen == ["refused", "refused", "entered"]

@@ -89,3 +89,37 @@ def test_decoding_batch_by_batch_gives_the_rows_of_decoding_first(built):
     statuses = lazy[0].column("status").to_pylist()
     assert [i for i, s in enumerate(statuses) if s != "ok"] == sorted(broken)
     assert all(p is None for i, p in enumerate(lazy[0].column("pred").to_pylist()) if i in broken)
+
+
+class _Answers:
+    """A model stand-in whose outputs are given: a row of NaN, of inf, or of probabilities."""
+
+    def __init__(self, rows: list[list[float]]) -> None:
+        from emoaudit.models.base import InputSpec, ModelInfo
+
+        self.rows = np.asarray(rows, dtype=np.float32)
+        self.info = ModelInfo(
+            name="answers", onnx_path="answers.onnx", labels=("anger", "happy"),
+            input=InputSpec(height=8, width=8, color="gray"),
+        )  # fmt: skip
+        self.sha256 = "0" * 64
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        return self.rows[: len(batch)]
+
+
+def test_non_finite_outputs_are_bad_output_and_never_scored():
+    """argmax reads NaN as the top score: a NaN row used to become 'anger', status ok."""
+    nan, inf = float("nan"), float("inf")
+    model = _Answers([[0.2, 0.8], [nan, nan], [inf, 0.0], [0.9, nan], [0.7, 0.3]])
+    (table,) = chunk_tables(
+        _chunk(_faces(5)), work=[(model, "clean")], seed=0, dataset="fer2013", batch_size=8
+    )
+    rows = table.to_pandas()
+    assert rows.status.tolist() == ["ok", "bad_output", "bad_output", "bad_output", "ok"]
+    assert table.column("pred").to_pylist() == ["happy", None, None, None, "anger"]
+    assert rows.reason[1] == (
+        "row1: model 'answers' output non-finite values (NaN or inf); not scored"
+    )
+    assert rows.loc[1:3, ["prob_anger", "prob_happy"]].isna().all().all()
+    assert rows.loc[[0, 4], "prob_happy"].tolist() == pytest.approx([0.8, 0.3])

@@ -66,3 +66,43 @@ def test_parts_are_whole_batches_of_the_chunk(fer_csv, built, tmp_path, monkeypa
         (c, lo, min(lo + 4, n)) for c, n in ((0, 16), (1, 16), (2, 10)) for lo in range(0, n, 4)
     ]
     assert sorted(seen) == expected
+
+
+def test_duplicate_ids_are_renamed_in_order_and_not_scored():
+    from emoaudit.data.base import Sample
+    from emoaudit.run.runner import DUPLICATE_ID, unique_sample_ids
+
+    ids = ["a", "b", "a", "a#2", "a", "b"]
+    out = list(unique_sample_ids(Sample(sample_id=s, dataset="manifest") for s in ids))
+    assert [s.sample_id for s in out] == ["a", "b", "a#2", "a#2#2", "a#3", "b#2"]
+    assert [s.status for s in out] == ["ok", "ok", "bad_input", "bad_input", "bad_input",
+                                       "bad_input"]  # fmt: skip
+    assert out[2].reason == DUPLICATE_ID.format(sample="a", first=1, again=3, renamed="a#2")
+    assert out[4].reason == DUPLICATE_ID.format(sample="a", first=1, again=5, renamed="a#3")
+    assert out[3].reason == DUPLICATE_ID.format(sample="a#2", first=3, again=4, renamed="a#2#2")
+
+
+def test_a_manifest_listing_a_file_twice_keeps_both_rows_with_unique_ids(tmp_path, built):
+    from run_inputs import write_manifest
+
+    from emoaudit.models.onnx_model import load_model
+
+    built("fer-mini-xception")
+    manifest = write_manifest(tmp_path / "faces", 4)
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([*lines, lines[1], lines[2]]) + "\n")  # rows 1-2 again
+    adapter = DATASETS.get("manifest")
+
+    def samples():
+        for sample in adapter.iter_samples(manifest):
+            sample.precropped = True
+            yield sample
+
+    model = load_model("fer-mini-xception", threads=1)
+    plan = RunPlan(dataset="manifest", samples=samples, models=[model], chunk_size=3, workers=1)
+    df = pq.read_table(run_plan(plan, tmp_path / "out").predictions).to_pandas()
+    assert len(df) == 6 and df.sample_id.is_unique
+    dup = df.set_index("sample_id").loc[["face0.png#2", "face1.png#2"]]
+    assert dup.status.tolist() == ["bad_input"] * 2 and dup.pred.isna().all()
+    assert dup.reason.iloc[0].startswith("face0.png: duplicate sample id (samples 1 and 5 ")
+    assert (df.set_index("sample_id").loc[["face0.png", "face1.png"], "status"] == "ok").all()

@@ -31,14 +31,14 @@ from emoaudit.analysis.groups import (
 )
 from emoaudit.analysis.label_free import GIVEN, HOSTILE, label_free
 from emoaudit.analysis.label_order import label_order_check
-from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
+from emoaudit.data.base import BAD_OUTPUT, NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
 SLICE_KEYS = ("dataset", "model", "condition")
 HEADLINE = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa")
 PROBA_METRICS = ("top2_accuracy", "log_loss", "brier", "mean_confidence", "confidence_gap")
 CONTINUOUS = ("valence", "arousal")
-END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE)
+END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE, BAD_OUTPUT)  # a model that answers NaN missed
 
 
 def analyze(

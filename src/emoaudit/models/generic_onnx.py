@@ -9,6 +9,7 @@ docs/model-zoo.md.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -113,15 +114,18 @@ def _input_spec(path: Path, table: dict) -> InputSpec:
     color = table.get("color", "rgb")
     n = 1 if color == "gray" else 3
     kwargs = {k: table[k] for k in ("layout", "color", "resize") if k in table}
-    kwargs["scale"] = _number(path, table.get("scale", 1.0 / 255.0), "scale")
+    kwargs["scale"] = _positive(
+        path, _number(path, table.get("scale", 1.0 / 255.0), "scale"), "scale"
+    )
     for key in ("mean", "std"):
         values = table.get(key, [0.0] if key == "mean" else [1.0])
         values = values if isinstance(values, list) else [values]
         nums = tuple(_number(path, v, key) for v in values)
         if len(nums) not in (1, n):
             _bad(path, f"[input] {key} needs 1 or {n} values for color '{color}', got {len(nums)}")
-        if key == "std" and any(v == 0 for v in nums):
-            _bad(path, "[input] std must not contain 0")
+        if key == "std":
+            for value in nums:
+                _positive(path, value, "std")
         kwargs[key] = nums
     if "gray_weights" in table:
         weights = tuple(_number(path, v, "gray_weights") for v in table["gray_weights"])
@@ -136,9 +140,19 @@ def _input_spec(path: Path, table: dict) -> InputSpec:
 
 
 def _number(path: Path, value, key: str) -> float:
+    """A finite number: TOML spells nan and inf, and either would turn every input into NaN."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         _bad(path, f"[input] {key} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        _bad(path, f"[input] {key} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _positive(path: Path, value: float, key: str) -> float:
+    """scale and std divide or multiply every pixel: 0 or a negative value is a broken spec."""
+    if value <= 0:
+        _bad(path, f"[input] {key} must be greater than 0, got {value!r}")
+    return value
 
 
 def _labels(path: Path, table: dict) -> tuple[str, ...]:

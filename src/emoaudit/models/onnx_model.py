@@ -1,13 +1,12 @@
 """A model ready to run: its ModelInfo plus one ONNX Runtime session, and the sha256 of its bytes.
 
 Every model, built-in or user-supplied, runs the same way, so the runner needs one code path. The
-sha256 is computed from the exact bytes handed to ONNX Runtime: what the provenance records is
-what ran.
+sha256 is computed from the exact bytes handed to ONNX Runtime, external data files included
+(models/external_data.py): what the provenance records is what ran.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 
 from emoaudit.errors import BAD_MODEL_INPUT, MISSING_PATH, NOT_ONNX, ModelError
 from emoaudit.models.base import InputSpec, ModelInfo
+from emoaudit.models.external_data import resolve_external_data
 
 
 @dataclass
@@ -111,10 +111,10 @@ def open_session(
     path = Path(info.onnx_path)
     if not path.is_file():
         raise ModelError(MISSING_PATH.format(path=path))
-    data = path.read_bytes()
+    data, sha256 = resolve_external_data(path.read_bytes(), path=path)
     if backend.runtime == TORCH_CUDA:
         session = open_torch_session(data, path=path)
-        return _loaded(info, session, data=data, backend=backend)
+        return _loaded(info, session, sha256=sha256, backend=backend)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.inter_op_num_threads = 1
@@ -126,17 +126,17 @@ def open_session(
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(NOT_ONNX.format(path=path, why=why[:200])) from None
     check_session_providers(session, backend=backend, name=info.name)
-    return _loaded(info, session, data=data, backend=backend)
+    return _loaded(info, session, sha256=sha256, backend=backend)
 
 
-def _loaded(info: ModelInfo, session: Any, *, data: bytes, backend: Any) -> LoadedModel:
+def _loaded(info: ModelInfo, session: Any, *, sha256: str, backend: Any) -> LoadedModel:
     first = session.get_inputs()[0]
     check_input_shape(info.input, first.shape, name=info.name)
     batch = first.shape[0] if isinstance(first.shape[0], int) else None
     return LoadedModel(
         info=info,
         session=session,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         input_name=first.name,
         fixed_batch=batch,
         run_batch=info.cpu_run_batch if backend.device == "cpu" else None,

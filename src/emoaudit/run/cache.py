@@ -1,10 +1,12 @@
 """Prediction shards: content-addressed, written atomically, so a killed run resumes exactly.
 
 A shard holds the prediction rows of one chunk of samples for one (model, condition). Its key
-hashes everything the rows depend on (DESIGN.md): model artifact sha256, preprocessing spec,
-condition, seed, face-detection settings and the chunk's sample records with their content
-hashes. A shard either exists whole (written to a temp file, then renamed) or not at all, so a
-SIGKILL can lose at most the chunk in flight and never leaves a half-written file behind.
+hashes everything the rows depend on (DESIGN.md): model sha256 (external data included),
+preprocessing spec, the model's name, label order and output kind (the rows carry the name and
+read each output by its label), condition, seed, face-detection settings and the chunk's
+sample records with their content hashes. A shard either exists whole (written to a temp file,
+then renamed) or not at all, so a SIGKILL can lose at most the chunk in flight and never leaves
+a half-written file behind.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from emoaudit.errors import EmoauditError
+
 # Bumped when the same inputs would give different rows: 2 = tf-style resize as a column product
 # then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused);
-# 3 = the model's name is part of the key (its rows carry the name).
+# 3 = the model's name, label order and output kind joined the key (a spec fix reused old rows).
 CACHE_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -36,6 +44,7 @@ def shard_key(
     model_name: str,
     model_sha256: str,
     input_spec: dict,
+    output: dict,
     condition: str,
     seed: int,
     faces: dict,
@@ -49,6 +58,7 @@ def shard_key(
             "name": model_name,
             "model": model_sha256,
             "input": input_spec,
+            "output": output,
             "condition": condition,
             "seed": seed,
             "faces": faces,
@@ -72,6 +82,64 @@ def write_atomic(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+LOCK_FILE = ".emoaudit.lock"
+OUT_LOCKED = (
+    "--out {path}: another emoaudit run ({holder}) is writing this folder; "
+    "wait for it to finish, or pass --wait"
+)
+_held: dict[str, tuple[int, int, int]] = {}  # folder -> (fd, owning thread, depth)
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def out_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the output folder exclusively: one run at a time writes shards, predictions and
+    reports there (two audits into one folder replaced each other's outputs, and one's start-up
+    removed the other's in-flight temp files).
+
+    An advisory ``flock`` on OUT/.emoaudit.lock: the kernel drops it when the process dies, so a
+    killed run never leaves a stale lock. A second holder refuses with errors OUT_LOCKED, or
+    blocks until the first is done with `wait`. Re-entrant within one thread (the CLI holds it
+    around the audit and its reports; the runner takes it again), exclusive across threads.
+    """
+    import fcntl
+
+    key = str(Path(out).resolve())
+    me = threading.get_ident()
+    with _held_guard:
+        fd, owner, depth = _held.get(key, (-1, 0, 0))
+        if depth and owner == me:
+            _held[key] = (fd, owner, depth + 1)
+            fd = -2  # nested: nothing to acquire or release here
+    if fd == -2:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                fd, owner, depth = _held[key]
+                _held[key] = (fd, owner, depth - 1)
+        return
+    Path(out).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(out) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+            raise EmoauditError(OUT_LOCKED.format(path=out, holder=holder)) from None
+        with _held_guard:
+            _held[key] = (fd, me, 1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        try:
+            yield
+        finally:
+            with _held_guard:
+                del _held[key]
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
 
 
 def write_text_atomic(path: Path, text: str) -> None:

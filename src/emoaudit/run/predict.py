@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.data.base import OK, UNMAPPED_LABEL
+from emoaudit.data.base import BAD_OUTPUT, OK, UNMAPPED_LABEL
 from emoaudit.run.chunks import Chunk, decode_slice
 
 LABEL_NOT_EMITTED = "{sample}: label '{label}' is not in the label set of model '{model}'"
+NON_FINITE_OUTPUT = "{sample}: model '{model}' output non-finite values (NaN or inf); not scored"
 
 
 def _perturbed(face: np.ndarray, *, condition: str, sample_id: str, seed: int) -> np.ndarray:
@@ -130,7 +131,8 @@ def _table(
                 sample=s.sample_id, label=s.label, model=model.info.name
             )
     preds: list[str | None] = [None] * len(samples)
-    run_idx = np.flatnonzero(ran)
+    probs = _drop_non_finite(probs, ran, statuses, reasons, samples=samples, model=model)
+    run_idx = np.flatnonzero(ran & np.isfinite(probs).all(axis=1))
     if len(run_idx):
         top = np.argmax(probs[run_idx], axis=1)
         for i, k in zip(run_idx.tolist(), top.tolist(), strict=True):
@@ -159,6 +161,26 @@ def _table(
         cols["time_s"] = [s.time_s for s in samples]
     cols.update(_side_columns(samples))
     return pa.table(cols)
+
+
+def _drop_non_finite(
+    probs: np.ndarray, ran: np.ndarray, statuses: list, reasons: list, *, samples: list, model: Any
+) -> np.ndarray:
+    """Rows whose outputs hold NaN or inf become `bad_output` with null probabilities.
+
+    argmax reads NaN as the largest value, so a model emitting NaN looked like one predicting
+    its first label with certainty (64/64 "anger", status ok, in a probe): such rows must never
+    be scored, and their garbage must not reach the probability columns either.
+    """
+    bad = np.flatnonzero(ran & ~np.isfinite(probs).all(axis=1))
+    if not len(bad):
+        return probs
+    probs = probs.copy()
+    probs[bad] = np.nan
+    for i in bad.tolist():
+        statuses[i] = BAD_OUTPUT
+        reasons[i] = NON_FINITE_OUTPUT.format(sample=samples[i].sample_id, model=model.info.name)
+    return probs
 
 
 def _side_columns(samples: list) -> dict[str, Any]:

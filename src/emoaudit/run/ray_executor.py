@@ -27,6 +27,7 @@ from emoaudit.run.runner import (
     compute_shards,
     finish,
     prepare_cache,
+    unique_sample_ids,
 )
 
 WINDOW_CHUNKS = 64  # chunks handed to Ray at once: bounds driver memory on huge datasets
@@ -110,7 +111,7 @@ def run_plan_ray(
     digests: list[str] = []
     window: list[bytes] = []
     n_samples = cached = computed = 0
-    for index, samples in enumerate(batched(plan.samples(), plan.chunk_size)):
+    for index, samples in enumerate(batched(unique_sample_ids(plan.samples()), plan.chunk_size)):
         chunk = read_chunk(index, samples)
         digests.append(chunk.digest)
         n_samples += len(samples)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emoaudit.run.cache import shard_key, shard_path, write_table_atomic
+from emoaudit.run.cache import out_lock, shard_key, shard_path, write_table_atomic
 from emoaudit.run.chunks import (
     Chunk,
     FaceSettings,
@@ -30,6 +30,10 @@ from emoaudit.run.chunks import (
 
 PREDICTIONS = "predictions.parquet"
 CACHE_DIR = ".cache/shards"
+DUPLICATE_ID = (
+    "{sample}: duplicate sample id (samples {first} and {again} of the dataset); "
+    "this one is kept as '{renamed}' and not scored"
+)
 
 
 @dataclass
@@ -69,6 +73,7 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
                 model_name=model.info.name,
                 model_sha256=model.sha256,
                 input_spec=model.info.input.as_dict(),
+                output=output_key(model.info),
                 condition=condition,
                 seed=plan.seed,
                 faces=faces_key,
@@ -77,6 +82,50 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
         for model in plan.models
         for condition in plan.conditions
     ]
+
+
+def output_key(info: Any) -> dict:
+    """What the rows of a shard read from the model besides its bytes and input: the name they
+    carry, which label each output is, and whether a softmax is applied. Reversing the labels of
+    a spec changes every prediction, so it must change the key."""
+    return {
+        "name": info.name,
+        "labels": list(info.labels),
+        "kind": "probs" if info.outputs_probabilities else "logits",
+    }
+
+
+def unique_sample_ids(samples: Iterable[Any]) -> Iterator[Any]:
+    """Every sample, with ids made unique: a repeat of an id already seen is renamed
+    ``<id>#2``, ``<id>#3``, ... in dataset order and becomes `bad_input`, with a reason naming
+    both occurrences.
+
+    Ids key every analysis that pairs rows (compare, robustness, agreement); with a duplicate,
+    a join silently dropped or multiplied rows. The repeat is not scored, because two rows for
+    one id are either the same image counted twice or two images that cannot be told apart;
+    it stays in the table (nothing is dropped) and is counted under its status.
+    """
+    from emoaudit.data.base import BAD_INPUT
+
+    first: dict[str, int] = {}
+    repeats: dict[str, int] = {}
+    for number, sample in enumerate(samples, 1):
+        sid = sample.sample_id
+        if sid not in first:
+            first[sid] = number
+            yield sample
+            continue
+        k = repeats.get(sid, 1)
+        while (renamed := f"{sid}#{k + 1}") in first:
+            k += 1
+        repeats[sid] = k + 1
+        first[renamed] = number
+        sample.reason = DUPLICATE_ID.format(
+            sample=sid, first=first[sid], again=number, renamed=renamed
+        )
+        sample.status = BAD_INPUT
+        sample.sample_id = renamed
+        yield sample
 
 
 def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
@@ -199,10 +248,18 @@ def quiet_thread_pools():
 
 
 def run_plan(
-    plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | None = None
+    plan: RunPlan,
+    out: Path,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    wait: bool = False,
 ) -> RunOutcome:
-    """Run (or resume) the plan and write OUT/predictions.parquet atomically."""
-    with quiet_thread_pools():
+    """Run (or resume) the plan and write OUT/predictions.parquet atomically.
+
+    OUT is held exclusively (cache.out_lock) for the whole run: another run refuses, or waits
+    with `wait`, so the start-up clean-up below never meets a live run's temp files.
+    """
+    with out_lock(out, wait=wait), quiet_thread_pools():
         return _run_plan(plan, out, on_progress=on_progress)
 
 
@@ -221,7 +278,7 @@ def _run_plan(plan: RunPlan, out: Path, *, on_progress: Callable[[int], None] | 
         ThreadPoolExecutor(1, thread_name_prefix="write") as writer,
     ):
         writer.submit(warm_imports)  # overlaps the first chunk's reading and inference
-        chunks = enumerate(batched(plan.samples(), plan.chunk_size))
+        chunks = enumerate(batched(unique_sample_ids(plan.samples()), plan.chunk_size))
         nxt = _submit_next(reader, plan, cache, chunks)
         while (ready := nxt.result()) is not None:
             chunk, keys, missing = ready
@@ -297,7 +354,10 @@ def finish(
 
 
 def prepare_cache(out: Path) -> Path:
-    """Create the shard cache and remove temp files a killed run left behind."""
+    """Create the shard cache and remove temp files a killed run left behind.
+
+    Called with OUT locked (cache.out_lock): no other live run can own a temp file here.
+    """
     cache = out / CACHE_DIR
     cache.mkdir(parents=True, exist_ok=True)
     for stale in cache.glob("*/.tmp-*"):

@@ -1,0 +1,134 @@
+"""Option checks that run before any inference: a bad number, output folder or group name is one
+line and exit 2 at once, never a traceback after minutes of work.
+
+Every check here is cheap. The audit checks its numbers, its output folder and its `--groups`
+(against the attribute names of the dataset's first samples) before a model is loaded; `report`
+and `flagging` check `--groups` against the columns of predictions.parquet before any analysis.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+import tempfile
+from collections.abc import Iterable
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from emoaudit.errors import EmoauditError
+
+BAD_OPTION = "--{name}: expected {expected}, got {value}"
+OUT_IS_FILE = "--out {path}: is a file; expected a folder (new or existing)"
+OUT_NOT_WRITABLE = "--out {path}: cannot write here ({why})"
+UNKNOWN_GROUP = "--groups: '{name}' is not an attribute of {where} (found: {known}){hint}"
+GROUP_HINT = "; did you mean '{guess}'?"
+NO_SPACE = (
+    "{path}: no space left on device; free some space and run again (finished shards are kept)"
+)
+GROUP_PEEK = 1000  # samples read to learn a dataset's attribute names (stops once all are found)
+
+
+def check_at_least(name: str, value: int | None, minimum: int, *, optional: bool = False) -> None:
+    """An integer option with a lower bound (None allowed when `optional`: the default)."""
+    if value is None and optional:
+        return
+    if value is None or isinstance(value, bool) or int(value) != value or value < minimum:
+        raise EmoauditError(
+            BAD_OPTION.format(name=name, expected=f"an integer >= {minimum}", value=value)
+        )
+
+
+def check_run_numbers(
+    *,
+    seed: int,
+    n_resamples: int,
+    min_group_n: int = 1,
+    confidence: float = 0.95,
+    chunk_size: int = 1,
+    batch_size: int | None = None,
+    workers: int | None = None,
+) -> None:
+    """The numeric options of audit, report, flagging, compare and demo (option names as typed)."""
+    check_at_least("seed", seed, 0)
+    check_at_least("resamples", n_resamples, 1)
+    check_at_least("min-group-n", min_group_n, 1)
+    check_at_least("chunk-size", chunk_size, 1)
+    check_at_least("batch-size", batch_size, 1, optional=True)
+    check_at_least("workers", workers, 1, optional=True)
+    if not 0 < confidence < 1:
+        why = BAD_OPTION.format(name="confidence", expected="a number in (0, 1)", value=confidence)
+        raise EmoauditError(why)
+
+
+def check_out_dir(out: Path) -> None:
+    """Create `out` if needed and prove it is a writable folder (a probe file, then removed)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EmoauditError(OUT_IS_FILE.format(path=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise EmoauditError(OUT_NOT_WRITABLE.format(path=out, why=_why(exc))) from None
+
+
+def check_groups(groups: list[str] | None, known: Iterable[str], *, where: str) -> None:
+    """Each requested attribute must exist; a near miss (wrong case, typo) is suggested."""
+    if not groups:
+        return
+    names = sorted(set(known))
+    for name in groups:
+        if name in names:
+            continue
+        same_case = [k for k in names if k.lower() == name.lower()]
+        guess = same_case or difflib.get_close_matches(name, names, n=1)
+        raise EmoauditError(
+            UNKNOWN_GROUP.format(
+                name=name, where=where, known=", ".join(names) or "none",
+                hint=GROUP_HINT.format(guess=guess[0]) if guess else "",
+            )
+        )  # fmt: skip
+
+
+def sample_attributes(samples: Iterable[Any], wanted: list[str], *, limit: int = GROUP_PEEK) -> set:
+    """Attribute names seen in the first `limit` samples, stopping early once all `wanted` are.
+
+    Attributes may be sparse (a manifest leaves empty cells out), so one sample is not enough;
+    reading every sample would cost a pass over the data before the run.
+    """
+    seen: set[str] = set()
+    for sample in islice(samples, limit):
+        seen.update(sample.attributes)
+        if set(wanted) <= seen:
+            break
+    return seen
+
+
+def prediction_attributes(predictions: Path) -> list[str]:
+    """Attribute names of a predictions.parquet, from its schema alone (no rows read)."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(predictions).names
+    return [n.removeprefix("attr_") for n in names if n.startswith("attr_")]
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for an environment failure (disk full, read-only, no permission), else None.
+
+    pyarrow's errors carry the errno but no file name ("Error writing bytes to file. Detail:
+    [errno 28] ..."), so a full disk is named in words, not in the library's text.
+    """
+    path = exc.filename or "the output folder"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return NO_SPACE.format(path=path)
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{path}: {_why(exc)}"
+    return None
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
