@@ -311,7 +311,8 @@ def _run_imported(
         n_resamples=req.n_resamples,
         seed=req.seed,
         confidence=req.confidence,
-        min_group_n=req.min_group_n,        **req.group_options,
+        min_group_n=req.min_group_n,
+        **req.group_options,
     )
 
 
