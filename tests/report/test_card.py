@@ -27,7 +27,7 @@ def test_md_neutralises_tables_links_and_tags():
     assert "<" not in md(EVIL)
 
 
-def test_a_group_at_zero_accuracy_is_named_lowest():
+def test_a_group_is_named_worse_only_where_the_test_rejects():
     from emoaudit.report.card import render_card
 
     def iv(v, n=50):
@@ -47,6 +47,11 @@ def test_a_group_at_zero_accuracy_is_named_lowest():
             "disparity": {"accuracy": {"difference": iv(0.9)}},
         }
     }
+    finding = {
+        "metric": "accuracy", "test": "chi2", "p_value": 0.001, "p_holm": 0.002, "alpha": 0.05,
+        "rejected": True, "worse": ["B"], "better": ["A"], "min_detectable_difference": 0.2,
+        "text": "B is worse than A (p = 0.002).",
+    }  # fmt: skip
     results = {
         "results": [
             {"dataset": "d", "model": "m", "condition": "clean", "groups": groups,
@@ -54,4 +59,27 @@ def test_a_group_at_zero_accuracy_is_named_lowest():
         ]
     }  # fmt: skip
     card = render_card(results)
-    assert "lowest: B" in card
+    assert "B" not in card.split("## Who it fails")[1].split("##")[0].replace("by skin", "")
+    groups["skin"]["finding"] = finding
+    card = render_card(results)
+    assert "B is worse than A" in card
+    groups["skin"]["finding"] = {**finding, "rejected": False, "p_holm": 0.31}
+    card = render_card(results)
+    assert "no evidence of a difference by skin \\(p = 0.31\\)" in card
+    assert "gap of 20 points or more" in card and "B is worse" not in card
+
+
+def test_card_command_can_be_copied(results):
+    from emoaudit.report.card import render_card
+
+    prov = {**results["provenance"], "command": "emoaudit audit d --precropped --model m-1"}
+    card = render_card({**results, "provenance": prov})
+    assert "`emoaudit audit d --precropped --model m-1`" in card
+
+
+def test_card_opens_with_the_executive_summary(results):
+    from emoaudit.report.card import render_card
+
+    card = render_card(results)
+    assert card.index("## Summary") < card.index("## Headline results")
+    assert "guessing among 7 labels" in card

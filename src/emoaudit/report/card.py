@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from emoaudit.report import view
+from emoaudit.report import executive, view
 from emoaudit.report.plots import fmt_interval
 from emoaudit.run.cache import write_text_atomic
 
@@ -25,9 +25,17 @@ def md(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s).replace("\n", " ")
 
 
+def code(text: Any) -> str:
+    """A code span that can be copied as it is: its content is literal in Markdown (no escapes
+    are processed there, so escaping would corrupt the command); only backticks and line
+    breaks, which could end the span, are replaced."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def render_card(results: dict[str, Any]) -> str:
     prov = results.get("provenance") or {}
     stats = results.get("statistics") or {}
+    summary = executive.executive_summary(results)
     lines = ["# Audit card", ""]
     if prov.get("demo"):
         lines += ["> **Demonstration, not evidence**: made on a handful of photos.", ""]
@@ -35,6 +43,10 @@ def render_card(results: dict[str, Any]) -> str:
         "emoaudit examines facial-expression models; it never identifies, tracks or flags "
         "people. Accuracy means agreement with annotators' labels, not knowledge of anyone's "
         "feelings or intent (Barrett et al. 2019).",
+        "",
+        "## Summary",
+        "",
+        *[f"- {md(line.strip())}" for line in executive.as_lines(summary)],
         "",
         "## Headline results (clean data)",
         "",
@@ -61,15 +73,12 @@ def render_card(results: dict[str, Any]) -> str:
             if not isinstance(disp, dict) or not disp.get("difference"):
                 continue
             found = True
-            worst = min(
-                (r for r in g["groups"] if _comparable(r)),
-                key=lambda r: view.group_metric(r, "accuracy")["value"],
-                default=None,
-            )
+            # a group is named worse only where the group test backs it (analysis "finding")
+            verdict = executive.group_sentences({"groups": {g["attribute"]: g}})
             lines.append(
                 f"- {md(view.key_of(e)[1])}, by {md(g['attribute'])}: accuracy gap "
                 f"{fmt_interval(disp['difference'])}"
-                + (f"; lowest: {md(worst.get('group'))}" if worst else "")
+                + (f"; {md(verdict[0])}" if verdict else "; no group test recorded")
             )
     if not found:
         lines.append("- No group attributes with enough samples to compare.")
@@ -85,7 +94,7 @@ def render_card(results: dict[str, Any]) -> str:
         f"- Intervals: {md(stats.get('ci_method', 'bootstrap'))} bootstrap, "
         f"{stats.get('n_resamples', '?')} resamples, {stats.get('confidence', 0.95):.0%}, "
         f"seed {stats.get('seed', '?')}; clustered by {md(stats.get('cluster') or 'sample')}.",
-        f"- Command: `{md(prov.get('command') or prov.get('analysis_command') or 'n/a')}`",
+        f"- Command: {code(prov.get('command') or prov.get('analysis_command') or 'n/a')}",
         f"- results.json schema {md(results.get('schema_version', '?'))}; full provenance "
         "(artifact sha256s, dataset digest, versions) is in results.json and report.html.",
         "",
@@ -103,14 +112,3 @@ def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:
     path = Path(out_dir) / CARD
     write_text_atomic(path, render_card(results))
     return path
-
-
-def _comparable(row: dict[str, Any]) -> bool:
-    """A group that enters the disparity: big enough, attribute present, accuracy defined.
-
-    (An accuracy of exactly 0.0 is the worst group, not a missing one.)
-    """
-    if row.get("small") or row.get("missing_attribute"):
-        return False
-    acc = view.group_metric(row, "accuracy")
-    return isinstance(acc, dict) and acc.get("value") is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emoaudit.report import view
+from emoaudit.report import executive, view
 from emoaudit.report.plots import fmt_interval
 
 
@@ -37,13 +37,26 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     from rich.text import Text
 
     console = console or Console()
+    rows = summary_rows(results)
     table = Table(title="emoaudit: headline results (95% intervals)", show_lines=False)
-    for col in ("dataset", "model", "condition", "scored", "accuracy", "end to end", "macro F1"):
-        table.add_column(col, justify="right" if col not in ("dataset", "model") else "left")
-    for row in summary_rows(results):
+    for i, col in enumerate(
+        ("dataset", "model", "condition", "scored", "accuracy", "end to end", "macro F1")
+    ):
+        # model names are never cut ("fer-mini…" names nothing); numbers wrap instead
+        longest = max((len(r[i]) for r in rows), default=0) if col == "model" else None
+        table.add_column(
+            col,
+            justify="right" if col not in ("dataset", "model") else "left",
+            overflow="fold",
+            min_width=longest,
+            no_wrap=col == "model",
+        )
+    for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
+    for line in executive.as_lines(executive.executive_summary(results)):
+        console.print(Text(line))
     console.print(table)
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
     if perturbed:
