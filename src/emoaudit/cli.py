@@ -266,58 +266,103 @@ def demo(
         )
 
 
+NO_FLAG = "flagging needs --flag LABELS (e.g. --flag anger,fear), --list or --remove N"
+
+
 @app.command()
 def flagging(
     out: Annotated[Path, typer.Argument(help="Audit output folder.")],
     flag: Annotated[
-        list[str], typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear.")
-    ],
+        list[str] | None,
+        typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear."),
+    ] = None,
     base_rate: Annotated[
         float, typer.Option(help="Share of screened people who are real targets.")
     ] = 1e-4,
     population: Annotated[int, typer.Option(help="People screened.")] = 1_000_000,
     display_rate: Annotated[
         float | None,
-        typer.Option(help="Share of ordinary people showing a flagged expression (default: data)."),
+        typer.Option(
+            help="Share of ordinary people showing a flagged expression. Drives every number; "
+            "the default is the dataset's label mix, which reflects no real setting."
+        ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model (default: the only one).")] = None,
     groups: Annotated[
         list[str] | None, typer.Option(help="Attributes for false-flag rates.")
+    ] = None,
+    list_requests: Annotated[
+        bool, typer.Option("--list", help="List the stored flagging requests and stop.")
+    ] = False,
+    remove: Annotated[
+        int | None, typer.Option(help="Remove stored request N (as --list numbers them).")
     ] = None,
     resamples: Annotated[int, typer.Option()] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """What flagging people by predicted expression would do: expected flags, PPV, innocent
-    people flagged per true hit. emoaudit never flags anyone; it computes the consequences."""
-    from emoaudit.report.results import add_flagging_request, build_results
+    people flagged per true hit. emoaudit never flags anyone; it computes the consequences.
+    Requests are stored in DIR/flagging.json (same request once, whatever the label spelling)."""
+    from emoaudit.report.results import (
+        add_flagging_request,
+        build_results,
+        describe_request,
+        read_flagging_requests,
+        remove_flagging_request,
+    )
 
-    request = {
-        "flag": _split(flag),
-        "base_rate": base_rate,
-        "population": population,
-        "display_rate": display_rate,
-        "model": model,
-        "groups": _split(groups) or None,
-    }
     with user_errors():
         if not (out / "predictions.parquet").exists():
             from emoaudit.errors import MISSING_PATH
 
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
-        from emoaudit.analysis.flagging import flagging_analysis
+        if list_requests:
+            stored = read_flagging_requests(out)
+            for i, r in enumerate(stored, 1):
+                typer.echo(f"{i}. {describe_request(r)}")
+            if not stored:
+                typer.echo("no flagging requests stored")
+            return
+        if remove is not None:
+            removed = remove_flagging_request(out, remove)
+            results = build_results(out, n_resamples=resamples, seed=seed)
+            _write_report(out, results, quiet=quiet)
+            if not quiet:
+                typer.echo(f"removed: {describe_request(removed)}")
+            return
+        if not flag:
+            raise EmoauditError(NO_FLAG)
+        from emoaudit.analysis.flagging import flagging_analysis, normalise_request
         from emoaudit.report.results import load_predictions
 
+        request = normalise_request(
+            {
+                "flag": _split(flag),
+                "base_rate": base_rate,
+                "population": population,
+                "display_rate": display_rate,
+                "model": model,
+                "groups": _split(groups) or None,
+            }
+        )
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
-        add_flagging_request(out, request)
+        if not add_flagging_request(out, request) and not quiet:
+            typer.echo("this request was already stored; recomputing it")
         results = build_results(out, n_resamples=resamples, seed=seed)
         _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.analysis.flagging import plain_statement
 
-        for item in results.get("flagging", []):
-            typer.echo(plain_statement(item))
+        index = read_flagging_requests(out).index(request)
+        typer.echo(plain_statement(results["flagging"][index]))
+        if display_rate is None:
+            typer.echo(
+                "Note: the share of ordinary people showing these expressions was taken from "
+                "the dataset's label mix; it drives every number above. Set it with "
+                "--display-rate for the setting you have in mind."
+            )
 
 
 @app.command("compare")

@@ -215,3 +215,20 @@ def test_outputs_are_json_safe():
     text = json.dumps(res, allow_nan=False)
     assert res["outcomes"]["innocent_per_true_hit"]["value"] is None
     assert np.isfinite(json.loads(text)["outcomes"]["ppv"]["value"])
+
+
+def test_no_true_hit_reads_plainly_not_unbounded():
+    from emoaudit.analysis.flagging import _per_hit
+
+    assert "unbounded" not in _per_hit(None)
+    assert "every flag would fall on an innocent person" in _per_hit(None)
+    assert _per_hit(5633.2) == "about 5,633 innocent people would be flagged for every true hit"
+
+
+def test_requests_are_normalised():
+    from emoaudit.analysis.flagging import normalise_request
+
+    a = normalise_request({"flag": ["Anger", "fear"], "model": None, "groups": ["attr_g", "g"]})
+    b = normalise_request({"flag": ["FEAR", "angry"], "groups": ["g"]})
+    assert a == b
+    assert a["groups"] == ["g"] and sorted(a["flag"]) == ["anger", "fear"]
