@@ -117,19 +117,36 @@ def audit(
         device=device,
         extra={"fps": fps} if fmt == "video" else {},
     )
-    with user_errors(), _progress(quiet, data) as (on_start, on_progress):
-        if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
-            from emoaudit.models.device import choose_backend
+    with user_errors():
+        with _progress(quiet, data) as (on_start, on_progress, on_stage):
+            _say_resuming(out, quiet=quiet)
+            if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
+                from emoaudit.models.device import choose_backend
 
-            typer.echo(choose_backend(device).message(), err=True)
-        results = run_audit(req, on_start=on_start, on_progress=on_progress)
-        _write_report(
+                typer.echo(choose_backend(device).message(), err=True)
+            results = run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
+        _write_report(  # after the bar has stopped, so its lines are not drawn over
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
         )
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
+
+
+RESUMING = (
+    "resuming: {n} cached shard(s) in {path} are reused where they match; "
+    "only missing work is computed"
+)
+
+
+def _say_resuming(out: Path, *, quiet: bool) -> None:
+    """A rerun into the same folder reuses every cached chunk that still matches: say so."""
+    from emoaudit.run.runner import CACHE_DIR
+
+    n = sum(1 for _ in (out / CACHE_DIR).glob("*/*.parquet")) if not quiet else 0
+    if n:
+        typer.echo(RESUMING.format(n=n, path=out / CACHE_DIR), err=True)
 
 
 def _write_report(
@@ -149,9 +166,13 @@ def _write_report(
 
 
 @contextmanager
-def _progress(quiet: bool, data: Path | None):
+def _progress(quiet: bool, data: Path | None, *, total: int | None = None):
+    """Yield (on_start, on_progress, on_stage) for the run: a bar of samples done, the mean
+    rate since the start (chunk-sized jumps make an instantaneous rate meaningless), and the
+    stage after inference ("analysing") so the bar never sits silent while intervals are
+    computed. The bar is stopped before anything else is printed."""
     if quiet:
-        yield (lambda fmt: None), None
+        yield (lambda fmt: None), None, None
         return
     from rich.progress import (
         BarColumn,
@@ -171,7 +192,7 @@ def _progress(quiet: bool, data: Path | None):
         TimeRemainingColumn(),
         transient=False,
     )
-    task = progress.add_task("audit", total=None, rate="")
+    task = progress.add_task("inference", total=total, rate="")
 
     def on_start(fmt: str) -> None:
         """Called once the input is known to be usable: only then does the bar appear."""
@@ -183,13 +204,24 @@ def _progress(quiet: bool, data: Path | None):
 
     def on_progress(n: int) -> None:
         progress.advance(task, n)
-        speed = progress.tasks[0].speed
-        progress.update(task, rate=f"{speed:,.0f} samples/s" if speed else "")
+        t = progress.tasks[0]
+        progress.update(task, rate=mean_rate(t.completed, t.elapsed))
+
+    def on_stage(stage: str) -> None:
+        progress.update(task, description=stage, rate="")
 
     try:
-        yield on_start, on_progress
+        yield on_start, on_progress, on_stage
     finally:
         progress.stop()
+
+
+def mean_rate(done: float, elapsed: float | None) -> str:
+    """Samples per second since the start, or nothing before a second has passed."""
+    if not elapsed or elapsed < 1.0 or not done:
+        return ""
+    rate = done / elapsed
+    return f"{rate:,.1f} samples/s" if rate < 100 else f"{rate:,.0f} samples/s"
 
 
 def _count(progress, task, data: Path, fmt: str) -> None:
@@ -248,22 +280,27 @@ def demo(
 ) -> None:
     """Built-in models on public-domain photos shipped by scikit-image and matplotlib, with the
     robustness suite, model agreement and a flagging analysis: a demonstration, not evidence."""
-    from emoaudit.demo import run_demo
+    from emoaudit.demo import PHOTOS, run_demo
 
-    with user_errors(), _progress(quiet, None) as (on_start, on_progress):
-        results = run_demo(
-            out, n_resamples=resamples, seed=seed, on_start=on_start, on_progress=on_progress
-        )
+    with user_errors():
+        with _progress(quiet, None, total=len(PHOTOS)) as (on_start, on_progress, on_stage):
+            _say_resuming(out, quiet=quiet)
+            results = run_demo(
+                out,
+                n_resamples=resamples,
+                seed=seed,
+                on_start=on_start,
+                on_progress=on_progress,
+                on_stage=on_stage,
+            )
         _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
-        typer.echo(
-            "This was a demonstration on three photos, not evidence about any model. "
-            "Audit real data with e.g.: emoaudit audit fer2013.csv --model fer-mini-xception "
-            "--out out/"
-        )
+        from emoaudit.demo import closing_hint
+
+        typer.echo(closing_hint())
 
 
 NO_FLAG = "flagging needs --flag LABELS (e.g. --flag anger,fear), --list or --remove N"

@@ -113,3 +113,12 @@ def test_read_bytes_of_a_folder_or_missing_file_is_an_oserror(tmp_path):
     for bad in (tmp_path, tmp_path / "missing.jpg"):
         with pytest.raises(OSError):
             read_bytes(str(bad))
+
+
+def test_first_chunks_are_small_so_short_runs_cache_progress():
+    from emoaudit.run.chunks import batched
+
+    sizes = [len(b) for b in batched(range(1500), 512)]
+    assert sizes == [32, 64, 128, 256, 512, 508]
+    assert [len(b) for b in batched(range(40), 16)] == [16, 16, 8]
+    assert sum(sizes) == 1500

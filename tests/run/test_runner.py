@@ -66,3 +66,25 @@ def test_parts_are_whole_batches_of_the_chunk(fer_csv, built, tmp_path, monkeypa
         (c, lo, min(lo + 4, n)) for c, n in ((0, 16), (1, 16), (2, 10)) for lo in range(0, n, 4)
     ]
     assert sorted(seen) == expected
+
+
+def test_a_run_smaller_than_one_chunk_still_caches_progress(fer_csv, built, tmp_path, monkeypatch):
+    """42 rows with --chunk-size 512: the first 32-row chunk is cached before the failure, so
+    the rerun resumes instead of starting from zero."""
+    real = predict.part_probabilities
+
+    def failing(chunk, lo, hi, **kw):
+        if chunk.index == 1:
+            raise RuntimeError("killed")
+        return real(chunk, lo, hi, **kw)
+
+    plan = _plan(fer_csv, built)
+    plan.chunk_size = 512
+    monkeypatch.setattr(predict, "part_probabilities", failing)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_plan(plan, out)
+    monkeypatch.setattr(predict, "part_probabilities", real)
+    outcome = run_plan(plan, out)
+    assert (outcome.n_shards_cached, outcome.n_shards_computed) == (1, 1)
+    assert pq.read_table(outcome.predictions).num_rows == 42

@@ -84,8 +84,11 @@ def run_audit(
     *,
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the audit described by `req`; returns the results dict also written to disk."""
+    """Run the audit described by `req`; returns the results dict also written to disk.
+
+    `on_stage("analysing")` is called when inference is done and the statistics begin."""
     from emoaudit.data import DATASETS
     from emoaudit.report.results import RUN_INFO, build_results
     from emoaudit.run.runner import RunPlan, run_plan
@@ -160,6 +163,8 @@ def run_audit(
         **req.provenance_extra,
     }
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
+    if on_stage:
+        on_stage("analysing")
     return build_results(
         req.out,
         groups=req.groups,
