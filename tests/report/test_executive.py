@@ -122,3 +122,21 @@ def test_report_opens_with_the_summary(with_finding):
     assert top < html.index('id="accounting"')
     assert html.index(FINDING["text"]) < html.index('id="accounting"')
     assert "partials/label_free" not in html  # the partial for the lead renders nothing yet
+
+
+def test_demo_leads_with_agreement_and_flips_not_accuracy(results):
+    demo = {**results, "provenance": {**results["provenance"], "demo": True}}
+    summary = executive.executive_summary(demo)
+    assert summary["demo"][0].startswith("model-a and model-b gave the same answer on ")
+    m = _model_a(summary)
+    assert m["headline"].startswith("model-a changed its answer on at least one face under ")
+    assert "of 4 camera conditions" in m["headline"]
+    assert "agreed with the dataset's labels" not in " ".join(executive.as_lines(summary))
+    assert all("answer changed on" in w for w in m["worst"])
+
+
+def test_tiny_counts_are_counts():
+    from emoaudit.report.heat import share_of_faces
+
+    assert share_of_faces({"value": 2 / 3, "ci_low": 0.0, "ci_high": 1.0, "n": 3}) == "2 of 3 faces"
+    assert "(" in share_of_faces({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 200})

@@ -93,11 +93,14 @@ def group_sentences(entry: dict[str, Any]) -> list[str]:
     return out
 
 
-def worst_conditions(results: dict[str, Any], entry: dict[str, Any]) -> list[str]:
-    """The N_WORST conditions that hurt most: largest accuracy drop, else largest flip rate."""
+def worst_conditions(
+    results: dict[str, Any], entry: dict[str, Any], *, by_flips: bool = False
+) -> list[str]:
+    """The N_WORST conditions that hurt most: largest accuracy drop, else (no labels, or
+    `by_flips`) largest flip rate."""
     block = view.robustness_summary(results, entry) or {}
     rows = [r for r in block.get("conditions") or [] if not heat.is_noop(r)]
-    if any(_val(r.get("accuracy_diff")) is not None for r in rows):
+    if not by_flips and any(_val(r.get("accuracy_diff")) is not None for r in rows):
         rows = [r for r in rows if _val(r.get("accuracy_diff")) is not None]
         rows.sort(key=lambda r: _val(r["accuracy_diff"]))
         return [
@@ -109,8 +112,8 @@ def worst_conditions(results: dict[str, Any], entry: dict[str, Any]) -> list[str
     rows = [r for r in rows if _val(r.get("flip_rate")) is not None]
     rows.sort(key=lambda r: -_val(r["flip_rate"]))
     return [
-        f"{heat.describe(r.get('family'), r.get('severity'))}: "
-        f"{fmt_interval(r['flip_rate'])} of answers changed"
+        f"{heat.describe(r.get('family'), r.get('severity'))}: answer changed on "
+        f"{heat.share_of_faces(r['flip_rate'])}"
         for r in rows[:N_WORST]
         if _val(r["flip_rate"]) > 0
     ]
@@ -158,6 +161,7 @@ def display_rate_notes(results: dict[str, Any], model: str) -> list[str]:
 def cannot_tell(results: dict[str, Any]) -> list[str]:
     """What this data cannot say, in the reader's terms."""
     out = []
+    few: dict[int, list[str]] = {}
     clean = view.clean_entries(results)
     if (results.get("provenance") or {}).get("demo"):
         out.append("This is a demonstration on three photos: no number here is evidence.")
@@ -171,7 +175,10 @@ def cannot_tell(results: dict[str, Any]) -> list[str]:
                 "covers only the labelled ones."
             )
         if isinstance(n_eval, int) and n_eval < FEW_SAMPLES:
-            out.append(f"{model}: only {n_eval} faces were scored; intervals are wide.")
+            few.setdefault(n_eval, []).append(model)
+    for n_eval, models in few.items():
+        who = "each model" if len(models) == len(clean) > 1 else ", ".join(models)
+        out.append(f"Only {n_eval} faces were scored ({who}); intervals are wide.")
     subjects = _subjects(clean)
     if subjects is None:
         out.append(
@@ -185,27 +192,66 @@ def cannot_tell(results: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def agreement_sentences(results: dict[str, Any]) -> list[str]:
+    """How often models give the same answer on the same clean faces (no labels needed)."""
+    c = view.section_data(results, "consistency")
+    pairs = (c or {}).get("agreement") if isinstance(c, dict) else None
+    out = []
+    for p in pairs or []:
+        iv = p.get("agreement") if isinstance(p, dict) else None
+        if p.get("condition", "clean") != "clean" or not iv or iv.get("value") is None:
+            continue
+        out.append(
+            f"{' and '.join(p.get('models', []))} gave the same answer on {heat.share_of_faces(iv)}"
+        )
+    return out
+
+
+def flip_sentence(results: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """'changed its answer on at least one face under 40 of 66 camera conditions': a count of
+    conditions, no new statistic, readable when the faces are too few for any rate."""
+    block = view.robustness_summary(results, entry) or {}
+    rows = [r for r in block.get("conditions") or [] if not heat.is_noop(r)]
+    rows = [r for r in rows if _val(r.get("flip_rate")) is not None]
+    if not rows:
+        return None
+    changed = sum(1 for r in rows if _val(r["flip_rate"]) > 0)
+    return (
+        f"{view.key_of(entry)[1]} changed its answer on at least one face under {changed} of "
+        f"{len(rows)} camera conditions"
+    )
+
+
 def executive_summary(results: dict[str, Any]) -> dict[str, Any]:
-    """{"models": [{"name", "headline", "groups", "worst", "flagging"}], "cannot_tell": [...]}"""
+    """{"models": [{"name", "headline", "groups", "worst", "flagging"}], "cannot_tell": [...]}
+
+    For the demo (three photos), accuracy is no headline: its intervals span 33-100%. What the
+    photos can show is whether the models agree on the same faces and whether their answers
+    survive camera conditions, so those lead ("demo" holds them) and worst conditions are
+    ranked by flip rate.
+    """
+    demo = bool((results.get("provenance") or {}).get("demo"))
     models = []
     for e in view.clean_entries(results):
         dataset, model, _ = view.key_of(e)
+        flips = flip_sentence(results, e) if demo else None
         models.append(
             {
                 "name": f"{model} on {dataset}",
-                "headline": headline_sentence(e),
+                "headline": (flips + ".") if flips else headline_sentence(e),
                 "groups": group_sentences(e),
-                "worst": worst_conditions(results, e),
+                "worst": worst_conditions(results, e, by_flips=demo),
                 "flagging": flagging_sentences(results, model),
                 "display_rate": list(dict.fromkeys(display_rate_notes(results, model))),
             }
         )
-    return {"models": models, "cannot_tell": cannot_tell(results)}
+    lead = [f"{s}." for s in agreement_sentences(results)] if demo else []
+    return {"demo": lead, "models": models, "cannot_tell": cannot_tell(results)}
 
 
 def as_lines(summary: dict[str, Any]) -> list[str]:
     """Plain-text lines (console and card share them): one block per model, then caveats."""
-    lines = []
+    lines = list(summary.get("demo") or [])
     for m in summary["models"]:
         lines.append(m["headline"])
         lines += [f"  Groups: {s}" for s in m["groups"]]

@@ -23,10 +23,10 @@ _WORDS = {
     "resolution": lambda v: f"face {v} px wide",
     "gaussian_noise": lambda v: f"noise of {v * 255:.0f}/255 grey levels",
     "defocus_blur": lambda v: (
-        f"out of focus, blur {v:.1%} of face width ({v * 100:.0f} px on a 100-px face)"
+        f"out of focus: blur {v:.1%} of face width, {v * 100:.0f} px on a 100-px face"
     ),
     "motion_blur": lambda v: (
-        f"motion streak {v:.0%} of face width ({v * 100:.0f} px on a 100-px face)"
+        f"motion streak {v:.0%} of face width, {v * 100:.0f} px on a 100-px face"
     ),
     "jpeg": lambda v: f"JPEG quality {v}",
     "brightness": lambda v: f"{v:.0%} brighter",
@@ -75,6 +75,17 @@ def points(iv: dict[str, Any] | None) -> str:
     return f"{v} ({100 * iv['ci_low']:+.1f} to {100 * iv['ci_high']:+.1f})"
 
 
+SMALL_N = 20
+
+
+def share_of_faces(iv: dict[str, Any]) -> str:
+    """'2 of 3 faces' where a percentage and its interval would only dress up a tiny count."""
+    n, v = iv.get("n"), iv.get("value")
+    if isinstance(n, int) and 0 < n < SMALL_N and v is not None:
+        return f"{round(v * n)} of {n} faces"
+    return fmt_interval(iv)
+
+
 def is_noop(row: dict[str, Any]) -> bool:
     """Exactly the clean answers and exactly the clean calibration: the pixels did not change.
 
@@ -89,7 +100,9 @@ def is_noop(row: dict[str, Any]) -> bool:
     return shift is not None and abs(shift) < 1e-12 and (diff is None or abs(diff) < 1e-12)
 
 
-def heat_table(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any] | None:
+def heat_table(
+    results: dict[str, Any], entry: dict[str, Any], *, by_flips: bool = False
+) -> dict[str, Any] | None:
     """{"measure", "severities", "rows": [{"family", "cells": [cell | None]}]} for one model.
 
     A cell: {"text", "words", "shade" (0 = no harm .. 1 = worst), "noop"}. The measure is the
@@ -99,7 +112,7 @@ def heat_table(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]
     rows = (block or {}).get("conditions") or []
     if not rows:
         return None
-    use_acc = any(isinstance(r.get("accuracy_diff"), dict) for r in rows) and any(
+    use_acc = not by_flips and any(
         (r.get("accuracy_diff") or {}).get("value") is not None for r in rows
     )
     severities = sorted({int(r.get("severity", 0)) for r in rows})
@@ -109,7 +122,7 @@ def heat_table(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]
     return {
         "measure": "accuracy difference from clean, in percentage points"
         if use_acc
-        else "share of answers that changed from clean (flip rate)",
+        else "how often the answer changed from the clean photo (flip rate)",
         "severities": severities,
         "rows": [
             {"family": fam.replace("_", " "), "cells": [cells.get(s) for s in severities]}
@@ -128,7 +141,7 @@ def _cell(r: dict[str, Any], use_acc: bool) -> dict[str, Any]:
     v = (iv or {}).get("value")
     if v is None:
         return {"text": "n/a", "words": words, "shade": 0.0, "noop": False}
-    text = points(iv) if use_acc else fmt_interval(iv)
+    text = points(iv) if use_acc else share_of_faces(iv)
     shade = min(1.0, max(0.0, -v / 0.3)) if use_acc else min(1.0, max(0.0, v / 0.6))
     return {"text": text, "words": words, "shade": round(shade, 3), "noop": False}
 

@@ -199,7 +199,9 @@ def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any
         if fams
         else None,
         "conditions": view.condition_table(results, entry),
-        "heat": heat.heat_table(results, entry),
+        "heat": heat.heat_table(
+            results, entry, by_flips=bool((results.get("provenance") or {}).get("demo"))
+        ),
         "agreement": _tables(view.pick(entry, "agreement")),
     }
 
