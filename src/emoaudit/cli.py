@@ -159,10 +159,15 @@ def _write_report(
         from emoaudit.report.results import example_rows
 
         results = {**results, "examples": example_rows(out)}
+    from emoaudit.report.tables import write_tables
+
     path = write_report(out, results, include_examples=examples, examples_unblurred=unblurred)
     card = write_audit_card(out, results)
+    tables = write_tables(out, results)  # tidy CSVs: one row per number, with its interval
     if not quiet:
         typer.echo(f"report: {path}\naudit card: {card}")
+        if tables:
+            typer.echo(f"tables: {', '.join(p.name for p in tables)} in {out}")
 
 
 @contextmanager
