@@ -249,6 +249,9 @@ def report(
     min_group_n: Annotated[int, typer.Option()] = 30,
     include_examples: Annotated[bool, typer.Option()] = False,
     examples_unblurred: Annotated[bool, typer.Option()] = False,
+    pdf: Annotated[
+        bool, typer.Option(help="Also print report.pdf with headless Chromium (if installed).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
@@ -268,6 +271,13 @@ def report(
         _write_report(
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
         )
+        if pdf:
+            from emoaudit.report.html import REPORT
+            from emoaudit.report.pdf import write_pdf
+
+            path = write_pdf(out / REPORT)
+            if not quiet:
+                typer.echo(f"pdf: {path}")
     if not quiet:
         from emoaudit.report.console import print_summary
 
