@@ -42,4 +42,13 @@ def test_executive_summary_comes_first(results):
     print_summary(results, console=console)
     text = console.export_text()
     assert text.index("guessing among 7 labels") < text.index("headline results")
+    assert "    1. resolution 5 (face 16 px wide)" in text
     assert "Conditions that hurt most" in text
+
+
+def test_demo_prints_no_accuracy_table(results):
+    demo = {**results, "provenance": {**results["provenance"], "demo": True}}
+    console = Console(record=True, width=80)
+    print_summary(demo, console=console)
+    text = console.export_text()
+    assert "headline results" not in text and "gave the same answer on" in text

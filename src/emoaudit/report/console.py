@@ -31,35 +31,44 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
-    """A rich table; strings from data are printed as text, never as console markup."""
+    """The executive summary, then a table of headline numbers (not for the demo); strings
+    from data are printed as text, never as console markup."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     console = console or Console()
-    rows = summary_rows(results)
-    table = Table(title="emoaudit: headline results (95% intervals)", show_lines=False)
-    for i, col in enumerate(
-        ("dataset", "model", "condition", "scored", "accuracy", "end to end", "macro F1")
-    ):
-        # model names are never cut ("fer-mini…" names nothing); numbers wrap instead
-        longest = max((len(r[i]) for r in rows), default=0) if col == "model" else None
-        table.add_column(
-            col,
-            justify="right" if col not in ("dataset", "model") else "left",
-            overflow="fold",
-            min_width=longest,
-            no_wrap=col == "model",
-        )
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    if (results.get("provenance") or {}).get("demo"):
+    demo = bool((results.get("provenance") or {}).get("demo"))
+    if demo:
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     for line in executive.as_lines(executive.executive_summary(results)):
         console.print(Text(line))
-    console.print(table)
+    if not demo:  # three photos' accuracies (33-100% intervals) are not a headline
+        console.print(_headline_table(summary_rows(results)))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
     if perturbed:
         console.print(
             f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"
         )
+
+
+def _headline_table(rows: list[list[str]]) -> Any:
+    """Clean data only (the title says so); names never cut ("fer-mini…" names nothing),
+    numbers wrap instead."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="emoaudit: headline results on clean data (95% intervals)")
+    names = ("dataset", "model", "scored", "accuracy", "end to end", "macro F1")
+    shown = [[r[0], r[1], *r[3:]] for r in rows]
+    for i, col in enumerate(names):
+        is_name = col in ("dataset", "model")
+        table.add_column(
+            col,
+            justify="left" if is_name else "right",
+            overflow="fold",
+            no_wrap=is_name,
+            min_width=max((len(r[i]) for r in shown), default=0) if is_name else None,
+        )
+    for row in shown:
+        table.add_row(*(Text(cell) for cell in row))
+    return table

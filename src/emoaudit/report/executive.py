@@ -256,7 +256,8 @@ def as_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(m["headline"])
         lines += [f"  Groups: {s}" for s in m["groups"]]
         if m["worst"]:
-            lines.append("  Conditions that hurt most: " + "; ".join(m["worst"]) + ".")
+            lines.append("  Conditions that hurt most:")
+            lines += [f"    {i}. {w}" for i, w in enumerate(m["worst"], 1)]
         lines += [f"  If used to flag people: {s}" for s in m["flagging"]]
         lines += [f"  {s}" for s in m["display_rate"]]
     if summary["cannot_tell"]:
