@@ -197,7 +197,7 @@ def _progress(quiet: bool, data: Path | None, *, total: int | None = None):
         TimeRemainingColumn(),
         transient=False,
     )
-    task = progress.add_task("inference", total=total, rate="")
+    task = progress.add_task("inference", total=total, rate="")  # samples through the models
 
     def on_start(fmt: str) -> None:
         """Called once the input is known to be usable: only then does the bar appear."""
@@ -213,7 +213,8 @@ def _progress(quiet: bool, data: Path | None, *, total: int | None = None):
         progress.update(task, rate=mean_rate(t.completed, t.elapsed))
 
     def on_stage(stage: str) -> None:
-        progress.update(task, description=stage, rate="")
+        """A line of its own, pulsing with its own clock, while the statistics are computed."""
+        progress.add_task(stage, total=None, rate="")
 
     try:
         yield on_start, on_progress, on_stage
