@@ -31,8 +31,8 @@ _WORDS = {
     "jpeg": lambda v: f"JPEG quality {v}",
     "brightness": lambda v: f"{v:.0%} brighter",
     "contrast": lambda v: f"contrast cut to {v:.0%}",
-    "gamma_dark": lambda v: f"darker shadows (gamma {v:g})",
-    "gamma_bright": lambda v: f"lifted shadows (gamma {v:g})",
+    "gamma_dark": lambda v: f"darker shadows (gamma {v:.2g})",
+    "gamma_bright": lambda v: f"lifted shadows (gamma {v:.2g})",
     "rotation": lambda v: f"head tilted {v}°",
     "flip": lambda v: "mirror image",
     "lower_face_mask": lambda v: f"mask over the face below {v:.0%} of its height",
@@ -120,9 +120,10 @@ def heat_table(
     for r in rows:
         fams.setdefault(str(r.get("family")), {})[int(r.get("severity", 0))] = _cell(r, use_acc)
     return {
-        "measure": "accuracy difference from clean, in percentage points"
+        "measure": "accuracy difference from clean, in percentage points, with its interval"
         if use_acc
-        else "how often the answer changed from the clean photo (flip rate)",
+        else "how often the answer changed from the clean photo (flip rate; a count where "
+        f"there are fewer than {SMALL_N} faces)",
         "severities": severities,
         "rows": [
             {"family": fam.replace("_", " "), "cells": [cells.get(s) for s in severities]}
