@@ -82,4 +82,5 @@ def test_card_opens_with_the_executive_summary(results):
 
     card = render_card(results)
     assert card.index("## Summary") < card.index("## Headline results")
+    assert "    1. resolution 5 \\(face 16 px wide\\)" in card
     assert "guessing among 7 labels" in card

@@ -46,7 +46,7 @@ def render_card(results: dict[str, Any]) -> str:
         "",
         "## Summary",
         "",
-        *[f"- {md(line.strip())}" for line in executive.as_lines(summary)],
+        *[_md_item(line) for line in executive.as_lines(summary)],
         "",
         "## Headline results (clean data)",
         "",
@@ -112,3 +112,14 @@ def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:
     path = Path(out_dir) / CARD
     write_text_atomic(path, render_card(results))
     return path
+
+
+def _md_item(line: str) -> str:
+    """A summary line as a Markdown list item, nested as the console indents it; a numbered
+    line ("1. ...") stays an ordered item."""
+    text = line.lstrip()
+    depth = (len(line) - len(text)) // 2
+    head, _, rest = text.partition(". ")
+    if head.isdigit() and rest:
+        return f"{'  ' * depth}{head}. {md(rest)}"
+    return f"{'  ' * depth}- {md(text)}"
