@@ -198,21 +198,39 @@ def audit(
     )
     with user_errors():
         req.group_options = group_options(reference, hostile, at_equal)
-    with user_errors(), _progress(quiet, data) as (on_start, on_progress):
-        if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
-            from emoaudit.models.device import choose_backend
-
-            typer.echo(choose_backend(device).message(), err=True)
         check_request(req)  # before the lock: a refused command leaves no folder behind
         with out_lock(out, wait=wait):  # held over the reports too: no mixed outputs
-            results = run_audit(req, on_start=on_start, on_progress=on_progress)
-            _write_report(
+            with _progress(quiet, data) as (on_start, on_progress, on_stage):
+                _say_resuming(out, quiet=quiet)
+                if device != "cpu":  # say which GPU path runs (cpu is the default: say nothing)
+                    from emoaudit.models.device import choose_backend
+
+                    typer.echo(choose_backend(device).message(), err=True)
+                results = run_audit(
+                    req, on_start=on_start, on_progress=on_progress, on_stage=on_stage
+                )
+            _write_report(  # after the bar has stopped, so its lines are not drawn over
                 out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
             )
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
+
+
+RESUMING = (
+    "resuming: {n} cached shard(s) in {path} are reused where they match; "
+    "only missing work is computed"
+)
+
+
+def _say_resuming(out: Path, *, quiet: bool) -> None:
+    """A rerun into the same folder reuses every cached chunk that still matches: say so."""
+    from emoaudit.run.runner import CACHE_DIR
+
+    n = sum(1 for _ in (out / CACHE_DIR).glob("*/*.parquet")) if not quiet else 0
+    if n:
+        typer.echo(RESUMING.format(n=n, path=out / CACHE_DIR), err=True)
 
 
 def _write_report(
@@ -225,16 +243,25 @@ def _write_report(
         from emoaudit.report.results import example_rows
 
         results = {**results, "examples": example_rows(out)}
+    from emoaudit.report.tables import write_tables
+
     path = write_report(out, results, include_examples=examples, examples_unblurred=unblurred)
     card = write_audit_card(out, results)
+    tables = write_tables(out, results)  # tidy CSVs: one row per number, with its interval
     if not quiet:
         typer.echo(f"report: {path}\naudit card: {card}")
+        if tables:
+            typer.echo(f"tables: {', '.join(p.name for p in tables)} in {out}")
 
 
 @contextmanager
-def _progress(quiet: bool, data: Path | None):
+def _progress(quiet: bool, data: Path | None, *, total: int | None = None):
+    """Yield (on_start, on_progress, on_stage) for the run: a bar of samples done, the mean
+    rate since the start (chunk-sized jumps make an instantaneous rate meaningless), and the
+    stage after inference ("analysing") so the bar never sits silent while intervals are
+    computed. The bar is stopped before anything else is printed."""
     if quiet:
-        yield (lambda fmt: None), None
+        yield (lambda fmt: None), None, None
         return
     from rich.progress import (
         BarColumn,
@@ -254,7 +281,7 @@ def _progress(quiet: bool, data: Path | None):
         TimeRemainingColumn(),
         transient=False,
     )
-    task = progress.add_task("audit", total=None, rate="")
+    task = progress.add_task("inference", total=total, rate="")  # samples through the models
 
     def on_start(fmt: str) -> None:
         """Called once the input is known to be usable: only then does the bar appear."""
@@ -266,13 +293,25 @@ def _progress(quiet: bool, data: Path | None):
 
     def on_progress(n: int) -> None:
         progress.advance(task, n)
-        speed = progress.tasks[0].speed
-        progress.update(task, rate=f"{speed:,.0f} samples/s" if speed else "")
+        t = progress.tasks[0]
+        progress.update(task, rate=mean_rate(t.completed, t.elapsed))
+
+    def on_stage(stage: str) -> None:
+        """A line of its own, pulsing with its own clock, while the statistics are computed."""
+        progress.add_task(stage, total=None, rate="")
 
     try:
-        yield on_start, on_progress
+        yield on_start, on_progress, on_stage
     finally:
         progress.stop()
+
+
+def mean_rate(done: float, elapsed: float | None) -> str:
+    """Samples per second since the start, or nothing before a second has passed."""
+    if not elapsed or elapsed < 1.0 or not done:
+        return ""
+    rate = done / elapsed
+    return f"{rate:,.1f} samples/s" if rate < 100 else f"{rate:,.0f} samples/s"
 
 
 def _count(progress, task, data: Path, fmt: str) -> None:
@@ -306,6 +345,12 @@ def report(
     ] = "happy",
     include_examples: Annotated[bool, typer.Option(metavar=FLAG)] = False,
     examples_unblurred: Annotated[bool, typer.Option(metavar=FLAG)] = False,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            help="Also print report.pdf with headless Chromium (if installed).", metavar=FLAG
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
@@ -330,6 +375,13 @@ def report(
             _write_report(
                 out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
             )
+        if pdf:
+            from emoaudit.report.html import REPORT
+            from emoaudit.report.pdf import write_pdf
+
+            path = write_pdf(out / REPORT)
+            if not quiet:
+                typer.echo(f"pdf: {path}")
     if not quiet:
         from emoaudit.report.console import print_summary
 
@@ -355,86 +407,139 @@ def demo(
 ) -> None:
     """Built-in models on public-domain photos shipped by scikit-image and matplotlib, with the
     robustness suite, model agreement and a flagging analysis: a demonstration, not evidence."""
-    from emoaudit.demo import run_demo
+    from emoaudit.demo import PHOTOS, run_demo
     from emoaudit.run.cache import out_lock
     from emoaudit.run.options import check_out_dir
 
     with user_errors():
         check_run_numbers(seed=seed, n_resamples=resamples)
         check_out_dir(out)
-    with user_errors(), _progress(quiet, None) as (on_start, on_progress), out_lock(out):
-        results = run_demo(
-            out, n_resamples=resamples, seed=seed, on_start=on_start, on_progress=on_progress
-        )
+    with user_errors(), out_lock(out):
+        with _progress(quiet, None, total=len(PHOTOS)) as (on_start, on_progress, on_stage):
+            _say_resuming(out, quiet=quiet)
+            results = run_demo(
+                out,
+                n_resamples=resamples,
+                seed=seed,
+                on_start=on_start,
+                on_progress=on_progress,
+                on_stage=on_stage,
+            )
         _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.report.console import print_summary
 
         print_summary(results)
-        typer.echo(
-            "This was a demonstration on three photos, not evidence about any model. "
-            "Audit real data with e.g.: emoaudit audit fer2013.csv --model fer-mini-xception "
-            "--out out/"
-        )
+        from emoaudit.demo import closing_hint
+
+        typer.echo(closing_hint())
+
+
+NO_FLAG = "flagging needs --flag LABELS (e.g. --flag anger,fear), --list or --remove N"
 
 
 @app.command()
 def flagging(
     out: Annotated[Path, typer.Argument(help="Audit output folder.")],
     flag: Annotated[
-        list[str], typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear.")
-    ],
+        list[str] | None,
+        typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear."),
+    ] = None,
     base_rate: Annotated[
         float, typer.Option(help="Share of screened people who are real targets.")
     ] = 1e-4,
     population: Annotated[int, typer.Option(help="People screened.")] = 1_000_000,
     display_rate: Annotated[
         float | None,
-        typer.Option(help="Share of ordinary people showing a flagged expression (default: data)."),
+        typer.Option(
+            help="Share of ordinary people showing a flagged expression. Drives every number; "
+            "the default is the dataset's label mix, which reflects no real setting."
+        ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model (default: the only one).")] = None,
     groups: Annotated[
         list[str] | None, typer.Option(help="Attributes for false-flag rates.")
+    ] = None,
+    list_requests: Annotated[
+        bool, typer.Option("--list", help="List the stored flagging requests and stop.")
+    ] = False,
+    remove: Annotated[
+        int | None, typer.Option(help="Remove stored request N (as --list numbers them).")
     ] = None,
     resamples: Annotated[int, typer.Option()] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """What flagging people by predicted expression would do: expected flags, PPV, innocent
-    people flagged per true hit. emoaudit never flags anyone; it computes the consequences."""
-    from emoaudit.report.results import add_flagging_request, build_results
+    people flagged per true hit. emoaudit never flags anyone; it computes the consequences.
+    Requests are stored in DIR/flagging.json (same request once, whatever the label spelling)."""
+    from emoaudit.report.results import (
+        add_flagging_request,
+        build_results,
+        describe_request,
+        read_flagging_requests,
+        remove_flagging_request,
+    )
 
-    request = {
-        "flag": _split(flag),
-        "base_rate": base_rate,
-        "population": population,
-        "display_rate": display_rate,
-        "model": model,
-        "groups": _split(groups) or None,
-    }
     with user_errors():
         check_run_numbers(seed=seed, n_resamples=resamples)
         if not (out / "predictions.parquet").exists():
             from emoaudit.errors import MISSING_PATH
 
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
-        from emoaudit.analysis.flagging import flagging_analysis
+        if list_requests:
+            stored = read_flagging_requests(out)
+            for i, r in enumerate(stored, 1):
+                typer.echo(f"{i}. {describe_request(r)}")
+            if not stored:
+                typer.echo("no flagging requests stored")
+            return
+        if remove is not None:
+            from emoaudit.run.cache import out_lock
+
+            with out_lock(out):
+                removed = remove_flagging_request(out, remove)
+                results = build_results(out, n_resamples=resamples, seed=seed)
+                _write_report(out, results, quiet=quiet)
+            if not quiet:
+                typer.echo(f"removed: {describe_request(removed)}")
+            return
+        if not flag:
+            raise EmoauditError(NO_FLAG)
+        from emoaudit.analysis.flagging import flagging_analysis, normalise_request
         from emoaudit.report.results import load_predictions
         from emoaudit.run.cache import out_lock
 
+        request = normalise_request(
+            {
+                "flag": _split(flag),
+                "base_rate": base_rate,
+                "population": population,
+                "display_rate": display_rate,
+                "model": model,
+                "groups": _split(groups) or None,
+            }
+        )
         # flagging also takes the column name (attr_gender)
         _check_groups_in(out, [g.removeprefix("attr_") for g in request["groups"] or []])
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
         with out_lock(out):
-            add_flagging_request(out, request)
+            if not add_flagging_request(out, request) and not quiet:
+                typer.echo("this request was already stored; recomputing it")
             results = build_results(out, n_resamples=resamples, seed=seed)
             _write_report(out, results, quiet=quiet)
     if not quiet:
         from emoaudit.analysis.flagging import plain_statement
 
-        for item in results.get("flagging", []):
-            typer.echo(plain_statement(item))
+        index = read_flagging_requests(out).index(request)
+        typer.echo(plain_statement(results["flagging"][index]))
+        if display_rate is None:
+            typer.echo(
+                "Note: the share of ordinary people showing these expressions was taken from "
+                "the dataset's label mix; it drives every number above. Set it with "
+                "--display-rate for the setting you have in mind."
+            )
 
 
 @app.command("compare")

@@ -78,6 +78,26 @@ def write_demo_manifest(folder: Path) -> Path:
     return manifest
 
 
+CLOSING = (
+    "This was a demonstration on three photos, not evidence about any model. Audit real data "
+    "with e.g.: emoaudit audit fer2013.csv --model fer-mini-xception --out out/"
+)
+ACTIVATE = "In a new shell, activate the environment first: source {activate}"
+
+
+def closing_hint(prefix: str | None = None, base_prefix: str | None = None) -> str:
+    """The demo's last words: what to run next, and how to make `emoaudit` found in a new
+    shell (set-up installs it into a virtual environment that a new shell has not activated)."""
+    import sys
+
+    prefix = prefix or sys.prefix
+    base_prefix = base_prefix or sys.base_prefix
+    if prefix == base_prefix:
+        return CLOSING
+    activate = Path(prefix) / ("Scripts/activate" if sys.platform == "win32" else "bin/activate")
+    return f"{CLOSING}\n{ACTIVATE.format(activate=activate)}"
+
+
 def built_models() -> list[str]:
     from emoaudit.models.zoo import available
 
@@ -93,6 +113,7 @@ def run_demo(
     seed: int = 0,
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Audit the demo photos with every built model under the standard conditions."""
     from emoaudit.report.results import add_flagging_request
@@ -114,4 +135,4 @@ def run_demo(
     )
     for model in models:
         add_flagging_request(out, {**DEMO_FLAG, "model": model})
-    return run_audit(req, on_start=on_start, on_progress=on_progress)
+    return run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)

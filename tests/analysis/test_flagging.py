@@ -234,3 +234,20 @@ def test_group_rates_are_eligible_by_their_own_denominator():
     assert rows["thin"]["small"] is True and rows["thin"]["n"] == 200
     sens = rows["thin"]["sensitivity"]
     assert sens["value"] == 1.0 and sens["ci_low"] < 0.6  # 5 of 5 is not certainty
+
+
+def test_no_true_hit_reads_plainly_not_unbounded():
+    from emoaudit.analysis.flagging import _per_hit
+
+    assert "unbounded" not in _per_hit(None)
+    assert "every flag would fall on an innocent person" in _per_hit(None)
+    assert _per_hit(5633.2) == "about 5,633 innocent people would be flagged for every true hit"
+
+
+def test_requests_are_normalised():
+    from emoaudit.analysis.flagging import normalise_request
+
+    a = normalise_request({"flag": ["Anger", "fear"], "model": None, "groups": ["attr_g", "g"]})
+    b = normalise_request({"flag": ["FEAR", "angry"], "groups": ["g"]})
+    assert a == b
+    assert a["groups"] == ["g"] and sorted(a["flag"]) == ["anger", "fear"]

@@ -82,3 +82,30 @@ def test_empty_dataset_is_data_error(tmp_path):
     (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n")
     with pytest.raises(DataError, match="no samples found for format 'fer2013'"):
         list(iter_dataset(tmp_path))
+
+
+def test_undetected_table_says_what_was_tried_and_why(tmp_path):
+    semi = tmp_path / "faces.csv"
+    semi.write_text("path;label\na.png;happy\n")
+    with pytest.raises(DataError) as info:
+        detect_format(semi)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "manifest (its columns are there, but separated by ';')" in message
+    assert "fer2013 (missing column(s) emotion, pixels)" in message
+    assert "tables must be comma-separated" in message
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("file,emotion\na.png,happy\n")
+    with pytest.raises(DataError) as info:
+        detect_format(wrong)
+    assert "manifest (missing column(s) path, label)" in str(info.value)
+    assert "comma-separated" not in str(info.value)
+
+
+def test_undetected_folder_lists_the_formats_tried(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError) as info:
+        detect_format(tmp_path)
+    assert "Tried ferplus, fer2013, manifest" in str(info.value)
+    assert "none matched this folder's layout" in str(info.value)

@@ -60,6 +60,7 @@ def test_report_renders_every_section_and_plot(browser, results, tmp_path):
         "[s.id, s.getBoundingClientRect().width, s.getBoundingClientRect().height])"
     )
     assert [s[0] for s in sizes] == [sid for sid, _ in SECTIONS]
+    browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     assert all(w > 0 and h > 0 for _, w, h in sizes), sizes
     plots = browser.execute_script(
         "return Array.from(document.querySelectorAll('svg.plot')).map(p => "
@@ -143,3 +144,48 @@ def test_demo_banner_is_at_the_top(browser, tmp_path):
     )
     assert top[0] < top[1]
     assert "Demonstration, not evidence" in top[2]
+
+
+CLIPPED_TEXT = """
+return Array.from(document.querySelectorAll('svg.plot')).flatMap(svg => {
+  const box = svg.getBoundingClientRect();
+  return Array.from(svg.querySelectorAll('text')).map(t => {
+    const r = t.getBoundingClientRect();
+    return [t.textContent, r.left - box.left, box.right - r.right, r.top - box.top,
+            box.bottom - r.bottom];
+  }).filter(([, l, rt, tp, bt]) => Math.min(l, rt, tp, bt) < -0.5);
+});
+"""
+
+
+def test_no_text_is_clipped_by_its_plot(browser, tmp_path):
+    """Every label's bounding box lies inside its SVG (bar labels, values, titles, captions)."""
+    res = make_results(make_predictions(n=120))
+    for e in res["results"]:
+        e["model"] = f"{e['model']}-with-a-long-descriptive-name"
+    path = write_report(tmp_path / "out", res)
+    browser.get(path.as_uri())
+    browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert browser.execute_script("return document.querySelectorAll('svg.plot text').length") > 50
+    assert browser.execute_script(CLIPPED_TEXT) == []
+
+
+def test_compare_plot_labels_are_not_clipped(browser, tmp_path):
+    import json
+
+    from emoaudit.analysis.summary import analyze
+    from emoaudit.report.compare import compare
+
+    dirs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        out.mkdir()
+        df = make_predictions(seed=i, n=80).assign(dataset="a-long-manifest-name.csv")
+        df.to_parquet(out / "predictions.parquet")
+        res = {"schema_version": "1.0", "provenance": {}, **analyze(df, n_resamples=20)}
+        (out / "results.json").write_text(json.dumps(res))
+        dirs.append(out)
+    compare(dirs, out=tmp_path / "cmp", n_resamples=20, seed=0)
+    browser.get((tmp_path / "cmp" / "compare.html").as_uri())
+    assert browser.execute_script("return document.querySelectorAll('svg.plot text').length") > 5
+    assert browser.execute_script(CLIPPED_TEXT) == []

@@ -62,3 +62,20 @@ def test_a_group_is_named_only_where_its_test_rejects():
     )  # fmt: skip
     assert "no evidence of a difference" in silent and "worse" not in silent
     assert "lowest" not in silent
+
+
+def test_card_command_can_be_copied(results):
+    from emoaudit.report.card import render_card
+
+    prov = {**results["provenance"], "command": "emoaudit audit d --precropped --model m-1"}
+    card = render_card({**results, "provenance": prov})
+    assert "`emoaudit audit d --precropped --model m-1`" in card
+
+
+def test_card_opens_with_the_executive_summary(results):
+    from emoaudit.report.card import render_card
+
+    card = render_card(results)
+    assert card.index("## Summary") < card.index("## Headline results")
+    assert "    1. resolution 5 \\(face 16 px wide\\)" in card
+    assert "guessing among 7 labels" in card

@@ -59,3 +59,48 @@ def test_faces_only_on_request_and_blurred_by_default(results, tmp_path):
     assert "unblurred" in sharp
     uri = lambda h: re.search(r'src="(data:image/png;base64,[^"]+)"', h).group(1)  # noqa: E731
     assert uri(blurred) != uri(sharp)
+
+
+def _section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_video_stability_in_its_own_units(results):
+    stab = _section(render_report(results), "stability")
+    s = results["stability"]["models"]["model-a"]["summary"]
+    assert f"{s['mean_run_s']['value']:.3g} s (" in stab
+    assert f"{s['entropy_bits']['value']:.3g} bits (" in stab
+    assert f"{s['changes_per_s']['value']:.3g}/s (" in stab
+    assert f"{100 * s['mean_run_s']['value']:.1f}%" not in stab
+
+
+def test_flagging_counts_are_whole_numbers_not_scientific(results):
+    flag = _section(render_report(results), "flagging")
+    f = results["flagging"][0]
+    assert f"{f['outcomes']['expected_flags']['value']:,.0f} (" in flag
+    assert "1,000,000" in flag and "0.01% (1 in 10,000)" in flag
+    assert not re.search(r"\de[+-]\d\d", flag)
+    assert "display-rate R" in flag  # the assumption that drives every number, prominently
+
+
+def test_directional_table_says_what_it_lists_in_one_format(results):
+    sec = _section(render_report(results), "directional")
+    assert "Largest differences" not in sec
+    assert "smallest p-value" in sec
+    assert "points (" in sec
+    assert not re.search(r"<td>-?0\.\d{3} \(", sec)  # no bare fractions beside percentages
+
+
+def test_agreement_section_named_for_what_it_shows(results):
+    html = render_report(results)
+    assert "Agreement between models" in _section(html, "agreement")
+    assert "Human agreement" not in html  # no annotator votes in these results
+
+
+def test_method_notes_read_as_sentences():
+    from emoaudit.report.html import cell
+
+    notes = ["Undefined values are null.", "Equal-mass bins hold equal counts."]
+    assert cell(notes) == "Undefined values are null. Equal-mass bins hold equal counts."
+    assert cell(["a", "b"]) == "a, b"

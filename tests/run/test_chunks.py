@@ -163,3 +163,12 @@ def test_a_large_file_is_hashed_in_blocks_and_read_again_to_decode(tmp_path, mon
     decode_chunk(large, faces=FaceSettings(detector="haar"))
     assert large.samples[0].status == kept.samples[0].status == "ok"
     np.testing.assert_array_equal(large.faces[0], kept.faces[0])
+
+
+def test_first_chunks_are_small_so_short_runs_cache_progress():
+    from emoaudit.run.chunks import batched
+
+    sizes = [len(b) for b in batched(range(1500), 512)]
+    assert sizes == [32, 64, 128, 256, 512, 508]
+    assert [len(b) for b in batched(range(40), 16)] == [16, 16, 8]
+    assert sum(sizes) == 1500

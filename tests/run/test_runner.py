@@ -106,3 +106,25 @@ def test_a_manifest_listing_a_file_twice_keeps_both_rows_with_unique_ids(tmp_pat
     assert dup.status.tolist() == ["bad_input"] * 2 and dup.pred.isna().all()
     assert dup.reason.iloc[0].startswith("face0.png: duplicate sample id (samples 1 and 5 ")
     assert (df.set_index("sample_id").loc[["face0.png", "face1.png"], "status"] == "ok").all()
+
+
+def test_a_run_smaller_than_one_chunk_still_caches_progress(fer_csv, built, tmp_path, monkeypatch):
+    """42 rows with --chunk-size 512: the first 32-row chunk is cached before the failure, so
+    the rerun resumes instead of starting from zero."""
+    real = predict.part_probabilities
+
+    def failing(chunk, lo, hi, **kw):
+        if chunk.index == 1:
+            raise RuntimeError("killed")
+        return real(chunk, lo, hi, **kw)
+
+    plan = _plan(fer_csv, built)
+    plan.chunk_size = 512
+    monkeypatch.setattr(predict, "part_probabilities", failing)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_plan(plan, out)
+    monkeypatch.setattr(predict, "part_probabilities", real)
+    outcome = run_plan(plan, out)
+    assert (outcome.n_shards_cached, outcome.n_shards_computed) == (1, 1)
+    assert pq.read_table(outcome.predictions).num_rows == 42

@@ -255,8 +255,8 @@ def plain_statement(result: dict[str, Any]) -> str:
         f"model flags ordinary people at {_pct_iv(r['false_flag_rate'])}. It would then raise "
         f"about {o['expected_flags']['value']:,.0f} flags "
         f"({o['expected_flags']['ci_low']:,.0f} to {o['expected_flags']['ci_high']:,.0f}); only "
-        f"{_pct_iv(ppv)} of flagged people would be among those sought, and about "
-        f"{_num(per_hit['value'])} innocent people would be flagged for every true hit. Even a "
+        f"{_pct_iv(ppv)} of flagged people would be among those sought, and "
+        f"{_per_hit(per_hit['value'])}. Even a "
         f"model that read every expression perfectly would be right about a flagged person only "
         f"{_pct(perfect['value'])} of the time, because ordinary people show these expressions "
         "too. And the premise itself is unsupported: facial movements do not reliably reveal "
@@ -487,7 +487,34 @@ def _pct_iv(iv: dict[str, Any]) -> str:
     return f"{_pct(iv['value'])} ({_pct(iv['ci_low'])} to {_pct(iv['ci_high'])})"
 
 
-def _num(x: float | None) -> str:
+def _per_hit(x: float | None) -> str:
+    """Innocent people per true hit; with no true hit expected, every flag is a false one."""
     if x is None:
-        return "an unbounded number of"
-    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
+        return "no person sought would be caught, so every flag would fall on an innocent person"
+    n = f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
+    return f"about {n} innocent people would be flagged for every true hit"
+
+
+REQUEST_KEYS = ("flag", "base_rate", "population", "display_rate", "model", "groups")
+
+
+def normalise_request(request: dict[str, Any]) -> dict[str, Any]:
+    """One spelling per flagging request, so `--flag Anger`, `angry` and `anger` are one analysis.
+
+    Labels become canonical names in canonical order; groups lose their `attr_` prefix and
+    repeats; keys left at their default (None) are dropped. Unknown labels raise the usual
+    one-line error.
+    """
+    out = {k: v for k, v in request.items() if v is not None}
+    out["flag"] = _flag_labels(list(request.get("flag") or []))
+    if out.get("groups"):
+        names = [g.removeprefix("attr_") for g in out["groups"]]
+        out["groups"] = list(dict.fromkeys(names))
+    else:
+        out.pop("groups", None)
+    for key in ("base_rate", "display_rate", "assume_sensitivity"):
+        if key in out:
+            out[key] = float(out[key])
+    if "population" in out:
+        out["population"] = int(out["population"])
+    return out

@@ -54,7 +54,67 @@ def detect_format(root: Path) -> str:
                 return name
         except OSError:
             continue
-    raise DataError(errors.UNKNOWN_FORMAT.format(path=root, known=", ".join(DATASETS.names())))
+    message = errors.UNKNOWN_FORMAT.format(path=root, known=", ".join(DATASETS.names()))
+    raise DataError(f"{message}. {why_not_detected(root)}")
+
+
+# single-file table formats and the columns each needs (as their adapters require them)
+TABLE_COLUMNS = {
+    "manifest": "emoaudit.data.manifest",
+    "fer2013": "emoaudit.data.fer2013",
+    "affectnet": "emoaudit.data.affectnet",
+}
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+TRIED_TABLE = "Tried {tried}{separator}; the other formats read folders or video files"
+TRIED_FOLDER = (
+    "Tried {tried}: none matched this folder's layout (`emoaudit datasets list` shows each)"
+)
+TRIED_FILE = "Tried {tried}: a {suffix} file is none of their inputs (tables: .csv, .parquet)"
+SEPARATOR = "; tables must be comma-separated"
+
+
+def why_not_detected(root: Path) -> str:
+    """What detection tried and why each failed, in one line: for a table, the columns each
+    table format needs that the header lacks, and a separator that is not a comma."""
+    import importlib
+
+    names = [n for n in _candidates() if n in DATASETS]
+    if root.is_dir():
+        return TRIED_FOLDER.format(tried=", ".join(names))
+    if root.suffix.lower() not in TABLE_SUFFIXES:
+        return TRIED_FILE.format(tried=", ".join(names), suffix=root.suffix or "suffix-less")
+    header, sep = _header(root)
+    tried = []
+    for name, module in TABLE_COLUMNS.items():
+        required = importlib.import_module(module).REQUIRED
+        missing = [c for c in required if c not in header]
+        if missing:
+            tried.append(f"{name} (missing column(s) {', '.join(missing)})")
+        elif sep not in ("", ","):
+            tried.append(f"{name} (its columns are there, but separated by '{sep}')")
+        else:
+            tried.append(f"{name} (columns present; --format {name} names the problem)")
+    separator = SEPARATOR.format(sep=sep) if sep not in ("", ",") else ""
+    return TRIED_TABLE.format(tried=", ".join(tried), separator=separator)
+
+
+def _header(path: Path) -> tuple[list[str], str]:
+    """Column names of a table file and the separator its first line uses."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names), ","
+        except Exception:  # noqa: BLE001 - any unreadable file simply has no columns
+            return [], ""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            line = fh.readline().strip()
+    except OSError:
+        return [], ""
+    sep = max((",", ";", "\t", "|"), key=line.count) if line else ""
+    sep = sep if line.count(sep) else ""
+    return [c.strip().strip('"') for c in line.split(sep or ",")], sep
 
 
 def iter_dataset(root: Path, fmt: str | None = None) -> Iterator[Sample]:

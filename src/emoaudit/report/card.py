@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from emoaudit.report import view
+from emoaudit.report import executive, view
 from emoaudit.report.plots import fmt_interval
 from emoaudit.run.cache import write_text_atomic
 
@@ -25,9 +25,17 @@ def md(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s).replace("\n", " ")
 
 
+def code(text: Any) -> str:
+    """A code span that can be copied as it is: its content is literal in Markdown (no escapes
+    are processed there, so escaping would corrupt the command); only backticks and line
+    breaks, which could end the span, are replaced."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def render_card(results: dict[str, Any]) -> str:
     prov = results.get("provenance") or {}
     stats = results.get("statistics") or {}
+    summary = executive.executive_summary(results)
     lines = ["# Audit card", ""]
     if prov.get("demo"):
         lines += ["> **Demonstration, not evidence**: made on a handful of photos.", ""]
@@ -35,6 +43,10 @@ def render_card(results: dict[str, Any]) -> str:
         "emoaudit examines facial-expression models; it never identifies, tracks or flags "
         "people. Accuracy means agreement with annotators' labels, not knowledge of anyone's "
         "feelings or intent (Barrett et al. 2019).",
+        "",
+        "## Summary",
+        "",
+        *[_md_item(line) for line in executive.as_lines(summary)],
         "",
         "## Headline results (clean data)",
         "",
@@ -70,7 +82,7 @@ def render_card(results: dict[str, Any]) -> str:
         f"- Intervals: {md(stats.get('ci_method', 'bootstrap'))} bootstrap, "
         f"{stats.get('n_resamples', '?')} resamples, {stats.get('confidence', 0.95):.0%}, "
         f"seed {stats.get('seed', '?')}; clustered by {md(stats.get('cluster') or 'sample')}.",
-        f"- Command: `{md(prov.get('command') or prov.get('analysis_command') or 'n/a')}`",
+        f"- Command: {code(prov.get('command') or prov.get('analysis_command') or 'n/a')}",
         f"- results.json schema {md(results.get('schema_version', '?'))}; full provenance "
         "(artifact sha256s, dataset digest, versions) is in results.json and report.html.",
         "",
@@ -121,3 +133,14 @@ def who_is_read_how(results: dict[str, Any]) -> list[str]:
         )
         lines.append(f"- {md(caveat)}")
     return lines
+
+
+def _md_item(line: str) -> str:
+    """A summary line as a Markdown list item, nested as the console indents it; a numbered
+    line ("1. ...") stays an ordered item."""
+    text = line.lstrip()
+    depth = (len(line) - len(text)) // 2
+    head, _, rest = text.partition(". ")
+    if head.isdigit() and rest:
+        return f"{'  ' * depth}{head}. {md(rest)}"
+    return f"{'  ' * depth}- {md(text)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emoaudit.report import view
+from emoaudit.report import executive, view
 from emoaudit.report.plots import fmt_interval
 
 
@@ -31,20 +31,19 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
-    """A rich table; strings from data are printed as text, never as console markup."""
+    """The executive summary, then a table of headline numbers (not for the demo); strings
+    from data are printed as text, never as console markup."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     console = console or Console()
-    table = Table(title="emoaudit: headline results (95% intervals)", show_lines=False)
-    for col in ("dataset", "model", "condition", "scored", "accuracy", "end to end", "macro F1"):
-        table.add_column(col, justify="right" if col not in ("dataset", "model") else "left")
-    for row in summary_rows(results):
-        table.add_row(*(Text(cell) for cell in row))
-    if (results.get("provenance") or {}).get("demo"):
+    demo = bool((results.get("provenance") or {}).get("demo"))
+    if demo:
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
-    console.print(table)
+    for line in executive.as_lines(executive.executive_summary(results)):
+        console.print(Text(line))
+    if not demo:  # three photos' accuracies (33-100% intervals) are not a headline
+        console.print(_headline_table(summary_rows(results)))
     from emoaudit.report.sanity import sanity_notes
 
     for line in sanity_notes(results):  # label order, identical models, imported outputs
@@ -59,19 +58,36 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
 
 
 def finding_lines(results: dict[str, Any]) -> list[str]:
-    """Chance level per model and every group test in words (only what a test backs)."""
+    """Label-free group tests in words (who is read how); accuracy findings and chance levels
+    are in the executive summary."""
     lines = []
     for e in view.clean_entries(results):
         model = view.key_of(e)[1]
-        base = e.get("baselines") or {}
-        if base.get("chance") is not None:
-            tail = "" if base.get("distinguishable_from_chance") else ": NOT distinguishable"
-            lines.append(f"{model}: chance level {base['chance']:.1%} ({base['k']} labels){tail}")
-        for g in view.groups(e):
-            if isinstance(g.get("finding"), dict):
-                lines.append(f"{model}, by {g['attribute']}: {g['finding']['text']}")
         for attr, g in ((e.get("label_free") or {}).get("groupings") or {}).items():
             for key, t in g.get("tests", {}).items():
-                if key == "detection_rate" or not view.groups(e):
+                if key != "detection_rate" or not e.get("groups"):
                     lines.append(f"{model}, by {attr} (label-free): {t['text']}")
     return lines
+
+
+def _headline_table(rows: list[list[str]]) -> Any:
+    """Clean data only (the title says so); names never cut ("fer-mini…" names nothing),
+    numbers wrap instead."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="emoaudit: headline results on clean data (95% intervals)")
+    names = ("dataset", "model", "scored", "accuracy", "end to end", "macro F1")
+    shown = [[r[0], r[1], *r[3:]] for r in rows]
+    for i, col in enumerate(names):
+        is_name = col in ("dataset", "model")
+        table.add_column(
+            col,
+            justify="left" if is_name else "right",
+            overflow="fold",
+            no_wrap=is_name,
+            min_width=max((len(r[i]) for r in shown), default=0) if is_name else None,
+        )
+    for row in shown:
+        table.add_row(*(Text(cell) for cell in row))
+    return table

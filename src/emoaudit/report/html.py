@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from emoaudit.report import plots, view
+from emoaudit.report import executive, heat, plots, view
 from emoaudit.run.cache import write_text_atomic
 
 REPORT = "report.html"
@@ -30,7 +30,7 @@ SECTIONS = (
     ("read-how", "Who is read how"),
     ("robustness", "Robustness"),
     ("stability", "Video stability"),
-    ("agreement", "Human agreement"),
+    ("agreement", "Agreement"),
     ("flagging", "Flagging analysis"),
     ("provenance", "Provenance"),
     ("limitations", "Limitations"),
@@ -53,7 +53,42 @@ def environment() -> Any:
     env.filters["ivn"] = lambda iv: plots.fmt_interval(iv, percent=False)
     env.filters["pct"] = plots.fmt_value
     env.filters["cell"] = cell
+    env.filters["count"] = fmt_count
+    env.filters["rate"] = fmt_rate
+    env.filters["shade"] = heat.shade_style
     return env
+
+
+def fmt_count(iv: Any) -> str:
+    """People and flags as whole numbers with thousands separators, never 4.51e+04."""
+    if view.is_interval(iv):
+        v, lo, hi = iv.get("value"), iv.get("ci_low"), iv.get("ci_high")
+        if v is None:
+            return "n/a"
+        if lo is None or hi is None:
+            return _count(v)
+        return f"{_count(v)} ({_count(lo)} to {_count(hi)})"
+    return "n/a" if iv is None else _count(iv)
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 10 or x == 0 else f"{x:.1f}"
+
+
+def fmt_rate(x: Any) -> str:
+    """A base rate such as 0.0001 as '0.01%' (1 in 10,000), as the prose says it."""
+    if not isinstance(x, int | float):
+        return cell(x)
+    pct = 100 * x
+    text = f"{pct:.2g}%" if pct < 1 else f"{pct:.1f}%"
+    return f"{text} (1 in {1 / x:,.0f})" if 0 < x < 1 else text
+
+
+def sections(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """SECTIONS with titles that fit the data: "Human agreement" only where votes exist."""
+    votes = any(view.pick(e, "agreement") for e in view.clean_entries(results))
+    name = "Human agreement" if votes else "Agreement between models"
+    return [(sid, name if sid == "agreement" else title) for sid, title in SECTIONS]
 
 
 def cell(x: Any) -> str:
@@ -65,7 +100,8 @@ def cell(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.3g}"
     if isinstance(x, list | tuple):
-        return ", ".join(cell(v) for v in x)
+        sep = " " if any(str(v).rstrip().endswith(".") for v in x) else ", "
+        return sep.join(cell(v) for v in x)
     if isinstance(x, dict):
         return "; ".join(f"{k}: {cell(v)}" for k, v in x.items())
     return "" if x is None else str(x)
@@ -103,7 +139,8 @@ def render_report(
     context = {
         "title": title or _default_title(results),
         "demo": bool(prov.get("demo")),
-        "sections": SECTIONS,
+        "sections": sections(results),
+        "executive": executive.executive_summary(results),
         "blocks": blocks,
         "statistics": results.get("statistics") or {},
         "schema_version": results.get("schema_version"),
@@ -173,6 +210,9 @@ def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any
         if fams
         else None,
         "conditions": view.condition_table(results, entry),
+        "heat": heat.heat_table(
+            results, entry, by_flips=bool((results.get("provenance") or {}).get("demo"))
+        ),
         "agreement": _tables(view.pick(entry, "agreement")),
     }
 
@@ -275,7 +315,7 @@ def group_consistency_lines(results: dict[str, Any]) -> list[str]:
 
 def flagging_block(f: dict[str, Any]) -> dict[str, Any]:
     table = f.get("sensitivity_table") or []
-    ppv_bars = [(f"base rate {row['base_rate']:g}", row.get("ppv")) for row in table]
+    ppv_bars = [(f"base rate {fmt_rate(row['base_rate'])}", row.get("ppv")) for row in table]
     groups = []
     for attr, g in (f.get("groups") or {}).items():
         rows = [
@@ -342,19 +382,62 @@ def directional_block(name: str, g: dict[str, Any]) -> dict[str, Any] | None:
             "true label": t["true"],
             "called": t["pred"],
             "group": t["group"],
-            "rate in group": t["rate_group"],
-            "rate in the rest": t["rate_rest"],
-            "difference": t["difference"],
-            "p (Holm)": t.get("p_holm"),
+            "rate in group": _pct(t["rate_group"]),
+            "rate in the rest": _pct(t["rate_rest"]),
+            "difference (points)": heat.points(t["difference"])
+            if view.is_interval(t["difference"])
+            else _points(t["difference"]),
+            "p (Holm)": executive.fmt_p(t.get("p_holm")),
         }
-        for t in tests[:12]
+        for t in tests[:DIRECTIONAL_ROWS]
     ]
     return {
         "attribute": g["attribute"],
         "svg": svg,
         "table": _table("", shown) if shown else None,
         "note": f"{d.get('test', '')}; {d.get('correction', '')}".strip("; "),
+        "caption": directional_caption(len(shown), len(tests)),
     }
+
+
+DIRECTIONAL_ROWS = 12
+
+
+def directional_caption(shown: int, total: int) -> str:
+    """Says what the table holds: every test, or the first N by p-value (not 'largest')."""
+    if shown == total:
+        return f"All {total} tests, smallest p-value first"
+    return f"The {shown} tests with the smallest p-values, of {total}"
+
+
+def _pct(x: Any) -> str:
+    if view.is_interval(x):
+        return plots.fmt_interval(x)
+    return plots.fmt_value(x) if isinstance(x, int | float) else cell(x)
+
+
+def _points(x: Any) -> str:
+    return f"{100 * x:+.1f}" if isinstance(x, int | float) else cell(x)
+
+
+# measure -> (what it is, unit): a duration is seconds and an entropy bits, never a percentage
+STABILITY_UNITS = {
+    "changes_per_s": ("label changes per second", "/s"),
+    "mean_run_s": ("mean time one label is held", "s"),
+    "mean_run_frames": ("mean frames one label is held", "frames"),
+    "entropy_bits": ("entropy of the labels given", "bits"),
+}
+
+
+def fmt_unit(iv: Any, unit: str) -> str:
+    """'0.75 s (0.70 to 0.80 s)': a measured quantity in its own unit, 3 significant digits."""
+    if not view.is_interval(iv) or iv.get("value") is None:
+        return "n/a"
+    sep = "" if unit.startswith("/") else " "
+    v = f"{iv['value']:.3g}{sep}{unit}"
+    if iv.get("ci_low") is None or iv.get("ci_high") is None:
+        return v
+    return f"{v} ({iv['ci_low']:.3g} to {iv['ci_high']:.3g}{sep}{unit})"
 
 
 def stability_block(data: Any) -> dict[str, Any] | None:
@@ -367,7 +450,8 @@ def stability_block(data: Any) -> dict[str, Any] | None:
             v = c.get("changes_per_s")
             items.append((f"{model}: {c.get('clip', '')}", v))
         for measure, iv in (block.get("summary") or {}).items():
-            summary.append({"model": model, "measure": measure, "mean over clips": iv})
+            name, unit = STABILITY_UNITS.get(measure, (measure, ""))
+            summary.append({"model": model, "measure": name, "mean over clips": fmt_unit(iv, unit)})
     return {
         "svg": plots.stability_summary(items) if items else None,
         "tables": [_table("", summary)] if summary else [],

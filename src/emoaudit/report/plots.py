@@ -25,6 +25,14 @@ INK = "#222"
 GRID = "#ddd"
 
 
+CHAR_EM = 0.62  # generous mean advance of a sans-serif character, in ems: labels never clip
+
+
+def text_width(text: Any, size: float = FONT) -> float:
+    """Estimated rendered width of a label, so margins can be sized to the longest one."""
+    return len(str(text)) * size * CHAR_EM
+
+
 def _e(text: Any) -> str:
     return str(escape(str(text)))
 
@@ -94,8 +102,9 @@ def confusion_heatmap(
     if k == 0:
         return _empty(title)
     cell = max(28, min(56, (WIDTH - 140) // k))
-    left, top = 110, 30
-    body = [f'<text x="{left}" y="14" font-weight="bold">{_e(title)}</text>']
+    left, top = max(110, 12 + max(text_width(lab) for lab in labels)), 30
+    width = max(WIDTH, int(left + k * cell + 10), int(16 + text_width(title)))
+    body = [f'<text x="8" y="14" font-weight="bold">{_e(title)}</text>']
     body.append(
         f'<text x="{left + k * cell / 2}" y="{top + k * cell + 34}" text-anchor="middle">'
         "predicted</text>"
@@ -128,7 +137,7 @@ def confusion_heatmap(
                 f'text-anchor="middle" font-size="10" fill="{colour}">'
                 f"{'' if v is None else f'{100 * share:.0f}'}</text>"
             )
-    return _svg(top + k * cell + 44, body, title=title)
+    return _svg(top + k * cell + 44, body, title=title, width=width)
 
 
 def interval_bars(
@@ -143,13 +152,17 @@ def interval_bars(
     items = list(items)
     if not items:
         return _empty(title)
-    left, right, top = 130, WIDTH - 150, 26
+    values = [fmt_interval(iv, percent=percent) if _ok(iv) else "" for _, iv in items]
+    left = max(130, 14 + max(text_width(label) for label, _ in items))
+    value_w = max(text_width(v) for v in values) + 16
+    width = max(WIDTH, int(left + 220 + value_w), int(16 + text_width(title)))
+    right, top = width - value_w, 26
     lo, hi = 0.0, 1.0
     if not percent:
         highs = [iv.get("ci_high") or iv["value"] for _, iv in items if _ok(iv)]
         hi = max(highs + [reference or 0.0, 1e-9])
     scale = (right - left) / (hi - lo)
-    body = [f'<text x="{left}" y="14" font-weight="bold">{_e(title)}</text>']
+    body = [f'<text x="8" y="14" font-weight="bold">{_e(title)}</text>']
     for i, (label, iv) in enumerate(items):
         y = top + i * ROW
         body.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{_e(label)}</text>')
@@ -180,7 +193,7 @@ def interval_bars(
             f'stroke-dasharray="4 3"><title>{_e(reference_label)}</title></line>'
         )
     body += _axis_x(left, right, bottom + 4, lo, hi, percent=percent)
-    return _svg(bottom + 26, body, title=title)
+    return _svg(bottom + 26, body, title=title, width=width)
 
 
 def forest_plot(
@@ -198,7 +211,20 @@ def forest_plot(
     rows = list(rows)
     if not rows:
         return _empty(title)
-    left, right, top = 150, WIDTH - 200, 26
+    names = [f"{row['label']}{' (small)' if row.get('small') else ''}" for row in rows]
+    notes = [
+        f"{fmt_interval(row.get('interval'))} n={(row.get('interval') or {}).get('n')}"
+        for row in rows
+    ]
+    left = max(150, 16 + max(text_width(n) for n in names))
+    value_w = max(text_width(n) for n in notes) + 16
+    width = max(
+        WIDTH,
+        int(left + 240 + value_w),
+        int(16 + text_width(title)),
+        int(16 + text_width(disparity or "")),
+    )
+    right, top = width - value_w, 26
     body = [f'<text x="8" y="14" font-weight="bold">{_e(title)}</text>']
     scale = right - left
     for i, row in enumerate(rows):
@@ -237,7 +263,7 @@ def forest_plot(
     if disparity:
         body.append(f'<text x="8" y="{height + 6}">{_e(disparity)}</text>')
         height += 16
-    return _svg(height, body, title=title)
+    return _svg(height, body, title=title, width=width)
 
 
 def reliability_diagram(
@@ -256,8 +282,9 @@ def reliability_diagram(
         return _empty(title)
     pad = 40
     plot = size - 2 * pad
+    width = max(size, int(16 + text_width(title)))
     body = [
-        f'<text x="{pad}" y="16" font-weight="bold">{_e(title)}</text>',
+        f'<text x="8" y="16" font-weight="bold">{_e(title)}</text>',
         f'<rect x="{pad}" y="{pad}" width="{plot}" height="{plot}" fill="none" stroke="{GRID}"/>',
         f'<line x1="{pad}" y1="{pad + plot}" x2="{pad + plot}" y2="{pad}" stroke="#999" '
         'stroke-dasharray="4 3"/>',
@@ -290,7 +317,7 @@ def reliability_diagram(
             f"<title>confidence {conf:.2f}: accuracy {_e(fmt_interval(acc))}, n={b['n']}"
             "</title></circle>"
         )
-    return _svg(size, body, title=title, width=size)
+    return _svg(size, body, title=title, width=width)
 
 
 def robustness_curves(
@@ -310,7 +337,8 @@ def robustness_curves(
     for idx, fam in enumerate(names):
         ox, oy = 10 + (idx % cols) * (pw + 10), 24 + (idx // cols) * (ph + 30)
         body += _panel(fam, list(families[fam]), clean, ox, oy, pw, ph, idx, percent)
-    return _svg(24 + n_rows * (ph + 30), body, title=title)
+    width = max(WIDTH, int(16 + text_width(title)))
+    return _svg(24 + n_rows * (ph + 30), body, title=title, width=width)
 
 
 def _panel(name, points, clean, ox, oy, pw, ph, idx, percent) -> list[str]:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from emoaudit.errors import EmoauditError
 from emoaudit.run.cache import write_text_atomic
 
 SCHEMA_VERSION = "1.0"
@@ -58,6 +62,20 @@ def provenance(run_info: dict[str, Any]) -> dict[str, Any]:
 NOT_ANALYSED = ("path", "reason")
 
 
+@contextmanager
+def quiet_empty_slices() -> Iterator[None]:
+    """Silence numpy's "All-NaN slice" / "Mean of empty slice" warnings during the analysis.
+
+    A statistic with no defined bootstrap draw (a group with no calm faces, say) is recorded as
+    null in results.json and shown as n/a; numpy's warning on the way there tells the user
+    nothing and used to leak onto the console between the progress bar and the summary.
+    """
+    with warnings.catch_warnings():
+        for message in ("All-NaN slice encountered", "Mean of empty slice"):
+            warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
+        yield
+
+
 def load_predictions(out_dir: Path, *, all_columns: bool = False) -> Any:
     """The predictions table as a DataFrame, lean enough for millions of rows."""
     import pyarrow.parquet as pq
@@ -92,21 +110,23 @@ def build_results(
     run_info_path = out_dir / RUN_INFO
     run_info = json.loads(run_info_path.read_text()) if run_info_path.exists() else {}
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
-    analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot, **group_options)
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "provenance": provenance(run_info),
-        **analysis,
-    }
-    results.update(_optional_sections(df, boot=boot))
-    by_group = _group_consistency(df, boot=boot, groups=groups, min_group_n=min_group_n)
-    if by_group:
-        results["group_consistency"] = by_group
-    requests = read_flagging_requests(out_dir)
-    if requests:
-        results["flagging"] = [
-            flagging_for(df, request, boot=boot, min_group_n=min_group_n) for request in requests
-        ]
+    with quiet_empty_slices():
+        analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot, **group_options)
+        results = {
+            "schema_version": SCHEMA_VERSION,
+            "provenance": provenance(run_info),
+            **analysis,
+        }
+        results.update(_optional_sections(df, boot=boot))
+        by_group = _group_consistency(df, boot=boot, groups=groups, min_group_n=min_group_n)
+        if by_group:
+            results["group_consistency"] = by_group
+        requests = read_flagging_requests(out_dir)
+        if requests:
+            results["flagging"] = [
+                flagging_for(df, request, boot=boot, min_group_n=min_group_n)
+                for request in requests
+            ]
     write_text_atomic(out_dir / RESULTS, json.dumps(results, indent=2, allow_nan=False))
     return results
 
@@ -138,15 +158,60 @@ def _group_consistency(df: Any, *, boot: dict[str, Any], groups: Any, min_group_
     return group_consistency(df, groups=groups, spec=BootstrapSpec(**boot), min_group_n=min_group_n)
 
 
+NO_SUCH_REQUEST = "flagging request {index} does not exist in {path}; there are {count}"
+
+
 def read_flagging_requests(out_dir: Path) -> list[dict[str, Any]]:
+    """Stored requests, normalised and de-duplicated (older files may hold repeats)."""
+    from emoaudit.analysis.flagging import normalise_request
+
     path = out_dir / FLAGGING_REQUESTS
-    return json.loads(path.read_text()) if path.exists() else []
+    raw = json.loads(path.read_text()) if path.exists() else []
+    out: list[dict[str, Any]] = []
+    for r in raw:
+        norm = normalise_request(r)
+        if norm not in out:
+            out.append(norm)
+    return out
 
 
-def add_flagging_request(out_dir: Path, request: dict[str, Any]) -> None:
-    """Remember a flagging request so `emoaudit report` recomputes it; same request replaces."""
-    requests = [r for r in read_flagging_requests(out_dir) if r != request]
-    write_text_atomic(out_dir / FLAGGING_REQUESTS, json.dumps([*requests, request], indent=2))
+def add_flagging_request(out_dir: Path, request: dict[str, Any]) -> bool:
+    """Remember a flagging request so `emoaudit report` recomputes it; return False if the
+    same request (after normalising label spellings) was already stored."""
+    from emoaudit.analysis.flagging import normalise_request
+
+    request = normalise_request(request)
+    requests = read_flagging_requests(out_dir)
+    if request in requests:
+        _write_requests(out_dir, requests)
+        return False
+    _write_requests(out_dir, [*requests, request])
+    return True
+
+
+def remove_flagging_request(out_dir: Path, index: int) -> dict[str, Any]:
+    """Forget request number `index` (1-based, as `emoaudit flagging DIR --list` shows it)."""
+    requests = read_flagging_requests(out_dir)
+    if not 1 <= index <= len(requests):
+        raise EmoauditError(
+            NO_SUCH_REQUEST.format(
+                index=index, path=out_dir / FLAGGING_REQUESTS, count=len(requests)
+            )
+        )
+    removed = requests.pop(index - 1)
+    _write_requests(out_dir, requests)
+    return removed
+
+
+def describe_request(request: dict[str, Any]) -> str:
+    """One line a user can recognise: 'flag anger, fear; base rate 0.0001; model fer'."""
+    parts = [f"flag {', '.join(request['flag'])}"]
+    parts += [f"{k.replace('_', ' ')} {v}" for k, v in request.items() if k != "flag"]
+    return "; ".join(parts)
+
+
+def _write_requests(out_dir: Path, requests: list[dict[str, Any]]) -> None:
+    write_text_atomic(out_dir / FLAGGING_REQUESTS, json.dumps(requests, indent=2))
 
 
 def flagging_for(

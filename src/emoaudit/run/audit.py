@@ -113,17 +113,19 @@ def run_audit(
     *,
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the audit described by `req`; returns the results dict also written to disk.
 
     Every option is checked before a model is loaded (check_request), and `req.out` is held
     exclusively from then on (cache.out_lock): a second run into it refuses, or waits.
+    `on_stage("analysing")` is called when inference is done and the statistics begin.
     """
     from emoaudit.run.cache import out_lock
 
     fmt = check_request(req)
     with out_lock(req.out, wait=req.wait):
-        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress)
+        return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
 
 
 def check_request(req: AuditRequest) -> str:
@@ -167,6 +169,7 @@ def _run_audit(
     *,
     on_start: Callable[[str], None] | None,
     on_progress: Callable[[int], None] | None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     from emoaudit.data import DATASETS
     from emoaudit.data.files import OutsideRoot
@@ -245,6 +248,8 @@ def _run_audit(
         **req.provenance_extra,
     }
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
+    if on_stage:
+        on_stage("analysing")
     return build_results(
         req.out,
         groups=req.groups,
