@@ -521,7 +521,7 @@ def flagging(
             }
         )
         # flagging also takes the column name (attr_gender)
-        _check_groups_in(out, [g.removeprefix("attr_") for g in request["groups"] or []])
+        _check_groups_in(out, [g.removeprefix("attr_") for g in request.get("groups") or []])
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)
         with out_lock(out):

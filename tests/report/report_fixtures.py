@@ -136,7 +136,7 @@ def make_results(df: pd.DataFrame, *, demo: bool = False) -> dict:
             "demo": demo,
             "artifacts": {str(m): "ab" * 32 for m in df["model"].unique()},
         },
-        **analyze(df, **kw),
+        **analyze(df, **kw, min_group_n=10),  # small fixture: directional rates need 10 rows
         "robustness": robustness_summary(df, **kw),
         "consistency": consistency_summary(df, **kw),
         "stability": stability_summary(make_video_predictions(), **kw),
