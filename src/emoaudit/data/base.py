@@ -22,7 +22,8 @@ UNMAPPED_LABEL = "unmapped_label"  # label has no canonical counterpart, or the 
 BAD_INPUT = "bad_input"  # malformed row: wrong pixel count, unknown label code, missing field
 UNREADABLE = "unreadable"  # image file missing, truncated, not an image, decompression bomb
 NO_FACE = "no_face"  # detector found no face in a photo
-STATUSES = (OK, UNMAPPED_LABEL, BAD_INPUT, UNREADABLE, NO_FACE)
+MODEL_ERROR = "model_error"  # the model gave no usable output (an API request failed, ...)
+STATUSES = (OK, UNMAPPED_LABEL, BAD_INPUT, UNREADABLE, NO_FACE, MODEL_ERROR)
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the loc
 class AuditRequest:
     data: Path
     out: Path
-    models: list[str]
+    models: list[Any]  # names, .onnx paths, http+json:URL, or Python model objects
     fmt: str = "auto"
     model_spec: Path | None = None
     conditions: str = "clean"
@@ -70,13 +70,34 @@ def parse_conditions(spec: str) -> list[str]:
 
 
 def load_models(
-    names: list[str], spec: Path | None, *, threads: int | None = None, device: str = "cpu"
+    names: list[Any],
+    spec: Path | None,
+    *,
+    threads: int | None = None,
+    device: str = "cpu",
+    out: Path | None = None,
 ) -> list[Any]:
-    from emoaudit.models.onnx_model import load_model
-
+    """Each entry: a model name or .onnx path, ``http+json:URL`` (answers kept under `out`), or
+    a Python object with ``labels`` and ``predict`` (models/python_model.py)."""
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    return [_load_one(m, spec, threads=threads, device=device, out=out) for m in names]
+
+
+def _load_one(
+    model: Any, spec: Path | None, *, threads: int | None, device: str, out: Path | None
+) -> Any:
+    from emoaudit.models.http_json import PREFIX, http_model
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.models.python_model import PythonModel
+
+    if hasattr(model, "predict_faces") and hasattr(model, "info"):
+        return model  # already wrapped: PythonModel(obj, version=...) or an HttpModel
+    if isinstance(model, str | Path) and str(model).startswith(PREFIX):
+        return http_model(str(model), spec_path=spec, out=out)
+    if isinstance(model, str | Path):
+        return load_model(str(model), spec_path=spec, threads=threads, device=device)
+    return PythonModel(model)
 
 
 def run_audit(
@@ -102,8 +123,9 @@ def run_audit(
     backend = choose_backend(req.device)
     workers = req.workers or default_workers(req.device)
     models = load_models(
-        req.models, req.model_spec, threads=session_threads(workers), device=req.device
-    )
+        req.models, req.model_spec, threads=session_threads(workers), device=req.device,
+        out=req.out,
+    )  # fmt: skip
     conditions = parse_conditions(req.conditions)
 
     def samples():
@@ -116,7 +138,7 @@ def run_audit(
         dataset=fmt,
         samples=samples,
         models=models,
-        model_refs=[(name, req.model_spec) for name in req.models],
+        model_refs=[(name, req.model_spec) for name in req.models if isinstance(name, str | Path)],
         conditions=conditions,
         faces=FaceSettings(detector=req.detector),
         seed=req.seed,
