@@ -189,7 +189,7 @@ class HttpModel:
         mime = "image/png" if spec.encoding == "png" else "image/jpeg"
         if spec.send == "base64_json":
             doc = json.loads(json.dumps(spec.json_body))
-            set_pointer(doc, spec.field, base64.b64encode(image).decode("ascii"))
+            set_pointer(doc, spec.image_field, base64.b64encode(image).decode("ascii"))
             headers.setdefault("Content-Type", "application/json")
             return json.dumps(doc).encode(), headers
         if spec.send == "raw":
@@ -202,7 +202,7 @@ class HttpModel:
                          f"{value}\r\n".encode())  # fmt: skip
         ext = "png" if spec.encoding == "png" else "jpg"
         parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{spec.field}"; '
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{spec.image_field}"; '
             f'filename="face.{ext}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
             + image
             + b"\r\n"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class HttpSpec:
     image: str = "face"
     encoding: str = "png"
     jpeg_quality: int = 95
-    field: str = "/image"  # JSON pointer (base64_json) or form field name (multipart)
+    image_field: str = "/image"  # [request] field: JSON pointer, or multipart form field name
     content_type: str | None = None  # raw: defaults to the image type
     timeout_s: float = 30.0
     json_body: dict = field(default_factory=dict)
@@ -165,16 +165,16 @@ def _request(path: Path, table: dict) -> dict:
                 why = f"[request] {key} must be one of {', '.join(allowed)}, got {table[key]!r}"
                 _bad(path, why)
             out[key] = value
-    for key in ("field", "content_type"):
+    for key, name in (("field", "image_field"), ("content_type", "content_type")):
         if key in table:
             if not isinstance(table[key], str) or not table[key]:
                 _bad(path, f"[request] {key} must be a non-empty string")
-            out[key] = table[key]
+            out[name] = table[key]
     send = out.get("send", "base64_json")
-    if send == "base64_json" and not out.get("field", "/image").startswith("/"):
+    if send == "base64_json" and not out.get("image_field", "/image").startswith("/"):
         _bad(path, "[request] field must be a JSON pointer such as '/Image/Bytes' for base64_json")
-    if send == "multipart" and "field" not in out:
-        out["field"] = "image"
+    if send == "multipart" and "image_field" not in out:
+        out["image_field"] = "image"
     if "timeout_s" in table:
         out["timeout_s"] = _positive(path, table["timeout_s"], "request", "timeout_s")
     if "jpeg_quality" in table:
