@@ -94,35 +94,21 @@ def audit(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run models on a dataset; write predictions.parquet, results.json and report.html."""
-    from emoaudit.run.audit import AuditRequest, run_audit
+    from emoaudit.api import audit as run
 
-    req = AuditRequest(
-        data=data,
-        out=out,
-        models=_split(model),
-        fmt=fmt,
-        model_spec=model_spec,
-        conditions=conditions,
-        detector=detector,
-        precropped=precropped,
-        seed=seed,
-        groups=_split(groups) or None,
-        n_resamples=resamples,
-        min_group_n=min_group_n,
-        chunk_size=chunk_size,
-        batch_size=batch_size,
-        workers=workers,
-        executor=executor,
-        ray_address=address,
-        device=device,
-        extra={"fps": fps} if fmt == "video" else {},
-    )
     with user_errors(), _progress(quiet, data) as (on_start, on_progress):
         if device != "cpu":  # say which GPU path runs (cpu is the default: nothing to say)
             from emoaudit.models.device import choose_backend
 
             typer.echo(choose_backend(device).message(), err=True)
-        results = run_audit(req, on_start=on_start, on_progress=on_progress)
+        results = run(
+            data, _split(model), out=out, format=fmt, model_spec=model_spec,
+            conditions=conditions, detector=detector, precropped=precropped, seed=seed,
+            groups=_split(groups) or None, n_resamples=resamples, min_group_n=min_group_n,
+            chunk_size=chunk_size, batch_size=batch_size, workers=workers, executor=executor,
+            ray_address=address, device=device, fps=fps if fmt == "video" else None,
+            on_start=on_start, on_progress=on_progress,
+        ).results  # fmt: skip
         _write_report(
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
         )

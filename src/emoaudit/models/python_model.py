@@ -4,6 +4,9 @@ A PyTorch, Keras, scikit-learn or Hugging Face model a user holds in a notebook 
 export to be audited, so the contract is the smallest one that still says what ran: the object
 receives the face crops (a list of uint8 H x W x 3 RGB arrays, sizes as cropped unless ``size``
 is given) and returns one row of probabilities (or logits) per face in ``labels`` order.
+scikit-learn's convention is accepted as well: ``predict_proba`` is called when the object has
+it (``predict`` there returns classes, not probabilities) and ``classes_`` stands in for
+``labels``, so a Pipeline that flattens the crops and ends in a classifier can be passed as is.
 
 Caching. The runner reuses prediction shards by model identity. An ONNX file is identified by
 its bytes; a Python object has none that can be trusted, so its identity is the ``name`` plus
@@ -82,7 +85,10 @@ class PythonModel:
         threadsafe: bool = False,
     ) -> None:
         name = name or getattr(obj, "name", None) or type(obj).__name__
-        if not hasattr(obj, "labels") or not callable(getattr(obj, "predict", None)):
+        labels = getattr(obj, "labels", None)
+        labels = getattr(obj, "classes_", None) if labels is None else labels
+        method = getattr(obj, "predict_proba", None) or getattr(obj, "predict", None)
+        if labels is None or not callable(method):
             raise ModelError(NOT_A_MODEL.format(name=name, kind=type(obj).__name__))
         if outputs not in ("probs", "logits"):
             raise ModelError(BAD_OUTPUT_KIND.format(name=name, kind=outputs))
@@ -90,15 +96,17 @@ class PythonModel:
             raise ModelError(BAD_SIZE.format(name=name, size=size))
         version = version or _attr_str(obj, "version")
         self.obj = obj
+        self._predict = method
         self.size = tuple(size) if size is not None else None
         self._lock = None if threadsafe else threading.Lock()
         self.sha256, cache = identity(name, version=version, digest=digest)
         self.info = ExternalInfo(
             name=str(name),
-            labels=model_labels(obj.labels, name=str(name)),
+            labels=model_labels(labels, name=str(name)),
             input=RawFaces("python", {"size": list(self.size) if self.size else None}),
             source={
                 "python": f"{type(obj).__module__}.{type(obj).__qualname__}",
+                "method": method.__name__,
                 "version": version,
                 "digest": digest,
                 "cache": cache,
@@ -114,10 +122,10 @@ class PythonModel:
         batch = [self._face(f) for f in faces]
         try:
             if self._lock is None:
-                raw = self.obj.predict(batch)
+                raw = self._predict(batch)
             else:
                 with self._lock:
-                    raw = self.obj.predict(batch)
+                    raw = self._predict(batch)
         except Exception as exc:  # the user's code: any exception, one line
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             raise ModelError(PREDICT_FAILED.format(name=self.info.name, error=error)) from exc
