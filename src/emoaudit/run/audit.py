@@ -20,6 +20,9 @@ from emoaudit.run.chunks import FaceSettings
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
 RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
+MARGIN_CONFLICT = (
+    "models ask for different face crop margins ({margins}); audit them in separate runs"
+)
 
 
 @dataclass
@@ -100,6 +103,16 @@ def _load_one(
     return PythonModel(model)
 
 
+def crop_margin(models: list[Any]) -> float | None:
+    """The crop margin the models' specs ask for (spec.toml [input] crop_margin), else None
+    (the detector's own). Photos are cropped once per run, so models must agree."""
+    asked = (getattr(m.info, "crop_margin", None) for m in models)
+    margins = {m for m in asked if m is not None}
+    if len(margins) > 1:
+        raise EmoauditError(MARGIN_CONFLICT.format(margins=", ".join(map(str, sorted(margins)))))
+    return margins.pop() if margins else None
+
+
 def run_audit(
     req: AuditRequest,
     *,
@@ -140,7 +153,7 @@ def run_audit(
         models=models,
         model_refs=[(name, req.model_spec) for name in req.models if isinstance(name, str | Path)],
         conditions=conditions,
-        faces=FaceSettings(detector=req.detector),
+        faces=FaceSettings(detector=req.detector, margin=crop_margin(models)),
         seed=req.seed,
         chunk_size=req.chunk_size,
         batch_size=req.batch_size or default_batch_size(req.device),

@@ -67,7 +67,7 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
             shard_key(
                 chunk_digest=chunk.digest,
                 model_sha256=model.sha256,
-                input_spec=model.info.input.as_dict(),
+                input_spec=_spec_key(model.info),
                 condition=condition,
                 seed=plan.seed,
                 faces=faces_key,
@@ -76,6 +76,12 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
         for model in plan.models
         for condition in plan.conditions
     ]
+
+
+def _spec_key(info: Any) -> dict:
+    """The input spec plus any output selection (ModelInfo.output_key) for the cache key."""
+    extra = info.output_key() if hasattr(info, "output_key") else {}
+    return {**info.input.as_dict(), **extra}
 
 
 def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
