@@ -228,6 +228,7 @@ version = "test"
 [request]
 send = "{send}"
 field = "{field}"
+image = "{image}"
 timeout_s = {timeout_s}
 
 [request.json]
@@ -258,7 +259,7 @@ max_backoff_s = 0.05
 
 def write_spec(path, **kw) -> object:
     """The fake API's spec (Rekognition's shape); keyword arguments override the defaults."""
-    values = {"send": "base64_json", "field": "/Image/Bytes", "timeout_s": 0.5,
+    values = {"send": "base64_json", "field": "/Image/Bytes", "timeout_s": 0.5, "image": "face",
               "concurrency": 4, "retries": 4} | kw  # fmt: skip
     path.write_text(REKOGNITION_SPEC.format(**values))
     return path

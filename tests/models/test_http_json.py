@@ -18,6 +18,7 @@ from api_server import FakeApi, ZooModel, write_spec
 
 from emoaudit.errors import ModelError
 from emoaudit.models.http_json import (
+    PHOTO_NEEDS_CLEAN,
     REQUEST_FAILED,
     RESPONSES_DIR,
     get_pointer,
@@ -287,6 +288,34 @@ def test_spec_errors_are_one_line_naming_the_file(tmp_path, monkeypatch):
         assert fragment in str(exc.value)
     with pytest.raises(ModelError, match="needs --model-spec"):
         http_model("http+json:http://127.0.0.1:9/x", spec_path=None, out=tmp_path)
+
+
+def test_photo_mode_sends_the_stored_image_and_refuses_perturbed_conditions(
+    tmp_path, server, faces_csv, api_key
+):
+    api = server()
+    spec = write_spec(tmp_path / "api.toml", image="photo")
+    _audit(faces_csv, tmp_path / "out", api.url, spec, conditions="jpeg")
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    clean = df[df.condition == "clean"]
+    assert clean.status.value_counts().to_dict() == {"ok": N, "no_face": 1}
+    perturbed = df[df.condition != "clean"]
+    assert len(perturbed) and (perturbed.status == "model_error").all()
+    first = perturbed.iloc[0]
+    assert first.reason == PHOTO_NEEDS_CLEAN.format(sample="row0", condition=first.condition)
+    assert api.total == N + 1  # nothing was sent for the perturbed rows
+
+
+def test_the_rekognition_example_spec_is_valid(monkeypatch, tmp_path):
+    example = Path(__file__).parents[2] / "docs" / "examples" / "rekognition.toml"
+    spec = read_http_spec(example)
+    assert spec.canonical_labels == ("happy", "sad", "anger", "disgust", "surprise", "fear")
+    assert spec.ignore == ("CONFUSED", "CALM") and spec.image_field == "/Image/Bytes"
+    monkeypatch.setenv("REKOGNITION_PROXY_KEY", KEY)
+    model = http_model("http+json:https://proxy.example/detect", spec_path=example, out=tmp_path)
+    body, headers = model.build_request(b"\x89PNG")
+    assert json.loads(body) == {"Attributes": ["ALL"], "Image": {"Bytes": "iVBORw=="}}
+    assert headers["X-Api-Key"] == KEY and KEY not in json.dumps(model.info.source)
 
 
 def test_json_pointers():
