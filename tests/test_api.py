@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import emoaudit
-from emoaudit.errors import ModelError
+from emoaudit.errors import EmoauditError, ModelError
 
 N = 80
 
@@ -148,6 +148,11 @@ def test_bad_python_models_are_one_line_errors(tmp_path, manifest):
 
     with pytest.raises(ModelError, match="a Python model needs `labels`"):
         _run(manifest, tmp_path / "out", [NoPredict()])
+    from emoaudit.run.audit import RAY_NEEDS_NAMES
+
+    with pytest.raises(EmoauditError) as exc:
+        _run(manifest, tmp_path / "out", [Brightness()], executor="ray")
+    assert str(exc.value) == RAY_NEEDS_NAMES.format(name="Brightness")
 
 
 def test_the_cli_goes_through_the_same_function(tmp_path, manifest, monkeypatch):

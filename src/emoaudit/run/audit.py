@@ -1,6 +1,6 @@
 """`emoaudit audit`: resolve the dataset and models, run (or resume), then analyse.
 
-This is the library entry point the CLI calls; it is also what a notebook user would call.
+emoaudit.api.audit (the Python API, which the CLI calls) builds an AuditRequest and runs it here.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from emoaudit.run.chunks import FaceSettings
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
 RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
+RAY_NEEDS_NAMES = (
+    "--executor ray reloads models by name in its actors; model '{name}' (a Python object or "
+    "an http+json API) runs with the local executor"
+)
 MARGIN_CONFLICT = (
     "models ask for different face crop margins ({margins}); audit them in separate runs"
 )
@@ -140,6 +144,10 @@ def run_audit(
         out=req.out,
     )  # fmt: skip
     conditions = parse_conditions(req.conditions)
+    if req.executor == "ray":
+        for model in models:
+            if hasattr(model, "predict_faces"):
+                raise EmoauditError(RAY_NEEDS_NAMES.format(name=model.info.name))
 
     def samples():
         for sample in adapter.iter_samples(req.data, **req.extra):
