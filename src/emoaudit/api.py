@@ -92,7 +92,7 @@ class Audit:
 
         results = self.results
         if examples:
-            from emoaudit.report.results import example_rows
+            from emoaudit.analysis.results import example_rows
 
             results = {**results, "examples": example_rows(self.out)}
         self._report = write_report(

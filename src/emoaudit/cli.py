@@ -125,7 +125,7 @@ def _write_report(
     from emoaudit.report.html import write_report
 
     if examples:
-        from emoaudit.report.results import example_rows
+        from emoaudit.analysis.results import example_rows
 
         results = {**results, "examples": example_rows(out)}
     path = write_report(out, results, include_examples=examples, examples_unblurred=unblurred)
@@ -201,8 +201,8 @@ def report(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
+    from emoaudit.analysis.results import build_results
     from emoaudit.errors import MISSING_PATH
-    from emoaudit.report.results import build_results
 
     with user_errors():
         if not (out / "predictions.parquet").exists():
@@ -276,7 +276,7 @@ def flagging(
 ) -> None:
     """What flagging people by predicted expression would do: expected flags, PPV, innocent
     people flagged per true hit. emoaudit never flags anyone; it computes the consequences."""
-    from emoaudit.report.results import add_flagging_request, build_results
+    from emoaudit.analysis.results import add_flagging_request, build_results
 
     request = {
         "flag": _split(flag),
@@ -292,7 +292,7 @@ def flagging(
 
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
         from emoaudit.analysis.flagging import flagging_analysis
-        from emoaudit.report.results import load_predictions
+        from emoaudit.analysis.results import load_predictions
 
         # validate (one-line errors) before the request is stored
         flagging_analysis(load_predictions(out), **request, n_resamples=10, seed=seed)

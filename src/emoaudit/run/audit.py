@@ -124,8 +124,8 @@ def run_audit(
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the audit described by `req`; returns the results dict also written to disk."""
+    from emoaudit.analysis.results import RUN_INFO, build_results
     from emoaudit.data import DATASETS
-    from emoaudit.report.results import RUN_INFO, build_results
     from emoaudit.run.runner import RunPlan, run_plan
 
     fmt = resolve_format(req.data, req.fmt)
