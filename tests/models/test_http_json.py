@@ -231,6 +231,13 @@ def test_the_api_key_is_never_written_anywhere(tmp_path, server, faces_csv, api_
         assert KEY.encode() not in path.read_bytes(), path
     reasons = pd.read_parquet(tmp_path / "out2" / "predictions.parquet").reason
     assert reasons.str.contains("API request failed").sum() == N + 1
+    # a key the shell expanded into the command line would be recorded: refused in one line
+    expanded = [*cmd[:6], f"http+json:{api.url}/detect?key={KEY}", *cmd[7:]]
+    expanded[expanded.index(str(out))] = str(tmp_path / "out3")
+    refused = subprocess.run(expanded, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2
+    assert "quote the model argument in single quotes" in refused.stderr
+    assert KEY not in refused.stdout + refused.stderr
 
 
 def test_a_sigkilled_audit_resumes_without_resending_cached_requests(

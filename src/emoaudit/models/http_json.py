@@ -26,6 +26,7 @@ import hashlib
 import http.client
 import json
 import random
+import sys
 import threading
 import time
 import urllib.parse
@@ -55,6 +56,11 @@ PHOTO_NEEDS_CLEAN = (
     "needs image = 'face'"
 )
 NO_PHOTO = "{sample}: image = 'photo' but the sample has no stored file or pixels"
+SECRET_ON_COMMAND_LINE = (
+    "model '{url}': the value of a ${{VAR}} used by the spec is on the command line, which is "
+    "recorded in run.json and results.json; quote the model argument in single quotes so the "
+    "shell passes ${{VAR}} through"
+)
 SCRUBBED = "[secret]"
 _MISSING = object()
 
@@ -94,6 +100,8 @@ class HttpModel:
         self._headers = {k: expand(v, path=spec.path, where="headers")
                          for k, v in spec.headers.items()}  # fmt: skip
         self._secrets = secrets_in([url_template, *spec.headers.values()])
+        if any(secret in arg for secret in self._secrets for arg in sys.argv):
+            raise ModelError(SECRET_ON_COMMAND_LINE.format(url=self.scrub(url_template)))
         self.spec_sha256 = hashlib.sha256(spec.text.encode()).hexdigest()
         self.sha256 = hashlib.sha256(
             f"endpoint:{url_template}\nspec:{self.spec_sha256}".encode()
