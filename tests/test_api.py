@@ -118,7 +118,7 @@ def test_a_versioned_python_model_is_cached_an_unversioned_one_is_not(tmp_path, 
     _run(manifest, out, [emoaudit.PythonModel(bumped, name="bright", version="2")])
     assert bumped.calls == N
     plain = Brightness()
-    _run(manifest, out, [plain])
+    _run(manifest, out, plain)  # one model needs no list
     _run(manifest, out, [plain])
     assert plain.calls == 2 * N  # no version, no digest: never reused
 
@@ -153,6 +153,11 @@ def test_bad_python_models_are_one_line_errors(tmp_path, manifest):
     with pytest.raises(EmoauditError) as exc:
         _run(manifest, tmp_path / "out", [Brightness()], executor="ray")
     assert str(exc.value) == RAY_NEEDS_NAMES.format(name="Brightness")
+    from emoaudit.run.audit import SAME_NAME
+
+    with pytest.raises(EmoauditError) as exc:
+        _run(manifest, tmp_path / "out", [Brightness(), Brightness()])
+    assert str(exc.value) == SAME_NAME.format(name="Brightness")
 
 
 def test_the_cli_goes_through_the_same_function(tmp_path, manifest, monkeypatch):

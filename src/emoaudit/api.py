@@ -172,9 +172,8 @@ def audit(
 
 
 def _as_list(models: Any) -> list[Any]:
-    if isinstance(models, str | Path) or hasattr(models, "predict"):
-        return [models]
-    return list(models)
+    """One model or a list/tuple of them (a model object may itself be iterable)."""
+    return list(models) if isinstance(models, list | tuple) else [models]
 
 
 def _names(groups: str | Iterable[str] | None) -> list[str] | None:

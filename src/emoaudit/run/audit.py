@@ -24,6 +24,10 @@ RAY_NEEDS_NAMES = (
     "--executor ray reloads models by name in its actors; model '{name}' (a Python object or "
     "an http+json API) runs with the local executor"
 )
+SAME_NAME = (
+    "two models are named '{name}'; give each its own name "
+    "(emoaudit.PythonModel(obj, name=...), or [model] name in the API spec)"
+)
 MARGIN_CONFLICT = (
     "models ask for different face crop margins ({margins}); audit them in separate runs"
 )
@@ -88,7 +92,13 @@ def load_models(
     a Python object with ``labels`` and ``predict`` (models/python_model.py)."""
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    return [_load_one(m, spec, threads=threads, device=device, out=out) for m in names]
+    models = [_load_one(m, spec, threads=threads, device=device, out=out) for m in names]
+    seen: set[str] = set()
+    for model in models:
+        if hasattr(model, "predict_faces") and model.info.name in seen:
+            raise EmoauditError(SAME_NAME.format(name=model.info.name))
+        seen.add(model.info.name)
+    return models
 
 
 def _load_one(
