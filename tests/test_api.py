@@ -98,6 +98,8 @@ def test_a_numpy_model_gives_tidy_frames_and_a_report(tmp_path, manifest):
     assert {"value", "ci_low", "ci_high", "n"} <= set(rob.columns)
     path = result.report()
     assert path == tmp_path / "out" / "report.html" and path.stat().st_size > 1000
+    plain = path.stat().st_size
+    assert result.report(examples=True).stat().st_size > plain  # example faces embedded
     assert (tmp_path / "out" / "results.json").exists()
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["models"][0]["source"]["cache"].startswith("off")
