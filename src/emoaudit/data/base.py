@@ -23,7 +23,9 @@ BAD_INPUT = "bad_input"  # malformed row: wrong pixel count, unknown label code,
 UNREADABLE = "unreadable"  # image file missing, truncated, not an image, decompression bomb
 NO_FACE = "no_face"  # detector found no face in a photo
 MODEL_ERROR = "model_error"  # the model gave no usable output (an API request failed, ...)
-STATUSES = (OK, UNMAPPED_LABEL, BAD_INPUT, UNREADABLE, NO_FACE, MODEL_ERROR)
+# Always listed in results.json (0 when absent); other statuses, model_error among them, are
+# listed when they occur.
+STATUSES = (OK, UNMAPPED_LABEL, BAD_INPUT, UNREADABLE, NO_FACE)
 
 
 @dataclass(slots=True)
