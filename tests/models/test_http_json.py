@@ -325,6 +325,16 @@ def test_the_rekognition_example_spec_is_valid(monkeypatch, tmp_path):
     assert headers["X-Api-Key"] == KEY and KEY not in json.dumps(model.info.source)
 
 
+def test_image_types_are_sniffed():
+    from emoaudit.models.http_json import encode_image, image_type
+
+    face = np.zeros((4, 4, 3), np.uint8)
+    assert image_type(encode_image(face, encoding="png")) == "image/png"
+    assert image_type(encode_image(face, encoding="jpeg")) == "image/jpeg"
+    assert image_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert image_type(b"nothing") == "application/octet-stream"
+
+
 def test_json_pointers():
     doc = {"a/b": [{"~x": 1}], "FaceDetails": []}
     assert get_pointer(doc, "/a~1b/0/~0x") == 1

@@ -194,7 +194,7 @@ class HttpModel:
         """Body and headers for one image, as the spec says (send = base64_json, multipart, raw)."""
         spec = self.spec
         headers = dict(self._headers)
-        mime = "image/png" if spec.encoding == "png" else "image/jpeg"
+        mime = image_type(image)  # a stored photo keeps its own format
         if spec.send == "base64_json":
             doc = json.loads(json.dumps(spec.json_body))
             set_pointer(doc, spec.image_field, base64.b64encode(image).decode("ascii"))
@@ -208,7 +208,7 @@ class HttpModel:
         for name, value in spec.form.items():
             parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
                          f"{value}\r\n".encode())  # fmt: skip
-        ext = "png" if spec.encoding == "png" else "jpg"
+        ext = mime.rsplit("/", 1)[-1].replace("jpeg", "jpg").replace("octet-stream", "bin")
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{spec.image_field}"; '
             f'filename="face.{ext}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
@@ -408,6 +408,21 @@ def encode_image(face: np.ndarray, *, encoding: str, quality: int = 95) -> bytes
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
         raise ModelError(f"could not encode a {face.shape} face as {encoding}")
     return buf.tobytes()
+
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+          (b"GIF8", "image/gif"), (b"BM", "image/bmp"), (b"II*\x00", "image/tiff"),
+          (b"MM\x00*", "image/tiff"))  # fmt: skip
+
+
+def image_type(data: bytes) -> str:
+    """MIME type from the first bytes (faces are PNG or JPEG; a stored photo may be anything)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    return "application/octet-stream"
 
 
 def _tokens(pointer: str) -> list[str]:
