@@ -50,11 +50,15 @@ def audit(
     data: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     model: Annotated[
-        list[str], typer.Option("--model", "-m", help="Model name or path to .onnx; repeatable.")
+        list[str],
+        typer.Option(
+            "--model", "-m", help="Model name, path to .onnx, or 'http+json:URL'; repeatable."
+        ),
     ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Dataset format or 'auto'.")] = "auto",
     model_spec: Annotated[
-        Path | None, typer.Option(help="TOML input/label spec for a .onnx model.")
+        Path | None,
+        typer.Option(help="TOML spec for a .onnx model or an http+json API (docs/model-spec.md)."),
     ] = None,
     conditions: Annotated[
         str, typer.Option(help="'clean', 'standard', or families e.g. 'resolution,jpeg'.")
