@@ -61,7 +61,7 @@ def predictions(n: int, *, subjects: bool, seed: int = 0) -> pd.DataFrame:
 
 
 def time_report(out_dir: Path, *, n_resamples: int) -> float:
-    from emoaudit.report.results import build_results
+    from emoaudit.analysis.results import build_results
 
     start = time.perf_counter()
     build_results(out_dir, n_resamples=n_resamples)

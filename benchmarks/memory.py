@@ -91,7 +91,7 @@ def write_manifest(path: Path, pool: list[str], rows: int) -> Path:
 
 def child(manifest: Path, model: Path, spec: Path, out: Path, resamples: int) -> None:
     """Run in a fresh process: the audit, then the analysis alone from the cache."""
-    from emoaudit.report.results import build_results
+    from emoaudit.analysis.results import build_results
     from emoaudit.run.audit import AuditRequest, run_audit
 
     start = time.perf_counter()

@@ -86,11 +86,14 @@ def audit(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Model name or path to .onnx; repeatable."),
+        typer.Option(
+            "--model", "-m", help="Model name, path to .onnx, or 'http+json:URL'; repeatable."
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Dataset format or 'auto'.")] = "auto",
     model_spec: Annotated[
-        Path | None, typer.Option(help="TOML input/label spec for a .onnx model.")
+        Path | None,
+        typer.Option(help="TOML spec for a .onnx model or an http+json API (docs/model-spec.md)."),
     ] = None,
     conditions: Annotated[
         str, typer.Option(help="'clean', 'standard', or families e.g. 'resolution,jpeg'.")
@@ -240,7 +243,7 @@ def _write_report(
     from emoaudit.report.html import write_report
 
     if examples:
-        from emoaudit.report.results import example_rows
+        from emoaudit.analysis.results import example_rows
 
         results = {**results, "examples": example_rows(out)}
     from emoaudit.report.tables import write_tables
@@ -354,8 +357,8 @@ def report(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
 ) -> None:
     """Recompute results.json (and the report) from cached predictions; runs no model."""
+    from emoaudit.analysis.results import build_results
     from emoaudit.errors import MISSING_PATH
-    from emoaudit.report.results import build_results
     from emoaudit.run.cache import out_lock
 
     with user_errors():
@@ -473,7 +476,7 @@ def flagging(
     """What flagging people by predicted expression would do: expected flags, PPV, innocent
     people flagged per true hit. emoaudit never flags anyone; it computes the consequences.
     Requests are stored in DIR/flagging.json (same request once, whatever the label spelling)."""
-    from emoaudit.report.results import (
+    from emoaudit.analysis.results import (
         add_flagging_request,
         build_results,
         describe_request,
@@ -507,7 +510,7 @@ def flagging(
         if not flag:
             raise EmoauditError(NO_FLAG)
         from emoaudit.analysis.flagging import flagging_analysis, normalise_request
-        from emoaudit.report.results import load_predictions
+        from emoaudit.analysis.results import load_predictions
         from emoaudit.run.cache import out_lock
 
         request = normalise_request(

@@ -116,7 +116,7 @@ def run_demo(
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Audit the demo photos with every built model under the standard conditions."""
-    from emoaudit.report.results import add_flagging_request
+    from emoaudit.analysis.results import add_flagging_request
     from emoaudit.run.audit import AuditRequest, run_audit
 
     models = built_models()

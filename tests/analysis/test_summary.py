@@ -138,7 +138,7 @@ def test_report_shows_undefined_cells_as_not_available(tmp_path):
 def test_analysis_benchmark_table_follows_the_contract_and_builds_results(tmp_path):
     import importlib.util
 
-    from emoaudit.report.results import build_results
+    from emoaudit.analysis.results import build_results
 
     path = Path(__file__).parents[2] / "benchmarks/analysis.py"
     spec = importlib.util.spec_from_file_location("benchmark_analysis", path)

@@ -24,6 +24,7 @@ UNREADABLE = "unreadable"  # image file missing, truncated, not an image, decomp
 NO_FACE = "no_face"  # detector found no face in a photo
 BAD_OUTPUT = "bad_output"  # the model's outputs for this face hold NaN or inf: never scored
 STATUSES = (OK, UNMAPPED_LABEL, BAD_INPUT, UNREADABLE, NO_FACE, BAD_OUTPUT)
+MODEL_ERROR = "model_error"  # the model gave no usable output (an API request failed, ...)
 
 
 @dataclass(slots=True)

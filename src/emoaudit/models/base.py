@@ -21,7 +21,10 @@ class InputSpec:
     ``resize`` names the library whose resampling the model was trained with: ``bilinear``,
     ``area`` and ``nearest`` are OpenCV's (uint8, half-pixel centres; colour converted first, as
     OpenCV pipelines such as fer do); ``bilinear_tf`` is TensorFlow/tfjs ``resizeBilinear`` without
-    half-pixel centres, in float32, resizing before the colour conversion (human, face-api).
+    half-pixel centres, in float32, resizing before the colour conversion (human, face-api);
+    ``pil_bilinear`` and ``pil_bicubic`` are Pillow's ``Image.resize`` on uint8, which widens its
+    filter when shrinking (antialiasing), as torchvision's ``Resize`` on a PIL image does
+    (HSEmotion/EmotiEffLib's PyTorch models, most timm and Hugging Face pipelines).
     """
 
     height: int
@@ -33,7 +36,9 @@ class InputSpec:
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     pad_square: bool = False  # zero-pad to a square (centred) before resizing, as face-api does
-    resize: Literal["bilinear", "area", "nearest", "bilinear_tf"] = "bilinear"
+    resize: Literal["bilinear", "area", "nearest", "bilinear_tf", "pil_bilinear", "pil_bicubic"] = (
+        "bilinear"
+    )
 
     def as_dict(self) -> dict:
         """Stable, JSON-able description; part of the prediction cache key."""
@@ -64,3 +69,19 @@ class ModelInfo:
     # per face in small calls (their activations stay in the core's cache): see the adapters.
     cpu_run_batch: int | None = None
     source: dict = field(default_factory=dict)  # provenance: artifact, version, sha256, licence
+    # Multi-output graphs (expression + valence/arousal heads): which output holds the
+    # expression scores, by name or index (None: the first), and which of its columns
+    # [start, stop) (None: all), for graphs that emit scores and valence/arousal in one tensor.
+    output: str | int | None = None
+    output_columns: tuple[int, int] | None = None
+    crop_margin: float | None = None  # face crop margin the model was trained with (None: any)
+
+    def output_key(self) -> dict:
+        """The settings beyond ``input`` that change predictions, for the cache key; empty when
+        all are defaults, so the keys of models that use none of them stay as they were."""
+        out: dict = {}
+        if self.output is not None:
+            out["output"] = self.output
+        if self.output_columns is not None:
+            out["output_columns"] = list(self.output_columns)
+        return out

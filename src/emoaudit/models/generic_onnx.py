@@ -30,13 +30,14 @@ _TABLES = {
         "std",
         "pad_square",
         "resize",
+        "crop_margin",
     },
-    "output": {"labels", "kind"},
+    "output": {"labels", "kind", "select", "columns"},
 }
 _CHOICES = {
     "layout": ("NHWC", "NCHW"),
     "color": ("rgb", "bgr", "gray"),
-    "resize": ("bilinear", "area", "nearest", "bilinear_tf"),
+    "resize": ("bilinear", "area", "nearest", "bilinear_tf", "pil_bilinear", "pil_bicubic"),
 }
 SPEC_NEEDED = "{path}: an .onnx model needs --model-spec spec.toml (see docs/model-zoo.md)"
 
@@ -55,6 +56,9 @@ def generic_model_info(onnx_path: Path, *, spec_path: Path | None) -> ModelInfo:
         input=spec["input"],
         outputs_probabilities=spec["kind"] == "probs",
         source={"file": str(onnx_path), "spec": str(spec_path)},
+        output=spec.get("select"),
+        output_columns=spec.get("columns"),
+        crop_margin=spec.get("crop_margin"),
     )
 
 
@@ -96,7 +100,47 @@ def read_spec(path: Path) -> dict:
         "input": _input_spec(path, raw["input"]),
         "labels": _labels(path, raw["output"]),
         "kind": _kind(path, raw["output"]),
+        **_selection(path, raw["output"], n_labels=len(raw["output"].get("labels", []))),
+        **_crop_margin(path, raw["input"]),
     }
+
+
+def _selection(path: Path, table: dict, *, n_labels: int) -> dict:
+    """[output] select (an output name or index) and columns ([start, stop) of that output):
+    multi-task graphs emit valence/arousal beside the expression scores, in another output or
+    as the last columns of the same one (HSEmotion's *_mtl models: 8 scores, then V and A)."""
+    out: dict = {}
+    if "select" in table:
+        select = table["select"]
+        if isinstance(select, bool) or not isinstance(select, str | int) or select == "":
+            _bad(path, f"[output] select must be an output name or index, got {select!r}")
+        if isinstance(select, int) and select < 0:
+            _bad(path, f"[output] select index must be >= 0, got {select}")
+        out["select"] = select
+    if "columns" in table:
+        cols = table["columns"]
+        ints = (
+            isinstance(cols, list)
+            and len(cols) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in cols)
+        )
+        if not ints or not 0 <= cols[0] < cols[1]:
+            why = f"[output] columns must be [start, stop] with 0 <= start < stop, got {cols!r}"
+            _bad(path, why)
+        if cols[1] - cols[0] != n_labels:
+            why = f"[output] columns {cols} select {cols[1] - cols[0]} values for {n_labels} labels"
+            _bad(path, why)
+        out["columns"] = (cols[0], cols[1])
+    return out
+
+
+def _crop_margin(path: Path, table: dict) -> dict:
+    if "crop_margin" not in table:
+        return {}
+    margin = table["crop_margin"]
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin <= 1:
+        _bad(path, f"[input] crop_margin must be a number from 0 to 1, got {margin!r}")
+    return {"crop_margin": float(margin)}
 
 
 def _bad(path: Path, why: str):

@@ -27,6 +27,7 @@ class LoadedModel:
     fixed_batch: int | None = None  # a graph exported with batch 1 is run one sample at a time
     run_batch: int | None = None  # faces per session call at most (ModelInfo.cpu_run_batch)
     backend: Any = None  # emoaudit.models.device.Backend: where and how the graph runs
+    output_index: int = 0  # which graph output holds the scores (ModelInfo.output)
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         """(n, n_labels) float32 probabilities in ``info.labels`` order."""
@@ -39,6 +40,9 @@ class LoadedModel:
         else:
             out = self._run(x)
         out = out.reshape(len(x), -1).astype(np.float32, copy=False)
+        if self.info.output_columns is not None:
+            start, stop = self.info.output_columns
+            out = np.ascontiguousarray(out[:, start:stop])
         if out.shape[1] != len(self.info.labels):
             why = f"outputs {out.shape[1]} values per face but {len(self.info.labels)} labels"
             raise ModelError(BAD_MODEL_INPUT.format(name=self.info.name, why=why))
@@ -47,7 +51,7 @@ class LoadedModel:
         return out
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: x})[0]
+        return self.session.run(None, {self.input_name: x})[self.output_index]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -141,6 +145,26 @@ def _loaded(info: ModelInfo, session: Any, *, sha256: str, backend: Any) -> Load
         fixed_batch=batch,
         run_batch=info.cpu_run_batch if backend.device == "cpu" else None,
         backend=backend,
+        output_index=output_index(info, session),
+    )
+
+
+NO_SUCH_OUTPUT = "model '{name}': the graph has no output {which} (outputs: {outputs})"
+
+
+def output_index(info: ModelInfo, session: Any) -> int:
+    """Resolve ModelInfo.output (a name or an index) against the graph's outputs."""
+    if info.output is None:
+        return 0
+    get = getattr(session, "get_outputs", None)
+    names = [o.name for o in get()] if get is not None else []
+    if isinstance(info.output, str) and info.output in names:
+        return names.index(info.output)
+    if isinstance(info.output, int) and 0 <= info.output < max(1, len(names)):
+        return info.output
+    which = repr(info.output) if isinstance(info.output, str) else f"#{info.output}"
+    raise ModelError(
+        NO_SUCH_OUTPUT.format(name=info.name, which=which, outputs=", ".join(names) or "?")
     )
 
 

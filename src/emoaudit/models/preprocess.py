@@ -31,6 +31,8 @@ def prepare_batch(faces: list[np.ndarray], spec: InputSpec) -> np.ndarray:
         _check_face(face, i)
     if spec.resize == "bilinear_tf":
         _prepare_tf(faces, spec, out)
+    elif spec.resize.startswith("pil_"):
+        _prepare_pil(faces, spec, out)
     else:
         _prepare_cv2(faces, spec, out)
     if spec.layout == "NCHW":
@@ -77,6 +79,43 @@ def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> N
         img = _color_then_resize_cv2(rgb[None], spec)[0]
         out[i] = img
     _normalise_into(out, out, spec)
+
+
+def _prepare_pil(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
+    """Pillow's resize on uint8 after the colour conversion, as ``transforms.Resize`` on a PIL
+    image does in torchvision pipelines: shrinking widens the filter (antialiasing), so a large
+    crop is averaged, not sampled. One call per face, then one in-place normalise."""
+    from PIL import Image
+
+    resample = {"pil_bilinear": Image.Resampling.BILINEAR,
+                "pil_bicubic": Image.Resampling.BICUBIC}[spec.resize]  # fmt: skip
+    gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
+    for i, face in enumerate(faces):
+        if face.ndim == 2 and gray_as_is and not spec.pad_square:
+            img = face
+        else:
+            rgb = _as_rgb(face) if face.ndim == 2 else face
+            if spec.pad_square:
+                rgb = pad_square(rgb[None])[0]
+            img = _convert_color(rgb, spec)
+        if img.shape[:2] != (spec.height, spec.width):
+            pil = Image.fromarray(np.ascontiguousarray(img))
+            img = np.asarray(pil.resize((spec.width, spec.height), resample))
+        out[i] = img.reshape(spec.height, spec.width, -1)
+    _normalise_into(out, out, spec)
+
+
+def _convert_color(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 colour conversion of one RGB face, as _color_then_resize_cv2 does it."""
+    import cv2
+
+    if spec.color == "gray":
+        if tuple(spec.gray_weights) == _CV2_GRAY:
+            return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        return np.rint(rgb.astype(np.float32) @ _gray_weights(spec)).clip(0, 255).astype(np.uint8)
+    if spec.color == "bgr":
+        return np.ascontiguousarray(rgb[..., ::-1])
+    return rgb
 
 
 def _prepare_gray_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:

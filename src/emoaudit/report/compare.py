@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
+from emoaudit.analysis.results import RESULTS
 from emoaudit.errors import EmoauditError
 from emoaudit.report import view
-from emoaudit.report.results import RESULTS
 from emoaudit.run.cache import write_text_atomic
 
 COMPARE_JSON = "compare.json"

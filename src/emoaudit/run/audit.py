@@ -1,6 +1,6 @@
 """`emoaudit audit`: resolve the dataset and models, run (or resume), then analyse.
 
-This is the library entry point the CLI calls; it is also what a notebook user would call.
+emoaudit.api.audit (the Python API, which the CLI calls) builds an AuditRequest and runs it here.
 """
 
 from __future__ import annotations
@@ -24,13 +24,24 @@ DUPLICATE_MODEL_NAME = (
     "two --model entries are both named '{name}'; give one a [model] name in its spec so their "
     "rows stay apart"
 )
+RAY_NEEDS_NAMES = (
+    "--executor ray reloads models by name in its actors; model '{name}' (a Python object or "
+    "an http+json API) runs with the local executor"
+)
+SAME_NAME = (
+    "two models are named '{name}'; give each its own name "
+    "(emoaudit.PythonModel(obj, name=...), or [model] name in the API spec)"
+)
+MARGIN_CONFLICT = (
+    "models ask for different face crop margins ({margins}); audit them in separate runs"
+)
 
 
 @dataclass
 class AuditRequest:
     data: Path
     out: Path
-    models: list[str]
+    models: list[Any]  # names, .onnx paths, http+json:URL, or Python model objects
     fmt: str = "auto"
     model_spec: Path | None = None
     conditions: str = "clean"
@@ -81,17 +92,23 @@ def parse_conditions(spec: str) -> list[str]:
 
 
 def load_models(
-    names: list[str], spec: Path | None, *, threads: int | None = None, device: str = "cpu"
+    names: list[Any],
+    spec: Path | None,
+    *,
+    threads: int | None = None,
+    device: str = "cpu",
+    out: Path | None = None,
 ) -> list[Any]:
-    from emoaudit.models.onnx_model import load_model
-
+    """Each entry: a model name or .onnx path, ``http+json:URL`` (answers kept under `out`), or
+    a Python object with ``labels`` and ``predict`` (models/python_model.py)."""
     if not names:
         raise EmoauditError("no model given; pass --model NAME (see `emoaudit models list`)")
-    models = [load_model(name, spec_path=spec, threads=threads, device=device) for name in names]
+    models = [_load_one(m, spec, threads=threads, device=device, out=out) for m in names]
     seen: set[str] = set()
-    for model in models:  # rows are keyed by name: one name for two models would merge them
-        if model.info.name in seen:
-            raise EmoauditError(DUPLICATE_MODEL_NAME.format(name=model.info.name))
+    for model in models:
+        if model.info.name in seen:  # rows are keyed by name: one name would merge two models
+            message = SAME_NAME if hasattr(model, "predict_faces") else DUPLICATE_MODEL_NAME
+            raise EmoauditError(message.format(name=model.info.name))
         seen.add(model.info.name)
     return models
 
@@ -106,6 +123,32 @@ def identical_models(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for rec in records:
         by_sha.setdefault(rec["sha256"], []).append(rec["name"])
     return [{"sha256": sha, "models": names} for sha, names in by_sha.items() if len(names) > 1]
+
+
+def _load_one(
+    model: Any, spec: Path | None, *, threads: int | None, device: str, out: Path | None
+) -> Any:
+    from emoaudit.models.http_json import PREFIX, http_model
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.models.python_model import PythonModel
+
+    if hasattr(model, "predict_faces") and hasattr(model, "info"):
+        return model  # already wrapped: PythonModel(obj, version=...) or an HttpModel
+    if isinstance(model, str | Path) and str(model).startswith(PREFIX):
+        return http_model(str(model), spec_path=spec, out=out)
+    if isinstance(model, str | Path):
+        return load_model(str(model), spec_path=spec, threads=threads, device=device)
+    return PythonModel(model)
+
+
+def crop_margin(models: list[Any]) -> float | None:
+    """The crop margin the models' specs ask for (spec.toml [input] crop_margin), else None
+    (the detector's own). Photos are cropped once per run, so models must agree."""
+    asked = (getattr(m.info, "crop_margin", None) for m in models)
+    margins = {m for m in asked if m is not None}
+    if len(margins) > 1:
+        raise EmoauditError(MARGIN_CONFLICT.format(margins=", ".join(map(str, sorted(margins)))))
+    return margins.pop() if margins else None
 
 
 def run_audit(
@@ -171,9 +214,9 @@ def _run_audit(
     on_progress: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    from emoaudit.analysis.results import RUN_INFO, build_results
     from emoaudit.data import DATASETS
     from emoaudit.data.files import OutsideRoot
-    from emoaudit.report.results import RUN_INFO, build_results
     from emoaudit.run.runner import RunPlan, run_plan
 
     adapter = DATASETS.get(fmt)
@@ -188,9 +231,14 @@ def _run_audit(
     backend = choose_backend(req.device)
     workers = req.workers or default_workers(req.device)
     models = load_models(
-        req.models, req.model_spec, threads=session_threads(workers), device=req.device
-    )
+        req.models, req.model_spec, threads=session_threads(workers), device=req.device,
+        out=req.out,
+    )  # fmt: skip
     conditions = parse_conditions(req.conditions)
+    if req.executor == "ray":
+        for model in models:
+            if hasattr(model, "predict_faces"):
+                raise EmoauditError(RAY_NEEDS_NAMES.format(name=model.info.name))
 
     outside = OutsideRoot(req.data)  # images read from beyond the dataset folder (manifests)
 
@@ -205,9 +253,9 @@ def _run_audit(
         dataset=fmt,
         samples=samples,
         models=models,
-        model_refs=[(name, req.model_spec) for name in req.models],
+        model_refs=[(name, req.model_spec) for name in req.models if isinstance(name, str | Path)],
         conditions=conditions,
-        faces=FaceSettings(detector=req.detector),
+        faces=FaceSettings(detector=req.detector, margin=crop_margin(models)),
         seed=req.seed,
         chunk_size=req.chunk_size,
         batch_size=req.batch_size or default_batch_size(req.device),
@@ -282,9 +330,9 @@ def _run_imported(
     on_progress: Callable[[int], None] | None,
 ) -> dict[str, Any]:
     """The audit of a file of saved outputs: join it to the dataset, then the same analysis."""
+    from emoaudit.analysis.results import RUN_INFO, build_results
     from emoaudit.predictions import PREDICTION_FORMATS
     from emoaudit.predictions.join import import_predictions
-    from emoaudit.report.results import RUN_INFO, build_results
 
     assert req.predictions is not None
     if req.models:

@@ -39,6 +39,9 @@ class Chunk:
     digest: str = ""
     faces: list[np.ndarray | None] = field(default_factory=list)
     decoded: bool = False
+    # (model, condition, sample_id) -> reason, for faces a model could not score (a failed API
+    # request after its retries): such rows get status model_error, never a made-up prediction
+    failures: dict[tuple[str, str, str], str | tuple[str, str]] = field(default_factory=dict)
 
 
 FIRST_CHUNK = 32

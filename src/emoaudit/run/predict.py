@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.data.base import BAD_OUTPUT, OK, UNMAPPED_LABEL
+from emoaudit.data.base import BAD_OUTPUT, MODEL_ERROR, OK, UNMAPPED_LABEL
 from emoaudit.run.chunks import Chunk, decode_slice
 
 LABEL_NOT_EMITTED = "{sample}: label '{label}' is not in the label set of model '{model}'"
@@ -94,8 +94,25 @@ def part_probabilities(
                 )
                 for j in idx
             ]  # fmt: skip
-            out[rows] = infer(model, batch, batch_size=batch_size)
+            if hasattr(model, "predict_faces"):
+                samples = [chunk.samples[start + j] for j in idx]
+                out[rows] = _predict_faces(model, batch, samples=samples, chunk=chunk,
+                                           condition=condition)  # fmt: skip
+            else:
+                out[rows] = infer(model, batch, batch_size=batch_size)
     return probs, ran
+
+
+def _predict_faces(
+    model: Any, faces: list[np.ndarray], *, samples: list, chunk: Chunk, condition: str
+) -> np.ndarray:
+    """Models that take the face crops themselves (Python objects, HTTP APIs: models/
+    python_model.py, models/http_json.py) and may fail per face: a reason (status model_error)
+    or a (status, reason) pair per failed face goes to chunk.failures; their rows stay NaN."""
+    probs, errors = model.predict_faces(faces, samples=samples, condition=condition)
+    for j, reason in errors.items():
+        chunk.failures[(model.info.name, condition, samples[j].sample_id)] = reason
+    return probs
 
 
 def tables(
@@ -130,9 +147,17 @@ def _table(
             reasons[i] = LABEL_NOT_EMITTED.format(
                 sample=s.sample_id, label=s.label, model=model.info.name
             )
+    scored = ran.copy()
+    for i, s in enumerate(samples):
+        failed = chunk.failures.get((model.info.name, condition, s.sample_id))
+        if failed is not None:
+            scored[i] = False
+            if statuses[i] in (OK, UNMAPPED_LABEL):  # a reason, or (status, reason)
+                pair = failed if isinstance(failed, tuple) else (MODEL_ERROR, failed)
+                statuses[i], reasons[i] = pair
     preds: list[str | None] = [None] * len(samples)
-    probs = _drop_non_finite(probs, ran, statuses, reasons, samples=samples, model=model)
-    run_idx = np.flatnonzero(ran & np.isfinite(probs).all(axis=1))
+    probs = _drop_non_finite(probs, scored, statuses, reasons, samples=samples, model=model)
+    run_idx = np.flatnonzero(scored & np.isfinite(probs).all(axis=1))
     if len(run_idx):
         top = np.argmax(probs[run_idx], axis=1)
         for i, k in zip(run_idx.tolist(), top.tolist(), strict=True):

@@ -72,7 +72,7 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
                 chunk_digest=chunk.digest,
                 model_name=model.info.name,
                 model_sha256=model.sha256,
-                input_spec=model.info.input.as_dict(),
+                input_spec=_spec_key(model.info),
                 output=output_key(model.info),
                 condition=condition,
                 seed=plan.seed,
@@ -128,12 +128,27 @@ def unique_sample_ids(samples: Iterable[Any]) -> Iterator[Any]:
         yield sample
 
 
+def _spec_key(info: Any) -> dict:
+    """The input spec plus any output selection (ModelInfo.output_key) for the cache key."""
+    extra = info.output_key() if hasattr(info, "output_key") else {}
+    return {**info.input.as_dict(), **extra}
+
+
 def _prepare(plan: RunPlan, cache: Path, index: int, samples: list):
     """Reader thread: bytes and digest of a chunk, and which of its shards are missing."""
     chunk = read_chunk(index, samples)
     keys = _keys(plan, chunk)
-    missing = [k for k in keys if not shard_path(cache, k[2]).exists()]
+    missing = [k for k in keys if not _complete(shard_path(cache, k[2]))]
     return chunk, keys, missing
+
+
+RETRY_SUFFIX = ".retry"
+
+
+def _complete(path: Path) -> bool:
+    """A shard is reused unless missing or marked for retry (some rows failed in the model,
+    e.g. an API request that ran out of retries: the next run asks again for those rows)."""
+    return path.exists() and not path.with_suffix(RETRY_SUFFIX).exists()
 
 
 def _compute(
@@ -219,8 +234,18 @@ def _work(missing: list) -> list[tuple[Any, str]]:
 
 
 def _write(cache: Path, missing: list, tables: list) -> None:
+    from emoaudit.data.base import MODEL_ERROR
+
     for (_, _, key), table in zip(missing, tables, strict=True):
-        write_table_atomic(shard_path(cache, key), table)
+        path = shard_path(cache, key)
+        marker = path.with_suffix(RETRY_SUFFIX)
+        failed = MODEL_ERROR in set(table.column("status").to_pylist())
+        if failed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        write_table_atomic(path, table)
+        if not failed:
+            marker.unlink(missing_ok=True)
 
 
 def session_threads(workers: int) -> int:

@@ -6,7 +6,7 @@ import warnings
 
 from report_fixtures import make_predictions
 
-from emoaudit.report.results import build_results
+from emoaudit.analysis.results import build_results
 
 
 def test_empty_bootstrap_slices_do_not_leak_numpy_warnings(tmp_path):
