@@ -151,10 +151,86 @@ def audit(
     or numeric column to compare hostile readings at) shape the group tests; `predictions` audits
     a file of saved outputs instead of running `models` (docs/predictions-import.md).
     """
-    from emoaudit.run.audit import AuditRequest, run_audit
+    from emoaudit.run.audit import run_audit
 
     if out is None:
         out = tempfile.mkdtemp(prefix="emoaudit-")
+    req = build_request(**{k: v for k, v in locals().items() if k in REQUEST_OPTIONS})
+    results = run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
+    return Audit(out=Path(out), results=results)
+
+
+def _as_list(models: Any) -> list[Any]:
+    """One model or a list/tuple of them (a model object may itself be iterable)."""
+    return list(models) if isinstance(models, list | tuple) else [models]
+
+
+def _names(groups: str | Iterable[str] | None) -> list[str] | None:
+    """'gender,race' or ['gender', 'race'] (entries may hold commas, as on the command line)."""
+    if groups is None:
+        return None
+    raw = [groups] if isinstance(groups, str) else list(groups)
+    names = [v.strip() for entry in raw for v in str(entry).split(",") if v.strip()]
+    return names or None
+
+
+def _is_interval(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value and "ci_low" in value
+
+
+def _interval(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: value.get(k) for k in INTERVAL_KEYS}
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+REQUEST_OPTIONS = (
+    "data", "models", "groups", "conditions", "out", "format", "model_spec", "detector",
+    "precropped", "seed", "n_resamples", "confidence", "min_group_n", "chunk_size", "batch_size",
+    "workers", "executor", "device", "ray_address", "fps", "reference", "hostile", "given",
+    "predictions", "predictions_format", "model_name", "wait", "provenance_extra",
+)  # fmt: skip
+
+
+def build_request(
+    *,
+    data: str | Path,
+    models: Any,
+    out: str | Path,
+    groups: str | Iterable[str] | None = None,
+    conditions: str = "clean",
+    format: str = "auto",  # noqa: A002 (the CLI's --format)
+    model_spec: str | Path | None = None,
+    detector: str = "blazeface",
+    precropped: bool = False,
+    seed: int = 0,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    min_group_n: int = 30,
+    chunk_size: int = 512,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    device: str = "cpu",
+    ray_address: str | None = None,
+    fps: float | None = None,
+    reference: dict[str, str] | None = None,
+    hostile: Iterable[str] | None = None,
+    given: str | None = None,
+    predictions: str | Path | None = None,
+    predictions_format: str | None = None,
+    model_name: str | None = None,
+    wait: bool = False,
+    provenance_extra: dict[str, Any] | None = None,
+) -> Any:
+    """The AuditRequest `audit` runs: the CLI builds the same one to check every option before
+    it takes the output folder's lock."""
+    from emoaudit.run.audit import AuditRequest
+
     group_options: dict[str, Any] = {"reference": dict(reference or {})}
     if hostile is not None:
         group_options["hostile"] = tuple(hostile)
@@ -188,33 +264,4 @@ def audit(
         model_name=model_name,
         wait=wait,
     )
-    results = run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
-    return Audit(out=Path(out), results=results)
-
-
-def _as_list(models: Any) -> list[Any]:
-    """One model or a list/tuple of them (a model object may itself be iterable)."""
-    return list(models) if isinstance(models, list | tuple) else [models]
-
-
-def _names(groups: str | Iterable[str] | None) -> list[str] | None:
-    """'gender,race' or ['gender', 'race'] (entries may hold commas, as on the command line)."""
-    if groups is None:
-        return None
-    raw = [groups] if isinstance(groups, str) else list(groups)
-    names = [v.strip() for entry in raw for v in str(entry).split(",") if v.strip()]
-    return names or None
-
-
-def _is_interval(value: Any) -> bool:
-    return isinstance(value, dict) and "value" in value and "ci_low" in value
-
-
-def _interval(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: value.get(k) for k in INTERVAL_KEYS}
-
-
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=columns)
+    return req

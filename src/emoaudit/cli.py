@@ -170,38 +170,23 @@ def audit(
     ] = None,
 ) -> None:
     """Run models on a dataset (or import their saved outputs with --predictions); write
-    predictions.parquet, results.json and report.html."""
-    from emoaudit.run.audit import AuditRequest, check_request, run_audit
+    predictions.parquet, results.json and report.html. A thin layer over emoaudit.audit()."""
+    from emoaudit import api
+    from emoaudit.run.audit import check_request
     from emoaudit.run.cache import out_lock
 
-    req = AuditRequest(
-        data=data,
-        out=out,
-        models=_split(model),
-        fmt=fmt,
-        model_spec=model_spec,
-        conditions=conditions,
-        detector=detector,
-        precropped=precropped,
-        seed=seed,
-        groups=_split(groups) or None,
-        n_resamples=resamples,
-        min_group_n=min_group_n,
-        chunk_size=chunk_size,
-        batch_size=batch_size,
-        workers=workers,
-        executor=executor,
-        ray_address=address,
-        device=device,
-        wait=wait,
-        extra={"fps": fps} if fmt == "video" else {},
-        predictions=predictions,
-        predictions_format=predictions_format,
-        model_name=model_name,
-    )
     with user_errors():
-        req.group_options = group_options(reference, hostile, at_equal)
-        check_request(req)  # before the lock: a refused command leaves no folder behind
+        options = dict(
+            out=out, format=fmt, model_spec=model_spec, conditions=conditions,
+            detector=detector, precropped=precropped, seed=seed, groups=_split(groups) or None,
+            n_resamples=resamples, min_group_n=min_group_n, chunk_size=chunk_size,
+            batch_size=batch_size, workers=workers, executor=executor, ray_address=address,
+            device=device, fps=fps if fmt == "video" else None, wait=wait,
+            predictions=predictions, predictions_format=predictions_format,
+            model_name=model_name, **group_options(reference, hostile, at_equal),
+        )  # fmt: skip
+        models = _split(model)
+        check_request(api.build_request(data=data, models=models, **options))
         with out_lock(out, wait=wait):  # held over the reports too: no mixed outputs
             with _progress(quiet, data) as (on_start, on_progress, on_stage):
                 _say_resuming(out, quiet=quiet)
@@ -209,9 +194,10 @@ def audit(
                     from emoaudit.models.device import choose_backend
 
                     typer.echo(choose_backend(device).message(), err=True)
-                results = run_audit(
-                    req, on_start=on_start, on_progress=on_progress, on_stage=on_stage
-                )
+                results = api.audit(
+                    data, models, **options,
+                    on_start=on_start, on_progress=on_progress, on_stage=on_stage,
+                ).results  # fmt: skip
             _write_report(  # after the bar has stopped, so its lines are not drawn over
                 out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
             )
