@@ -39,3 +39,11 @@ def test_ckplus48_classes_by_name_and_subjects(tmp_path):
     assert got["sadness/S011_002_00000020.png"] == ("sad", "S011", "ok")
     assert got["surprise/S022_001_00000030.png"] == ("surprise", "S022", "ok")
     assert all(s.precropped for s in samples)
+
+
+def test_ckplus48_reports_a_linked_folder_instead_of_scoring_it_twice(tmp_path):
+    write_ckplus48(tmp_path)
+    (tmp_path / "happy" / "alias").symlink_to(tmp_path / "anger", target_is_directory=True)
+    got = {s.sample_id: (s.label, s.status) for s in ckplus48.iter_samples(tmp_path)}
+    assert set(got) == set(CKPLUS48_FILES) | {"happy/alias"}  # not happy/alias/S010_004_...
+    assert got["happy/alias"] == ("happy", "unreadable")

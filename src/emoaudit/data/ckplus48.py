@@ -9,13 +9,14 @@ for subject-level resampling. Classes are mapped by folder name; unknown folders
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import UNMAPPED_LABEL, Sample
-from emoaudit.data.files import display_path, first_image, subdirs, walk_images
+from emoaudit.data.base import UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.files import Skipped, display_path, first_image, subdirs, walk_image_paths
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import CANONICAL, canonical
 
@@ -44,8 +45,8 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected="<class>/S*_*_*.png")
         )
     for class_dir in classes:
-        for image in walk_images(class_dir):
-            match = FILE_NAME.match(image.name)
+        for image in walk_image_paths(class_dir):
+            match = FILE_NAME.match(os.path.basename(image))
             sample = Sample(
                 sample_id=display_path(image, root),
                 dataset=NAME,
@@ -55,7 +56,9 @@ def iter_samples(root: Path) -> Iterator[Sample]:
                 path=str(image),
                 precropped=True,
             )
-            if sample.label is None:
+            if isinstance(image, Skipped):  # a link not followed, a folder not listable
+                sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
+            elif sample.label is None:
                 sample.status = UNMAPPED_LABEL
                 sample.reason = errors.UNKNOWN_CLASS_FOLDER.format(
                     path=sample.sample_id, label=class_dir.name, known=", ".join(CANONICAL)
