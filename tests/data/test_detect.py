@@ -99,7 +99,7 @@ def test_undetected_table_says_what_was_tried_and_why(tmp_path):
     wrong.write_text("file,emotion\na.png,happy\n")
     with pytest.raises(DataError) as info:
         detect_format(wrong)
-    assert "manifest (missing column(s) path, label)" in str(info.value)
+    assert "manifest (missing column(s) path)" in str(info.value)
     assert "comma-separated" not in str(info.value)
 
 
