@@ -323,13 +323,13 @@ def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp
         return pd.read_parquet(out / "predictions.parquet"), info
 
     first, info = run(spec)
-    assert info["cache"] == {"shards_cached": 0, "shards_computed": 1}
+    assert info["cache"] == {"shards_cached": 0, "shards_computed": 2}  # 42 rows: 32 + 10
     _, info = run(spec)
-    assert info["cache"] == {"shards_cached": 1, "shards_computed": 0}
+    assert info["cache"] == {"shards_cached": 2, "shards_computed": 0}
 
     reversed_spec = tiny_spec(tmp_path / "reversed.toml", labels=TINY_LABELS[::-1])
     flipped, info = run(reversed_spec)
-    assert info["cache"]["shards_computed"] == 1
+    assert info["cache"]["shards_computed"] == 2
     ok = first.status == "ok"
     mirror = {a: b for a, b in zip(TINY_LABELS, TINY_LABELS[::-1], strict=True)}
     assert flipped[ok].pred.tolist() == first[ok].pred.map(mirror).tolist()
@@ -337,20 +337,20 @@ def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp
     named = tiny_spec(tmp_path / "named.toml", extra="")
     named.write_text('[model]\nname = "tiny-v2"\n' + named.read_text())
     renamed, info = run(named)
-    assert info["cache"]["shards_computed"] == 1
+    assert info["cache"]["shards_computed"] == 2
     assert set(renamed.model) == {"tiny-v2"}
 
     probs = tiny_spec(tmp_path / "probs.toml")
     probs.write_text(probs.read_text().replace('kind = "logits"', 'kind = "probs"'))
     _, info = run(probs)
-    assert info["cache"]["shards_computed"] == 1
+    assert info["cache"]["shards_computed"] == 2
 
     retrained = tmp_path / "retrained"
     retrained.mkdir()
     tiny_onnx(retrained / "tiny.onnx", weights_file="tiny.weights", seed=7)
     (folder / "tiny.weights").write_bytes((retrained / "tiny.weights").read_bytes())
     changed, info = run(spec)
-    assert info["cache"]["shards_computed"] == 1
+    assert info["cache"]["shards_computed"] == 2
     assert changed.model_sha256.iloc[0] != first.model_sha256.iloc[0]
     assert info["models"][0]["sha256"] == changed.model_sha256.iloc[0]
 

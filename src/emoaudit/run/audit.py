@@ -196,6 +196,10 @@ def check_request(req: AuditRequest) -> str:
         raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
     if req.executor == "ray" and req.device != "cpu":
         raise EmoauditError(RAY_NEEDS_CPU)
+    if req.device != "cpu":  # no GPU path is a whole-run problem: say so before the data
+        from emoaudit.models.device import choose_backend
+
+        choose_backend(req.device)
     fmt = resolve_format(req.data, req.fmt)
     parse_conditions(req.conditions)
     if req.groups:
