@@ -59,8 +59,7 @@ USAGE_FOLDERS = {usage: folder for folder, usage in FOLDERS.items()}
 LABEL_CSV_WIDTHS = (1 + len(VOTE_COLUMNS), 2 + len(VOTE_COLUMNS))
 _FACE_BOX = re.compile(r"^\(\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\)$")
 LABEL_CSV_EXPECTED = (
-    "name, optional face box \"(x, y, w, h)\", then 10 vote counts "
-    f"({', '.join(VOTE_COLUMNS)})"
+    f'name, optional face box "(x, y, w, h)", then 10 vote counts ({", ".join(VOTE_COLUMNS)})'
 )
 NO_IMAGE_NAME = (
     "{path}:{line}: no Image name, so generate_training_data.py wrote no PNG for this row"
@@ -202,9 +201,7 @@ def _iter_named(labels: Path, png_root: Path) -> Iterator[Sample]:
     for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED)):
         usage = row["Usage"].strip()
         name = row["Image name"].strip()
-        sample = Sample(
-            sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True
-        )
+        sample = Sample(sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True)
         apply_votes(sample, [row[c] for c in VOTE_COLUMNS], path=labels, line=line)
         folder = USAGE_FOLDERS.get(usage)
         if sample.status == BAD_INPUT:
