@@ -19,6 +19,10 @@ from emoaudit.run.chunks import FaceSettings
 
 EMPTY_RUN = "{path}: the dataset yielded no samples"
 UNKNOWN_EXECUTOR = "unknown executor '{name}'; expected 'local' or 'ray'"
+ALL_BAD = (
+    "{path}: all {n} samples are unusable ({counts}), so nothing was audited; "
+    "first problem: {reason}"
+)
 RAY_NEEDS_CPU = "--executor ray runs on CPU actors; --device cuda is for the local executor"
 
 
@@ -136,6 +140,7 @@ def run_audit(
         raise EmoauditError(UNKNOWN_EXECUTOR.format(name=req.executor))
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
+    check_some_usable(outcome.predictions, data=req.data)
     run_info = {
         "command": " ".join(["emoaudit", *sys.argv[1:]]),
         "started_at": started,
@@ -167,6 +172,36 @@ def run_audit(
         seed=req.seed,
         confidence=req.confidence,
         min_group_n=req.min_group_n,
+    )
+
+
+def check_some_usable(predictions: Path, *, data: Path) -> None:
+    """DataError when every sample is bad_input or unreadable: a whole-input problem (wrong
+    format, wrong folder) that must not pass as an audit with exit 0 and "n/a" everywhere."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from emoaudit.data.base import BAD_INPUT, UNREADABLE
+
+    table = pq.read_table(predictions, columns=["model", "condition", "status", "reason"])
+    if table.num_rows == 0:
+        return
+    first = pc.and_(  # one (model, condition): each sample once
+        pc.equal(table["model"], table["model"][0]),
+        pc.equal(table["condition"], table["condition"][0]),
+    )
+    table = table.filter(first)
+    statuses = set(table["status"].to_pylist())
+    if not statuses <= {BAD_INPUT, UNREADABLE}:
+        return
+    counts = pc.value_counts(table["status"]).to_pylist()
+    raise DataError(
+        ALL_BAD.format(
+            path=data,
+            n=table.num_rows,
+            counts=", ".join(f"{c['counts']} {c['values']}" for c in counts),
+            reason=table["reason"][0].as_py(),
+        )
     )
 
 
