@@ -82,7 +82,8 @@ def test_agreement_block_on_votes():
     out = analyze(synth.predictions(500, votes=True), n_resamples=50)
     ag = out["results"][0]["agreement"]
     assert ag["n_with_votes"] == out["results"][0]["data"]["n_evaluated"]
-    assert set(ag["accuracy_by_agreement"]) == {"unanimous", "majority", "split"}
+    levels = {"unanimous", "majority", "split", "at_least_9_of_10"}
+    assert set(ag["accuracy_by_agreement"]) == levels
     assert 0 < ag["human_single_vs_rest"]["value"] < 1
 
 

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from emoaudit.analysis import metrics as M
-from emoaudit.analysis.agreement import VOTE_PREFIX, human_agreement, vote_categories
+from emoaudit.analysis.agreement import (
+    ORIGINAL_LABEL_COLUMNS,
+    VOTE_PREFIX,
+    human_agreement,
+    original_label_agreement,
+    vote_categories,
+)
 from emoaudit.analysis.bootstrap import (
     AVERAGE_REAL_MIN_ROWS,
     BootstrapSpec,
@@ -20,7 +26,7 @@ from emoaudit.analysis.bootstrap import (
     interval,
 )
 from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_codes, groupings
-from emoaudit.data.base import NO_FACE, OK, STATUSES, UNREADABLE
+from emoaudit.data.base import BAD_INPUT, NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
 SLICE_KEYS = ("dataset", "model", "condition")
@@ -178,7 +184,25 @@ def analyze_slice(
             spec=spec,
             clusters=clusters,
         )
+        out["agreement"]["original_label"] = _original_label(part, cats, spec=spec)
     return out
+
+
+def _original_label(part: pd.DataFrame, cats: list[str], *, spec: BootstrapSpec) -> Any:
+    """FER+'s original FER2013 label against the plurality and the model (agreement.py)."""
+    column = next((c for c in ORIGINAL_LABEL_COLUMNS if c in part), None)
+    if column is None:
+        return None
+    rows = part[part["status"] != BAD_INPUT]
+    return original_label_agreement(
+        votes=rows[[VOTE_PREFIX + c for c in cats]].to_numpy(dtype=np.float64),
+        categories=cats,
+        original=rows[column].to_numpy(dtype=object),
+        pred=rows["pred"].to_numpy(dtype=object),
+        spec=spec,
+        clusters=_subjects(rows),
+        column=column,
+    )
 
 
 def _scalar(res: Resampled, reduce: Any, n: int) -> dict[str, Any]:
