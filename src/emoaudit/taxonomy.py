@@ -67,3 +67,15 @@ def is_known_raw_label(raw: str) -> bool:
 def canonical_order(labels: list[str] | tuple[str, ...]) -> list[str]:
     """Sort canonical labels in CANONICAL order (stable column order in tables and reports)."""
     return sorted(set(labels), key=CANONICAL.index)
+
+
+# Vote categories beside the expressions (FER+: "unknown" and "NF", not a face).
+VOTE_OTHERS = ("unknown", "nf")
+
+
+def vote_category(name: str) -> str | None:
+    """The vote key for a vote column's suffix: a canonical expression (``happiness`` ->
+    ``happy``, as FER+ names its columns), ``unknown`` or ``nf``; None when it is neither, so a
+    caller refuses the column instead of silently treating it as a category of its own."""
+    key = name.strip().lower()
+    return canonical(key) or (key if key in VOTE_OTHERS else None)
