@@ -71,6 +71,9 @@ def audit(
     seed: Annotated[int, typer.Option(help="Seed for perturbations and bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     min_group_n: Annotated[int, typer.Option(help="Smallest group size in disparities.")] = 30,
+    pool_splits: Annotated[
+        bool, typer.Option(help="One result over all splits (default: one per split).")
+    ] = False,
     fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
@@ -109,6 +112,7 @@ def audit(
         groups=_split(groups) or None,
         n_resamples=resamples,
         min_group_n=min_group_n,
+        pool_splits=pool_splits,
         chunk_size=chunk_size,
         batch_size=batch_size,
         workers=workers,
@@ -210,6 +214,7 @@ def report(
     seed: Annotated[int, typer.Option()] = 0,
     resamples: Annotated[int, typer.Option()] = 1000,
     min_group_n: Annotated[int, typer.Option()] = 30,
+    pool_splits: Annotated[bool, typer.Option(help="One result over all splits.")] = False,
     include_examples: Annotated[bool, typer.Option()] = False,
     examples_unblurred: Annotated[bool, typer.Option()] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -227,6 +232,7 @@ def report(
             n_resamples=resamples,
             seed=seed,
             min_group_n=min_group_n,
+            pool_splits=pool_splits,
         )
         _write_report(
             out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred

@@ -158,3 +158,23 @@ def test_analysis_benchmark_table_follows_the_contract_and_builds_results(tmp_pa
         "age",
     }
     assert res["data"]["n_evaluated"] == (df["status"] == "ok").sum()
+
+
+def test_results_are_per_split_and_pooled_only_when_asked():
+    import pandas as pd
+
+    df = synth.predictions(400, seed=5)
+    df["split"] = np.where(np.arange(400) % 2 == 0, "PublicTest", "PrivateTest")
+    out = analyze(df, n_resamples=20)
+    assert [(r["split"], r["data"]["n_rows"]) for r in out["results"]] == [
+        ("PrivateTest", 200), ("PublicTest", 200)
+    ]  # fmt: skip
+    assert out["statistics"]["splits"] == {"pooled": False, "names": ["PrivateTest", "PublicTest"]}
+    public = df[df["split"] == "PublicTest"]
+    acc = (public["pred"] == public["label"])[public["status"] == "ok"].mean()
+    assert out["results"][1]["headline"]["accuracy"]["value"] == pytest.approx(acc)
+    pooled = analyze(df, n_resamples=20, pool_splits=True)
+    assert [(r["split"], r["data"]["n_rows"]) for r in pooled["results"]] == [(None, 400)]
+    assert pooled["statistics"]["splits"]["pooled"] is True
+    no_split = analyze(pd.DataFrame(df.drop(columns="split")), n_resamples=20)
+    assert [r["split"] for r in no_split["results"]] == [None]

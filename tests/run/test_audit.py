@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -157,3 +158,20 @@ def test_chunks_inferred_in_parts_give_the_rows_of_whole_chunks(fer_csv, zoo_hom
     whole = predictions(512, tmp_path / "whole")
     assert len(whole) == 42 * len(MODELS)
     pd.testing.assert_frame_equal(predictions(6, tmp_path / "parts"), whole)  # parts of 4
+
+
+def test_fer2013_folders_keep_public_and_private_test_apart(tmp_path, zoo_home):
+    """Both FER2013 test splits live under test/; results must not pool them."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from dataset_fixtures import write_fer2013_folders
+
+    data = write_fer2013_folders(tmp_path / "fer")
+    out = tmp_path / "out"
+    results = _audit(data, out, models=["fer-mini-xception"], fmt="fer2013-folders")
+    got = {r["split"]: r["data"]["n_rows"] for r in results["results"]}
+    assert got == {"Training": 3, "PublicTest": 1, "PrivateTest": 2, "test": 1}
+    pooled = _audit(data, out, models=["fer-mini-xception"], fmt="fer2013-folders",
+                    pool_splits=True)  # fmt: skip
+    assert [(r["split"], r["data"]["n_rows"]) for r in pooled["results"]] == [(None, 7)]
+    html = (out / "results.json").read_text()
+    assert '"pooled": true' in html

@@ -29,7 +29,9 @@ from emoaudit.analysis.groups import disaggregate, ece_bootstrap_bias, group_cod
 from emoaudit.data.base import BAD_INPUT, NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
-SLICE_KEYS = ("dataset", "model", "condition")
+# One result per slice. Splits are kept apart (a test split and a validation split are two
+# audits, e.g. FER2013 PublicTest and PrivateTest); pool_splits=True merges them (split null).
+SLICE_KEYS = ("dataset", "model", "condition", "split")
 HEADLINE = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa")
 PROBA_METRICS = ("top2_accuracy", "log_loss", "brier", "mean_confidence", "confidence_gap")
 CONTINUOUS = ("valence", "arousal")
@@ -45,18 +47,24 @@ def analyze(
     seed: int = 0,
     min_group_n: int = 30,
     ci_method: str = "percentile",
+    pool_splits: bool = False,
 ) -> dict[str, Any]:
-    """Results for every (dataset, model, condition) slice, plus the statistics block that
-    states how every interval was made."""
+    """Results for every (dataset, model, condition, split) slice, plus the statistics block
+    that states how every interval was made."""
     spec = BootstrapSpec(
         n_resamples=n_resamples, confidence=confidence, seed=seed, ci_method=ci_method
     )
     grouping = groupings(df, groups)
+    splits = sorted(str(s) for s in df["split"].dropna().unique()) if "split" in df else []
+    if pool_splits or "split" not in df:
+        df = df.assign(split=None)
     results = [
         analyze_slice(part, spec=spec, grouping=grouping, min_group_n=min_group_n)
         for _, part in df.groupby(list(SLICE_KEYS), sort=True, dropna=False)
     ]
-    return {"statistics": statistics_block(spec, min_group_n, df), "results": results}
+    stats = statistics_block(spec, min_group_n, df)
+    stats["splits"] = {"pooled": bool(pool_splits), "names": splits}
+    return {"statistics": stats, "results": results}
 
 
 def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) -> dict[str, Any]:

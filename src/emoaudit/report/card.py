@@ -49,9 +49,8 @@ def render_card(results: dict[str, Any]) -> str:
             for k in ("accuracy", "accuracy_end_to_end", "f1_macro", "ece")
         ]
         lines.append(
-            f"| {md(model)} | {md(dataset)} | {acc['n_evaluated']} / {acc['n_total']} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {md(model)} | {md(view.dataset_label(e))} | "
+            f"{acc['n_evaluated']} / {acc['n_total']} | " + " | ".join(cells) + " |"
         )
     lines += ["", "## Who it fails", ""]
     found = False

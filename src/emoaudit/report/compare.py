@@ -90,6 +90,7 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
             "dataset": dataset,
             "model": model,
             "condition": condition,
+            "split": e.get("split"),
             "accuracy": view.metric(e, "accuracy"),
             "accuracy_end_to_end": view.metric(e, "accuracy_end_to_end"),
             "f1_macro": view.metric(e, "f1_macro"),
@@ -104,7 +105,8 @@ def _predictions(dirs: list[Path]) -> Any:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    cols = ["sample_id", "subject_id", "dataset", "model", "condition", "status", "label", "pred"]
+    cols = ["sample_id", "subject_id", "dataset", "split", "model", "condition", "status",
+            "label", "pred"]  # fmt: skip
     frames = []
     for d in dirs:
         path = d / PREDICTIONS
@@ -128,12 +130,17 @@ def paired_tests(
     scored = df[(df["condition"] == "clean") & (df["status"] == "ok") & df["label"].notna()]
     scored = scored[scored["pred"].notna()]
     out = []
-    for dataset, part in scored.groupby("dataset", sort=True):
+    if "split" not in scored:
+        scored = scored.assign(split=None)
+    for (dataset, split), part in scored.groupby(["dataset", "split"], sort=True, dropna=False):
+        split = None if isinstance(split, float) else split  # NaN key: no split
         for a, b in combinations(sorted(part["model"].unique()), 2):
             ra = part[part["model"] == a].set_index("sample_id")
             rb = part[part["model"] == b].set_index("sample_id")
             shared = ra.index.intersection(rb.index).sort_values()
-            row: dict[str, Any] = {"dataset": dataset, "models": [a, b], "n_shared": len(shared)}
+            row: dict[str, Any] = {
+                "dataset": dataset, "split": split, "models": [a, b], "n_shared": len(shared)
+            }  # fmt: skip
             if len(shared) == 0:
                 out.append(row)
                 continue
@@ -183,6 +190,7 @@ def generalisation(
                 "model": r["model"],
                 "trained_on": home,
                 "dataset": r["dataset"],
+                "split": r.get("split"),
                 "domain": domain,
                 "accuracy": r["accuracy"],
             }
@@ -195,7 +203,7 @@ def render_compare(result: dict[str, Any]) -> str:
     from emoaudit.report.html import environment
 
     bars = [
-        (f"{r['model']} on {r['dataset']} ({r['condition']})", r["accuracy"])
+        (f"{r['model']} on {view.dataset_label(r)} ({r['condition']})", r["accuracy"])
         for r in result["matrix"]
     ]
     svg = plots.interval_bars(bars, title="Accuracy by model, dataset and condition")

@@ -18,7 +18,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         acc = view.accounting(e)
         rows.append(
             [
-                dataset,
+                view.dataset_label(e),
                 model,
                 condition,
                 f"{acc['n_evaluated']}/{acc['n_total']}",

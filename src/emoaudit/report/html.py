@@ -130,7 +130,7 @@ def _default_title(results: dict[str, Any]) -> str:
 def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """Everything shown for one (dataset, model) on clean data, plots already drawn."""
     dataset, model, _ = view.key_of(entry)
-    name = f"{model} on {dataset}"
+    name = f"{model} on {view.dataset_label(entry)}"
     conf = view.confusion(entry)
     classes = view.per_class(entry)
     recall = [(lab, row.get("recall")) for lab, row in classes if isinstance(row, dict)]

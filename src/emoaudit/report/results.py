@@ -76,6 +76,7 @@ def build_results(
     seed: int = 0,
     confidence: float = 0.95,
     min_group_n: int = 30,
+    pool_splits: bool = False,
 ) -> dict[str, Any]:
     """Recompute results.json from OUT/predictions.parquet alone (no model is run).
 
@@ -90,7 +91,7 @@ def build_results(
     run_info_path = out_dir / RUN_INFO
     run_info = json.loads(run_info_path.read_text()) if run_info_path.exists() else {}
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
-    analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot)
+    analysis = analyze(df, groups=groups, min_group_n=min_group_n, pool_splits=pool_splits, **boot)
     results = {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(run_info),

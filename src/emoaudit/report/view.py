@@ -61,6 +61,12 @@ def key_of(entry: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def dataset_label(entry: dict[str, Any]) -> str:
+    """The dataset with its split, "fer2013 (PrivateTest)": results are per split."""
+    split = entry.get("split")
+    return str(entry.get("dataset", "")) + (f" ({split})" if split else "")
+
+
 def clean_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in entries(results) if key_of(e)[2] == "clean"]
 

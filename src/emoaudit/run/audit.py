@@ -41,6 +41,7 @@ class AuditRequest:
     n_resamples: int = 1000
     confidence: float = 0.95
     min_group_n: int = 30
+    pool_splits: bool = False  # one result over all splits instead of one per split
     chunk_size: int = 512
     batch_size: int | None = None  # None: 16 on CPU, 256 on a GPU (models.device)
     workers: int | None = None  # None: one per core on CPU, one with a GPU
@@ -172,6 +173,7 @@ def run_audit(
         seed=req.seed,
         confidence=req.confidence,
         min_group_n=req.min_group_n,
+        pool_splits=req.pool_splits,
     )
 
 
