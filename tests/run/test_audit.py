@@ -175,3 +175,23 @@ def test_fer2013_folders_keep_public_and_private_test_apart(tmp_path, zoo_home):
     assert [(r["split"], r["data"]["n_rows"]) for r in pooled["results"]] == [(None, 7)]
     html = (out / "results.json").read_text()
     assert '"pooled": true' in html
+
+
+def test_small_crops_sent_to_the_detector_suggest_precropped(tmp_path, zoo_home):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "crops"
+    rng = np.random.default_rng(0)
+    for i in range(6):  # 48-px noise: no detector finds a face in it
+        path = root / ("happy" if i % 2 else "sad") / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(path)
+    results = _audit(root, tmp_path / "out", models=["fer-mini-xception"], fmt="folders")
+    assert results["warnings"] == [
+        "6 of 6 faces were not found and 100% of the images are at most 64 px: these look "
+        "like face crops already; run again with --precropped to skip detection"
+    ]
+    again = _audit(root, tmp_path / "out2", models=["fer-mini-xception"], fmt="folders",
+                   precropped=True)  # fmt: skip
+    assert again["warnings"] == []

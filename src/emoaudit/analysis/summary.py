@@ -36,6 +36,17 @@ HEADLINE = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_k
 PROBA_METRICS = ("top2_accuracy", "log_loss", "brier", "mean_confidence", "confidence_gap")
 CONTINUOUS = ("valence", "arousal")
 END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE)
+# Below this many subject clusters a clustered bootstrap interval is unreliable (too few units
+# to resample); the slice carries a warning.
+MIN_CLUSTERS = 20
+FEW_CLUSTERS = (
+    "intervals resample only {n} subjects (fewer than {min}): with so few clusters they are "
+    "rough and tend to be too narrow"
+)
+NOT_EMITTED_RULE = (
+    "rows whose label the model cannot output (e.g. contempt for a 7-class model) are left out "
+    "of every statistic for that model, end-to-end accuracy included"
+)
 
 
 def analyze(
@@ -109,6 +120,19 @@ def _subjects(part: pd.DataFrame) -> Any:
     return part["subject_id"].to_numpy(dtype=object)
 
 
+def label_not_emitted(part: pd.DataFrame) -> dict[str, Any]:
+    """Rows left out because the model has no output for their label, counted per label."""
+    emitted = set(_prob_labels(part))
+    labels = part["label"]
+    mask = labels.notna() & ~labels.isin(emitted) if emitted else labels.notna() & False
+    counts = labels[mask].value_counts()
+    return {
+        "rule": NOT_EMITTED_RULE,
+        "n": int(mask.sum()),
+        "by_label": {str(k): int(v) for k, v in sorted(counts.items())},
+    }
+
+
 def accounting(part: pd.DataFrame) -> dict[str, Any]:
     counts = part["status"].value_counts()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
@@ -119,6 +143,7 @@ def accounting(part: pd.DataFrame) -> dict[str, Any]:
         "n_by_status": by_status,
         "n_labelled": int(part["label"].notna().sum()),
         "n_evaluated": int(scored.sum()),
+        "label_not_emitted": label_not_emitted(part),
     }
 
 
@@ -145,6 +170,10 @@ def analyze_slice(
         "n_units": int(res.units.shape[0]) if res.unit == "subject_id" else len(scored),
         "stratified_by": "label" if res.stratified else None,
     }
+    out["warnings"] = []
+    if res.unit == "subject_id" and out["resampling"]["n_units"] < MIN_CLUSTERS:
+        n_units = out["resampling"]["n_units"]
+        out["warnings"].append(FEW_CLUSTERS.format(n=n_units, min=MIN_CLUSTERS))
     n = len(scored)
     out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
     out["per_class"] = per_class(res, labels)
@@ -222,6 +251,9 @@ def end_to_end_accuracy(part: pd.DataFrame, *, spec: BootstrapSpec) -> dict[str,
     """Accuracy over every labelled sample the system was shown: a missed or unreadable face
     counts as wrong (vendors tend to report accuracy on faces found only)."""
     rows = part[part["label"].notna() & part["status"].isin(END_TO_END_STATUSES)]
+    emitted = _prob_labels(part)
+    if emitted:  # a missed face whose label the model cannot output is not its error either
+        rows = rows[rows["label"].isin(emitted)]
     if rows.empty:
         return None
     hit = ((rows["status"] == OK) & (rows["pred"] == rows["label"])).to_numpy(dtype=float)

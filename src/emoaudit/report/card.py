@@ -84,6 +84,7 @@ def render_card(results: dict[str, Any]) -> str:
         f"- Intervals: {md(stats.get('ci_method', 'bootstrap'))} bootstrap, "
         f"{stats.get('n_resamples', '?')} resamples, {stats.get('confidence', 0.95):.0%}, "
         f"seed {stats.get('seed', '?')}; clustered by {md(stats.get('cluster') or 'sample')}.",
+        f"- Faces: {md(_faces(prov))}.",
         f"- Command: `{md(prov.get('command') or prov.get('analysis_command') or 'n/a')}`",
         f"- results.json schema {md(results.get('schema_version', '?'))}; full provenance "
         "(artifact sha256s, dataset digest, versions) is in results.json and report.html.",
@@ -93,9 +94,20 @@ def render_card(results: dict[str, Any]) -> str:
         "- Labels are annotators' judgements; a dataset's people, poses and cameras may not be "
         "those of any deployment.",
         "- Intervals cover sampling uncertainty only.",
+        *[f"- {md(c)}" for c in view.caveats(results)],
         "",
     ]
     return "\n".join(lines)
+
+
+def _faces(prov: dict[str, Any]) -> str:
+    """How faces were found: the detector named, or the crops given by the dataset."""
+    faces = prov.get("faces") or {}
+    if faces.get("precropped"):
+        return "crops given by the dataset (no detector)"
+    if faces.get("detector"):
+        return f"detected by {faces['detector']} (margin {faces.get('margin', '?')})"
+    return "not recorded"
 
 
 def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:

@@ -45,6 +45,8 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     console.print(table)
+    for caveat in view.caveats(results):
+        console.print(Text(f"warning: {caveat}", style="yellow"))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
     if perturbed:
         console.print(

@@ -395,6 +395,7 @@ def limitations(results: dict[str, Any], blocks: list[dict[str, Any]]) -> list[s
     ]
     if (results.get("provenance") or {}).get("demo"):
         notes.insert(0, "This is a demonstration on a handful of photos: it is not evidence.")
+    notes += view.caveats(results)
     for b in blocks:
         n = b["accounting"].get("n_evaluated")
         if isinstance(n, int) and n < 100:

@@ -96,6 +96,7 @@ def build_results(
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(run_info),
         **analysis,
+        "warnings": list(run_info.get("warnings") or []),  # run-level (run/audit.py)
     }
     results.update(_optional_sections(df, boot=boot))
     requests = read_flagging_requests(out_dir)

@@ -67,6 +67,24 @@ def dataset_label(entry: dict[str, Any]) -> str:
     return str(entry.get("dataset", "")) + (f" ({split})" if split else "")
 
 
+def caveats(results: dict[str, Any]) -> list[str]:
+    """One-line caveats this audit earns: run-level warnings (small crops sent to a detector),
+    each clean slice's warnings (few subject clusters) and the rows left out because the model
+    cannot output their label, with their count (analysis/summary.py)."""
+    out = [str(w) for w in results.get("warnings") or []]
+    for e in clean_entries(results):
+        name = f"{key_of(e)[1]} on {dataset_label(e)}"
+        out += [f"{name}: {w}" for w in e.get("warnings") or []]
+        dropped = (e.get("data") or {}).get("label_not_emitted") or {}
+        if dropped.get("n"):
+            labels = ", ".join(f"{n} {lab}" for lab, n in dropped["by_label"].items())
+            out.append(
+                f"{name}: {dropped['n']} rows left out ({labels}): the model cannot output "
+                "that label, so they count in no statistic for it, end-to-end accuracy included."
+            )
+    return out
+
+
 def clean_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in entries(results) if key_of(e)[2] == "clean"]
 

@@ -142,6 +142,7 @@ def run_audit(
     if outcome.n_samples == 0:
         raise DataError(EMPTY_RUN.format(path=req.data))
     check_some_usable(outcome.predictions, data=req.data)
+    run_precropped = req.precropped or bool(adapter.PRECROPPED)
     run_info = {
         "command": " ".join(["emoaudit", *sys.argv[1:]]),
         "started_at": started,
@@ -163,6 +164,7 @@ def run_audit(
             "shards_computed": outcome.n_shards_computed,
         },
         "n_rows": outcome.n_rows,
+        "warnings": run_warnings(outcome.predictions, detected=not run_precropped),
         **req.provenance_extra,
     }
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
@@ -205,6 +207,60 @@ def check_some_usable(predictions: Path, *, data: Path) -> None:
             reason=table["reason"][0].as_py(),
         )
     )
+
+
+SMALL_SIDE = 64  # FER-style crops are 48 px: a face detector finds little to work with
+SMALL_SHARE = 0.5  # "most images" are small
+MISSED_SHARE = 0.05  # "many faces" missed (BlazeFace missed 7% of FER2013 crops)
+SIZE_PROBE = 200  # images whose header is read to estimate the share of small ones
+SMALL_CROPS = (
+    "{missed} of {n} faces were not found and {small:.0%} of the images are at most {side} px: "
+    "these look like face crops already; run again with --precropped to skip detection"
+)
+
+
+def run_warnings(predictions: Path, *, detected: bool) -> list[str]:
+    """Run-level caveats for results.json, the console and the report.
+
+    Small crops sent to a detector: when face detection ran, many faces were missed and most
+    images are tiny, the images are crops already and detection is costing faces for nothing.
+    Only headers of at most SIZE_PROBE images are read (PIL reads the size without decoding).
+    """
+    if not detected:
+        return []
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(predictions, columns=["model", "condition", "status", "path"])
+    if table.num_rows == 0:
+        return []
+    first = pc.and_(
+        pc.equal(table["model"], table["model"][0]), pc.equal(table["condition"], "clean")
+    )
+    rows = table.filter(first)
+    statuses = rows["status"].to_pylist()
+    shown = [s for s in statuses if s in ("ok", "no_face")]
+    missed = statuses.count("no_face")
+    if not shown or missed / len(shown) < MISSED_SHARE:
+        return []
+    paths = [p for p in rows["path"].to_pylist() if p][:SIZE_PROBE]
+    sides = [s for s in (_image_side(p) for p in paths) if s is not None]
+    if not sides:
+        return []
+    small = sum(s <= SMALL_SIDE for s in sides) / len(sides)
+    if small <= SMALL_SHARE:
+        return []
+    return [SMALL_CROPS.format(missed=missed, n=len(shown), small=small, side=SMALL_SIDE)]
+
+
+def _image_side(path: str) -> int | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return max(image.size)
+    except Exception:  # noqa: BLE001 - an unreadable file is already counted as unreadable
+        return None
 
 
 def _model_record(model: Any) -> dict[str, Any]:
