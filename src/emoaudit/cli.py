@@ -62,6 +62,12 @@ def audit(
     detector: Annotated[
         str, typer.Option(help="Face detector for photos: blazeface or haar.")
     ] = "blazeface",
+    protocols: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run alternative preprocessing: 'standard' or e.g. 'resize=area,color=swap'."
+        ),
+    ] = None,
     precropped: Annotated[
         bool, typer.Option(help="Images are face crops already (folders, manifests): no detection.")
     ] = False,
@@ -106,6 +112,7 @@ def audit(
         fmt=fmt,
         model_spec=model_spec,
         conditions=conditions,
+        protocols=protocols,
         detector=detector,
         precropped=precropped,
         seed=seed,

@@ -22,6 +22,7 @@ class InputSpec:
     ``area`` and ``nearest`` are OpenCV's (uint8, half-pixel centres; colour converted first, as
     OpenCV pipelines such as fer do); ``bilinear_tf`` is TensorFlow/tfjs ``resizeBilinear`` without
     half-pixel centres, in float32, resizing before the colour conversion (human, face-api).
+    ``pil`` is Pillow's bilinear on uint8, which antialiases when shrinking (run/protocols.py).
     """
 
     height: int
@@ -33,7 +34,7 @@ class InputSpec:
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     pad_square: bool = False  # zero-pad to a square (centred) before resizing, as face-api does
-    resize: Literal["bilinear", "area", "nearest", "bilinear_tf"] = "bilinear"
+    resize: Literal["bilinear", "area", "nearest", "pil", "bilinear_tf"] = "bilinear"
 
     def as_dict(self) -> dict:
         """Stable, JSON-able description; part of the prediction cache key."""

@@ -35,7 +35,7 @@ _TABLES = {
 _CHOICES = {
     "layout": ("NHWC", "NCHW"),
     "color": ("rgb", "bgr", "gray"),
-    "resize": ("bilinear", "area", "nearest", "bilinear_tf"),
+    "resize": ("bilinear", "area", "nearest", "pil", "bilinear_tf"),
 }
 SPEC_NEEDED = "{path}: an .onnx model needs --model-spec spec.toml (see docs/model-zoo.md)"
 

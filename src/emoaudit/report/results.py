@@ -110,11 +110,16 @@ def build_results(
 
 def _optional_sections(df: Any, *, boot: dict[str, Any]) -> dict[str, Any]:
     from emoaudit.analysis.consistency import consistency_summary
+    from emoaudit.analysis.protocols import protocol_conditions, protocol_summary
     from emoaudit.analysis.robustness import robustness_summary
     from emoaudit.analysis.stability import stability_summary
 
     out: dict[str, Any] = {}
-    conditions = set(df["condition"].unique())
+    protocols = set(protocol_conditions(df))
+    conditions = set(df["condition"].unique()) - protocols
+    if protocols:
+        out["protocols"] = protocol_summary(df, **boot)
+        df = df[~df["condition"].isin(protocols)]  # perturbation sections: perturbations only
     if conditions - {"clean"}:
         out["robustness"] = robustness_summary(df, **boot)
     if conditions - {"clean"} or df["model"].nunique() > 1:

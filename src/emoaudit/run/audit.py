@@ -34,6 +34,7 @@ class AuditRequest:
     fmt: str = "auto"
     model_spec: Path | None = None
     conditions: str = "clean"
+    protocols: str | None = None  # "standard" or "resize=area,color=swap" (run/protocols.py)
     detector: str = "blazeface"
     precropped: bool = False  # the images are face crops already: skip detection
     seed: int = 0
@@ -109,7 +110,13 @@ def run_audit(
     models = load_models(
         req.models, req.model_spec, threads=session_threads(workers), device=req.device
     )
-    conditions = parse_conditions(req.conditions)
+    from emoaudit.run.protocols import face_settings, parse_protocols
+
+    protocols = parse_protocols(req.protocols)
+    conditions = parse_conditions(req.conditions) + protocols
+    variants = tuple(
+        (p, *face) for p in protocols if (face := face_settings(p, detector=req.detector))
+    )
 
     def samples():
         for sample in adapter.iter_samples(req.data, **req.extra):
@@ -123,7 +130,7 @@ def run_audit(
         models=models,
         model_refs=[(name, req.model_spec) for name in req.models],
         conditions=conditions,
-        faces=FaceSettings(detector=req.detector),
+        faces=FaceSettings(detector=req.detector, variants=variants),
         seed=req.seed,
         chunk_size=req.chunk_size,
         batch_size=req.batch_size or default_batch_size(req.device),
@@ -155,6 +162,7 @@ def run_audit(
         },
         "models": [_model_record(m) for m in models],
         "conditions": conditions,
+        "protocols": protocols,
         "faces": plan.faces.key(req.precropped or bool(adapter.PRECROPPED)),
         "seed": req.seed,
         "executor": req.executor,

@@ -37,6 +37,10 @@ class Chunk:
     digest: str = ""
     faces: list[np.ndarray | None] = field(default_factory=list)
     decoded: bool = False
+    # Face protocols (run/protocols.py): condition -> the chunk's faces cropped that way.
+    variants: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
+    # condition -> (detector, margin) of each face protocol; set by the runner from FaceSettings
+    face_variants: dict[str, tuple[str, float | None]] = field(default_factory=dict)
 
 
 def batched(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
@@ -126,6 +130,12 @@ class FaceSettings:
 
     detector: str = "blazeface"
     margin: float | None = None  # None: the detector's own margin
+    # Face protocols: (condition, detector, margin) to crop each photo again with. Not in key():
+    # each protocol is a condition, and the condition is in every shard's key already.
+    variants: tuple[tuple[str, str, float | None], ...] = ()
+
+    def variant_map(self) -> dict[str, tuple[str, float | None]]:
+        return {condition: (det, margin) for condition, det, margin in self.variants}
 
     def key(self, precropped: bool) -> dict:
         if precropped:
@@ -176,13 +186,17 @@ def decode_chunk(
         parts = [range(k, min(k + PHOTOS_PER_TASK, len(samples)))
                  for k in range(0, len(samples), PHOTOS_PER_TASK)]  # fmt: skip
         mapper = pool.map if pool is not None else map
-        crops = mapper(
-            lambda part: _decode_and_crop(
-                [samples[i] for i in part], [content[i] for i in part], faces=faces
-            ),
-            parts,
+        crops = list(
+            mapper(
+                lambda part: _decode_and_crop(
+                    [samples[i] for i in part], [content[i] for i in part], faces=faces
+                ),
+                parts,
+            )
         )
-        images = [face for part in crops for face in part]
+        images = [face for part, _ in crops for face in part]
+        for condition, _, _ in faces.variants:
+            chunk.variants[condition] = [f for _, v in crops for f in v[condition]]
     chunk.faces = images
     chunk.content = []  # bytes are no longer needed; keep memory bounded
     chunk.decoded = True
@@ -209,9 +223,30 @@ def _decoded(sample: Sample, data: bytes | None) -> np.ndarray | None:
 
 def _decode_and_crop(
     samples: list[Sample], content: list[bytes | None], *, faces: FaceSettings
-) -> list[np.ndarray | None]:
+) -> tuple[list[np.ndarray | None], dict[str, list[np.ndarray | None]]]:
     images = [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
-    return _crop_faces(samples, images, faces=faces)
+    variants = {
+        condition: variant_crops(images, detector=detector, margin=margin)
+        for condition, detector, margin in faces.variants
+    }  # before _crop_faces: a face the default detector misses may be found by another
+    return _crop_faces(samples, images, faces=faces), variants
+
+
+def variant_crops(
+    images: list[np.ndarray | None], *, detector: str, margin: float | None
+) -> list[np.ndarray | None]:
+    """Faces as a face protocol finds them: `detector` and `margin` on every decoded image (a
+    given gray crop is searched as RGB); None where no face is found. Statuses are untouched:
+    a protocol's misses are its own (run/predict.py)."""
+    from emoaudit.faces import face_crops
+
+    todo = [i for i, img in enumerate(images) if img is not None]
+    rgb = [gray_to_rgb(images[i]) if images[i].ndim == 2 else images[i] for i in todo]
+    crops = face_crops(rgb, detector=detector, margin=margin)
+    out: list[np.ndarray | None] = [None] * len(images)
+    for i, crop in zip(todo, crops, strict=True):
+        out[i] = crop
+    return out
 
 
 def _crop_faces(
