@@ -59,3 +59,23 @@ def test_faces_only_on_request_and_blurred_by_default(results, tmp_path):
     assert "unblurred" in sharp
     uri = lambda h: re.search(r'src="(data:image/png;base64,[^"]+)"', h).group(1)  # noqa: E731
     assert uri(blurred) != uri(sharp)
+
+
+def test_protocol_section_shows_the_range_sentence_and_paired_differences(results):
+    from emoaudit.report.plots import fmt_interval
+
+    html = render_report(results)
+    section = html[html.index('<section id="protocols"') :]
+    section = section[: section.index("</section>")]
+    for block in results["protocols"]["results"]:
+        assert block["statement"] in section
+        assert f"{block['model']} on synthetic (test)" in section
+        diff = block["protocols"][1]["difference"]
+        assert block["protocols"][1]["protocol"] == "protocol:resize=area"
+        assert fmt_interval(diff) in section
+    assert "No protocols were run" not in section
+    # protocol slices are not perturbations: the robustness table does not list them
+    robustness = html[html.index('<section id="robustness"') :]
+    assert "protocol:resize=area" not in robustness[: robustness.index("</section>")]
+    empty = render_report({"schema_version": "1.0", "provenance": {}})
+    assert "No protocols were run (use --protocols standard)." in empty

@@ -123,7 +123,10 @@ def model_protocols(
                 "difference": interval(d.value[k], d.low[k], d.high[k], n),
             }
         )
-    valued = [(r["accuracy"]["value"], r["protocol"]) for r in rows if r["accuracy"]["value"]]
+    valued = [(r["accuracy"]["value"], r["protocol"]) for r in rows]
+    valued = [(v, name) for v, name in valued if v is not None]
+    lowest = min((v for v, _ in valued), default=None)
+    highest = max((v for v, _ in valued), default=None)
     return {
         "n_samples": n,
         "protocols": rows,
@@ -131,8 +134,9 @@ def model_protocols(
             "lowest": interval(low.value, low.low, low.high, n),
             "highest": interval(high.value, high.low, high.high, n),
             "width": interval(span.value, span.low, span.high, n),
-            "lowest_protocol": min(valued)[1] if valued else None,
-            "highest_protocol": max(valued)[1] if valued else None,
+            # ties go to the earliest in report order: the default first
+            "lowest_protocol": next((n for v, n in valued if v == lowest), None),
+            "highest_protocol": next((n for v, n in valued if v == highest), None),
         },
     }
 
@@ -159,6 +163,10 @@ def statement(block: dict[str, Any]) -> str | None:
         low=rng["lowest"]["value"],
         high=rng["highest"]["value"],
         default=default,
-        low_name=rng["lowest_protocol"],
-        high_name=rng["highest_protocol"],
+        low_name=_named(rng["lowest_protocol"]),
+        high_name=_named(rng["highest_protocol"]),
     )
+
+
+def _named(condition: str | None) -> str:
+    return "the default" if condition == DEFAULT else str(condition)

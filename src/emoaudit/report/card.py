@@ -72,6 +72,12 @@ def render_card(results: dict[str, Any]) -> str:
             )
     if not found:
         lines.append("- No group attributes with enough samples to compare.")
+    protocols = view.protocol_results(results)
+    if protocols:
+        lines += ["", "## Protocol sensitivity", ""]
+        for p in protocols:
+            width = fmt_interval(p["range"]["width"])
+            lines.append(f"- {md(p.get('statement') or p['model'])}; range {width}")
     flags = view.flagging_list(results)
     if flags:
         lines += ["", "## If it were used to flag people", ""]

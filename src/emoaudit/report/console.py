@@ -45,9 +45,13 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
     if (results.get("provenance") or {}).get("demo"):
         console.print(Text("Demonstration, not evidence.", style="bold yellow"))
     console.print(table)
+    for p in view.protocol_results(results):
+        if p.get("statement"):
+            console.print(Text(p["statement"]))
     for caveat in view.caveats(results):
         console.print(Text(f"warning: {caveat}", style="yellow"))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
+    perturbed = {c for c in perturbed if not c.startswith("protocol:")}
     if perturbed:
         console.print(
             f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"

@@ -67,6 +67,17 @@ def dataset_label(entry: dict[str, Any]) -> str:
     return str(entry.get("dataset", "")) + (f" ({split})" if split else "")
 
 
+def protocol_results(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """analysis/protocols.py's per (model, split) blocks, or [] when no protocol was run."""
+    block = results.get("protocols")
+    rows = block.get("results") if isinstance(block, dict) else None
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
+def _is_protocol(condition: str) -> bool:
+    return condition.startswith("protocol:")  # run/protocols.py PREFIX; not a perturbation
+
+
 def caveats(results: dict[str, Any]) -> list[str]:
     """One-line caveats this audit earns: run-level warnings (small crops sent to a detector),
     each clean slice's warnings (few subject clusters) and the rows left out because the model
@@ -240,6 +251,8 @@ def robustness(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, list
             d, m, cond = key_of(e)
             if (d, m) != (dataset, model) or cond == "clean" or ":" not in cond:
                 continue
+            if _is_protocol(cond):
+                continue
             fam, sev = cond.split(":", 1)
             fams.setdefault(fam, []).append((sev, metric(e, "accuracy")))
     for fam in fams:
@@ -267,7 +280,7 @@ def condition_table(results: dict[str, Any], entry: dict[str, Any]) -> list[dict
     rows = []
     for e in entries(results):
         d, m, cond = key_of(e)
-        if (d, m) != (dataset, model) or cond == "clean":
+        if (d, m) != (dataset, model) or cond == "clean" or _is_protocol(cond):
             continue
         rows.append(
             {
