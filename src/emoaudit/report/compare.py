@@ -69,6 +69,7 @@ def compare(
         "matrix": matrix,
         "paired": paired,
         "generalisation": generalisation(matrix, mapping),
+        "protocols": [row for d, res in loaded for row in protocol_rows(d, res)],
         "trained_on": mapping,
     }
     out = Path(out)
@@ -98,6 +99,25 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for e in view.entries(results)
         for dataset, model, condition in [view.key_of(e)]
+    ]
+
+
+def protocol_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each audit's protocol sensitivity (analysis/protocols.py): the accuracy range across
+    protocols per model and split, side by side across audits; the protocol slices themselves
+    are in the matrix as conditions ``protocol:<key>=<value>``."""
+    return [
+        {
+            "source": str(d),
+            "model": p.get("model"),
+            "dataset": p.get("dataset"),
+            "split": p.get("split"),
+            "lowest": p["range"]["lowest"],
+            "highest": p["range"]["highest"],
+            "width": p["range"]["width"],
+            "statement": p.get("statement"),
+        }
+        for p in view.protocol_results(results)
     ]
 
 
