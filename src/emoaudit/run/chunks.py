@@ -225,27 +225,32 @@ def _decode_and_crop(
     samples: list[Sample], content: list[bytes | None], *, faces: FaceSettings
 ) -> tuple[list[np.ndarray | None], dict[str, list[np.ndarray | None]]]:
     images = [_decoded(s, d) for s, d in zip(samples, content, strict=True)]
-    variants = {
-        condition: variant_crops(images, detector=detector, margin=margin)
-        for condition, detector, margin in faces.variants
-    }  # before _crop_faces: a face the default detector misses may be found by another
+    # before _crop_faces: a face the default detector misses may be found by another
+    variants = variant_crops(images, faces.variant_map()) if faces.variants else {}
     return _crop_faces(samples, images, faces=faces), variants
 
 
 def variant_crops(
-    images: list[np.ndarray | None], *, detector: str, margin: float | None
-) -> list[np.ndarray | None]:
-    """Faces as a face protocol finds them: `detector` and `margin` on every decoded image (a
-    given gray crop is searched as RGB); None where no face is found. Statuses are untouched:
-    a protocol's misses are its own (run/predict.py)."""
-    from emoaudit.faces import face_crops
+    images: list[np.ndarray | None], settings: dict[str, tuple[str, float | None]]
+) -> dict[str, list[np.ndarray | None]]:
+    """Faces as each face protocol finds them: condition -> crops by its (detector, margin) on
+    every decoded image (a given gray crop is searched as RGB), None where no face is found.
+
+    Each detector runs once and every margin crops its boxes, so the three margin protocols
+    cost one detection. Statuses are untouched: a protocol's misses are its own
+    (run/predict.py)."""
+    from emoaudit.faces import crop_boxes, detect_batch, detector_margin
 
     todo = [i for i, img in enumerate(images) if img is not None]
     rgb = [gray_to_rgb(images[i]) if images[i].ndim == 2 else images[i] for i in todo]
-    crops = face_crops(rgb, detector=detector, margin=margin)
-    out: list[np.ndarray | None] = [None] * len(images)
-    for i, crop in zip(todo, crops, strict=True):
-        out[i] = crop
+    boxes = {det: detect_batch(rgb, det) for det in dict.fromkeys(d for d, _ in settings.values())}
+    out: dict[str, list[np.ndarray | None]] = {}
+    for condition, (det, margin) in settings.items():
+        m = detector_margin(det) if margin is None else margin
+        crops: list[np.ndarray | None] = [None] * len(images)
+        for i, img, found in zip(todo, rgb, boxes[det], strict=True):
+            crops[i] = crop_boxes(img, found, margin=m)
+        out[condition] = crops
     return out
 
 

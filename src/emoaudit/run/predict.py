@@ -86,10 +86,11 @@ def part_probabilities(
         idx = [j for j, face in enumerate(faces) if face is not None]
         rows = np.asarray(idx, dtype=np.int64) + (start - lo)
         ran[rows] = True
+        found = _protocol_faces_of_batch(chunk, faces, start=start, work=work)
         for (model, condition), out in zip(work, probs, strict=True):
             if is_protocol(condition):  # may find faces the default missed: runs on its own
                 _protocol_batch(
-                    chunk, faces, start=start, offset=start - lo, model=model,
+                    found.get(condition, faces), offset=start - lo, model=model,
                     condition=condition, out=out, batch_size=batch_size,
                 )  # fmt: skip
                 continue
@@ -106,11 +107,32 @@ def part_probabilities(
     return probs, ran
 
 
+def _protocol_faces_of_batch(
+    chunk: Chunk, faces: list[np.ndarray | None], *, start: int, work: list[tuple[Any, str]]
+) -> dict[str, list[np.ndarray | None]]:
+    """The batch's faces under each face protocol in `work`: photos were cropped with the chunk
+    (decode_chunk); given crops, decoded per batch, are searched here, once for every model."""
+    settings = {}
+    for _, condition in work:
+        if is_protocol(condition):
+            # the runner sets face_variants with its detector; blazeface is the CLI default
+            face = chunk.face_variants.get(condition) or face_settings(
+                condition, detector="blazeface"
+            )
+            if face is not None:
+                settings[condition] = face
+    found = {
+        c: chunk.variants[c][start : start + len(faces)] for c in settings if c in chunk.variants
+    }
+    rest = {c: s for c, s in settings.items() if c not in found}
+    if rest:
+        found.update(variant_crops(faces, rest))
+    return found
+
+
 def _protocol_batch(
-    chunk: Chunk,
-    faces: list[np.ndarray | None],
+    found: list[np.ndarray | None],
     *,
-    start: int,
     offset: int,
     model: Any,
     condition: str,
@@ -118,15 +140,8 @@ def _protocol_batch(
     batch_size: int,
 ) -> None:
     """One batch under a protocol (run/protocols.py): the model's input spec as the protocol
-    sets it, and for a face protocol the faces found again its way (rows where it finds none
-    stay NaN and become no_face in the table)."""
-    found = faces
-    face = chunk.face_variants.get(condition) or face_settings(condition, detector="blazeface")
-    if face is not None:
-        if condition in chunk.variants:  # photos: cropped with the chunk (decode_chunk)
-            found = chunk.variants[condition][start : start + len(faces)]
-        else:  # given crops, decoded per batch: detect on the crop itself
-            found = variant_crops(faces, detector=face[0], margin=face[1])
+    sets it, on the faces as the protocol finds them (a face protocol's misses stay NaN and
+    become no_face in the table)."""
     idx = [j for j, f in enumerate(found) if f is not None]
     if idx:
         spec = input_spec(model.info.input, condition)
