@@ -195,3 +195,35 @@ def test_small_crops_sent_to_the_detector_suggest_precropped(tmp_path, zoo_home)
     again = _audit(root, tmp_path / "out2", models=["fer-mini-xception"], fmt="folders",
                    precropped=True)  # fmt: skip
     assert again["warnings"] == []
+
+
+@pytest.mark.parametrize("layout", ["label_csv_12_fields", "new_csv_with_pngs", "both_csvs"])
+def test_ferplus_as_users_have_it_is_audited_not_all_bad(layout, tmp_path, zoo_home):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from dataset_fixtures import write_ferplus, write_ferplus_folders, write_ferplus_named
+
+    root = tmp_path / "ferplus"
+    writers = {
+        "label_csv_12_fields": lambda r: write_ferplus_folders(r, face_box=True),
+        "new_csv_with_pngs": write_ferplus_named,
+        "both_csvs": write_ferplus,
+    }
+    writers[layout](root)
+    results = _audit(root, tmp_path / "out", models=["fer-mini-xception"])
+    assert results["provenance"]["dataset"]["format"] == "ferplus"
+    rows = results["results"]
+    assert sum(r["data"]["n_by_status"]["bad_input"] for r in rows) == 0
+    assert sum(r["data"]["n_evaluated"] for r in rows) >= 2
+    assert all(r["agreement"] is not None for r in rows if r["data"]["n_evaluated"])
+    # contempt (row 5, PrivateTest) cannot come out of a 7-class model: counted, not scored
+    dropped = sum(r["data"]["label_not_emitted"]["n"] for r in rows)
+    assert dropped == (0 if layout == "label_csv_12_fields" else 1)
+    original = [r["agreement"]["original_label"] for r in rows if r.get("agreement")]
+    if layout == "both_csvs":
+        (training,) = [r for r in rows if r["split"] == "Training"]
+        orig = training["agreement"]["original_label"]
+        # rows 0 and 1: plurality neutral/happy, FER2013 codes 6/3 (neutral/happy): 2 of 2
+        assert orig["agrees_with_plurality"]["value"] == 1.0
+        assert orig["agrees_with_plurality"]["n"] == 2 and orig["n_no_expression_plurality"] == 2
+    else:
+        assert all(o is None for o in original)
