@@ -136,8 +136,8 @@ def make_video_predictions(*, seed: int = 0) -> pd.DataFrame:
 def make_results(df: pd.DataFrame, *, demo: bool = False) -> dict:
     from emoaudit.analysis.consistency import consistency_summary
     from emoaudit.analysis.flagging import flagging_analysis
-    from emoaudit.analysis.protocols import protocol_summary
     from emoaudit.analysis.robustness import robustness_summary
+    from emoaudit.analysis.sensitivity import protocol_summary
     from emoaudit.analysis.stability import stability_summary
     from emoaudit.analysis.summary import analyze
 

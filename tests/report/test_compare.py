@@ -77,7 +77,7 @@ def test_missing_results_is_one_line(tmp_path):
 
 
 def test_compare_understands_protocols(tmp_path):
-    from emoaudit.analysis.protocols import protocol_summary
+    from emoaudit.analysis.sensitivity import protocol_summary
     from emoaudit.analysis.summary import analyze
 
     df = make_predictions(n=200)

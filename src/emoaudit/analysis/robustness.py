@@ -223,7 +223,7 @@ def robustness_summary(
     """
     spec = BootstrapSpec(n_resamples=n_resamples, confidence=confidence, seed=seed)
     conditions = [c for c in dict.fromkeys(df["condition"]) if c != CLEAN]
-    conditions = [c for c in conditions if not is_protocol(c)]  # analysis/protocols.py's
+    conditions = [c for c in conditions if not is_protocol(c)]  # analysis/sensitivity.py's
     out: dict[str, Any] = {
         "method": {
             **spec.record(),

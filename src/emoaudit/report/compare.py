@@ -103,7 +103,7 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def protocol_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each audit's protocol sensitivity (analysis/protocols.py): the accuracy range across
+    """Each audit's protocol sensitivity (analysis/sensitivity.py): the accuracy range across
     protocols per model and split, side by side across audits; the protocol slices themselves
     are in the matrix as conditions ``protocol:<key>=<value>``."""
     return [

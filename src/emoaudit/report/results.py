@@ -110,8 +110,8 @@ def build_results(
 
 def _optional_sections(df: Any, *, boot: dict[str, Any]) -> dict[str, Any]:
     from emoaudit.analysis.consistency import consistency_summary
-    from emoaudit.analysis.protocols import protocol_conditions, protocol_summary
     from emoaudit.analysis.robustness import robustness_summary
+    from emoaudit.analysis.sensitivity import protocol_conditions, protocol_summary
     from emoaudit.analysis.stability import stability_summary
 
     out: dict[str, Any] = {}

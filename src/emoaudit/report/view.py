@@ -68,7 +68,7 @@ def dataset_label(entry: dict[str, Any]) -> str:
 
 
 def protocol_results(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """analysis/protocols.py's per (model, split) blocks, or [] when no protocol was run."""
+    """analysis/sensitivity.py's per (model, split) blocks, or [] when no protocol was run."""
     block = results.get("protocols")
     rows = block.get("results") if isinstance(block, dict) else None
     return [r for r in rows or [] if isinstance(r, dict)]

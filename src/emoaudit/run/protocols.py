@@ -3,7 +3,7 @@
 Published accuracies move with preprocessing that papers rarely state (how a face is resized,
 how much margin its crop has, which detector found it, RGB or BGR order, which gray weights).
 `--protocols standard` runs every model once more per protocol below, on the clean images;
-analysis/protocols.py then reports how far each headline number moves: the range across
+analysis/sensitivity.py then reports how far each headline number moves: the range across
 protocols and the paired difference from the default, with intervals.
 
 A protocol is a condition named ``protocol:<key>=<value>``, so it is cached, resumed and stored

@@ -1,4 +1,4 @@
-"""analysis/protocols.py: per-protocol accuracy, paired difference from the default, range."""
+"""analysis/sensitivity.py: per-protocol accuracy, paired difference from the default, range."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emoaudit.analysis.protocols import protocol_summary
+from emoaudit.analysis.sensitivity import protocol_summary
 
 LABELS = ["neutral", "happy", "sad"]
 
