@@ -12,7 +12,7 @@ import numpy as np
 
 from emoaudit.data.base import NO_FACE, OK, UNMAPPED_LABEL
 from emoaudit.run.chunks import Chunk, decode_slice, variant_crops
-from emoaudit.run.protocols import face_settings, input_spec, is_protocol
+from emoaudit.run.protocols import face_settings, input_spec, is_face_protocol, is_protocol
 
 LABEL_NOT_EMITTED = "{sample}: label '{label}' is not in the label set of model '{model}'"
 PROTOCOL_NO_FACE = "{sample}: no face found under {condition}"
@@ -175,7 +175,7 @@ def _table(
     statuses = [s.status for s in samples]
     reasons = [s.reason for s in samples]
     labels = model.info.labels
-    if is_protocol(condition) and face_settings(condition, detector="") is not None:
+    if is_face_protocol(condition):
         ran = _protocol_faces(chunk, condition, probs, statuses, reasons)
     for i, s in enumerate(samples):
         if statuses[i] == OK and s.label is not None and s.label not in labels:

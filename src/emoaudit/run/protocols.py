@@ -56,6 +56,11 @@ def is_protocol(condition: str) -> bool:
     return condition.startswith(PREFIX)
 
 
+def is_face_protocol(condition: str) -> bool:
+    """A protocol that finds faces its own way (margin, detector): its misses are its own."""
+    return is_protocol(condition) and split_protocol(condition)[0] in FACE_KEYS
+
+
 def split_protocol(condition: str) -> tuple[str, str]:
     """``"protocol:resize=area"`` -> ``("resize", "area")``, one-line error when malformed."""
     token = condition[len(PREFIX) :] if is_protocol(condition) else condition
