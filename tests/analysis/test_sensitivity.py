@@ -59,6 +59,16 @@ def test_accuracy_difference_and_range_by_hand():
     assert diff["value"] == pytest.approx(acc("protocol:resize=area")[0] - acc("clean")[0])
     # paired: the same faces lose accuracy, so the interval is narrow and excludes zero
     assert diff["ci_high"] < 0 and diff["ci_high"] - diff["ci_low"] < 0.07
+    from sklearn.metrics import f1_score
+
+    def f1(condition):
+        part = df[(df["condition"] == condition) & (df["status"] == "ok")]
+        return f1_score(part["label"], part["pred"], average="macro")
+
+    for condition, row in rows.items():
+        assert row["f1_macro"]["value"] == pytest.approx(f1(condition))
+        assert row["f1_macro_difference"]["value"] == pytest.approx(f1(condition) - f1("clean"))
+    assert rows["protocol:resize=area"]["f1_macro_difference"]["ci_high"] < 0  # paired, narrow
     rng = block["range"]
     values = [acc(c)[0] for c in rows]
     assert rng["lowest"]["value"] == pytest.approx(min(values))

@@ -1,14 +1,14 @@
 """Protocol sensitivity: how far a model's headline numbers move under equally defensible
 preprocessing (run/protocols.py), with intervals.
 
-Per (model, split): accuracy (over faces scored under that protocol) and end-to-end accuracy
-(every labelled face shown, a missed face counting as wrong) under the default and under every
-protocol; the paired difference of each protocol from the default; and the range across the
-default and all protocols (lowest, highest, and their gap). All of them come from one set of
-resamples of the same samples, so the difference and the range are paired: between-sample
-variance does not enter twice. Samples: every labelled sample of the default (clean) condition
-whose label the model can output, shown to the model (status ok or no_face); subjects are
-resampled when subject ids exist, else samples stratified by label.
+Per (model, split): accuracy and macro F1 (over faces scored under that protocol) and
+end-to-end accuracy (every labelled face shown, a missed face counting as wrong) under the
+default and under every protocol; the paired difference of each protocol from the default; and
+the range of accuracy across the default and all protocols (lowest, highest, and their gap).
+All of them come from one set of resamples of the same samples, so the difference and the range
+are paired: between-sample variance does not enter twice. Samples: every labelled sample of the
+default (clean) condition whose label the model can output, shown to the model (status ok or
+no_face); subjects are resampled when subject ids exist, else samples stratified by label.
 """
 
 from __future__ import annotations
@@ -19,9 +19,16 @@ import numpy as np
 import pandas as pd
 
 from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval
-from emoaudit.analysis.metrics import Features, _div
+from emoaudit.analysis.metrics import (
+    Features,
+    _div,
+    concat_features,
+    confusion_features,
+    f1_macro_from_confusion,
+)
 from emoaudit.data.base import NO_FACE, OK
 from emoaudit.run.protocols import is_protocol, split_protocol
+from emoaudit.taxonomy import CANONICAL
 
 DEFAULT = "clean"
 STATEMENT = (
@@ -61,13 +68,17 @@ def protocol_summary(
     }
 
 
-def _indicators(part: pd.DataFrame, condition: str, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """(scored, hit) per sample in `ids` under `condition`; absent rows are neither."""
+def _indicators(
+    part: pd.DataFrame, condition: str, ids: pd.Index
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scored, hit, prediction or None) per sample in `ids` under `condition`; absent rows
+    are neither scored nor hit."""
     rows = part[part["condition"] == condition].drop_duplicates("sample_id").set_index("sample_id")
     rows = rows.reindex(ids)
     scored = (rows["status"] == OK) & rows["pred"].notna()
     hit = scored & (rows["pred"] == rows["label"])
-    return scored.to_numpy(dtype=float), hit.to_numpy(dtype=float)
+    pred = rows["pred"].where(scored, None).to_numpy(dtype=object)
+    return scored.to_numpy(dtype=float), hit.to_numpy(dtype=float), pred
 
 
 def model_protocols(
@@ -82,14 +93,20 @@ def model_protocols(
         return None
     ids = pd.Index(base["sample_id"])
     names = [DEFAULT, *conditions]
-    cols = []
+    labels = [lab for lab in CANONICAL if lab in emitted]
+    index = {lab: i for i, lab in enumerate(labels)}
+    true = np.array([index[lab] for lab in base["label"]], dtype=np.int64)
+    cols, confusions = [], []
     for condition in names:
-        scored, hit = _indicators(part, condition, ids)
+        scored, hit, pred = _indicators(part, condition, ids)
         cols += [scored, hit]
+        pred_idx = np.array([index.get(x, -1) if x is not None else -1 for x in pred])
+        confusions.append(confusion_features(true, pred_idx, len(labels)))
     n = len(ids)
     values = np.column_stack([np.ones(n), *cols])
     width = values.shape[1]
-    feats = Features(np.broadcast_to(np.arange(width), values.shape).copy(), values, width)
+    counts = Features(np.broadcast_to(np.arange(width), values.shape).copy(), values, width)
+    feats, blocks = concat_features([counts, *confusions])  # one resample drives them all
     subjects = base["subject_id"] if "subject_id" in base else None
     clusters = (
         subjects.to_numpy(dtype=object) if subjects is not None and subjects.notna().any() else None
@@ -103,7 +120,11 @@ def model_protocols(
     def e2e(S: np.ndarray) -> np.ndarray:
         return np.stack([_div(S[..., 2 + 2 * k], S[..., 0], np.nan) for k in range(K)], -1)
 
-    a, e = res.estimate(acc), res.estimate(e2e)
+    def f1(S: np.ndarray) -> np.ndarray:
+        return np.stack([f1_macro_from_confusion(S[..., b]) for b in blocks[1:]], -1)
+
+    a, e, f = res.estimate(acc), res.estimate(e2e), res.estimate(f1)
+    fd = res.estimate(lambda S: f1(S) - f1(S)[..., :1])
     d = res.estimate(lambda S: acc(S) - acc(S)[..., :1])
     span = res.estimate(lambda S: _nan_stat(acc(S), "max") - _nan_stat(acc(S), "min"))
     low = res.estimate(lambda S: _nan_stat(acc(S), "min"))
@@ -121,6 +142,8 @@ def model_protocols(
                 "accuracy": interval(a.value[k], a.low[k], a.high[k], n_scored[k]),
                 "accuracy_end_to_end": interval(e.value[k], e.low[k], e.high[k], n),
                 "difference": interval(d.value[k], d.low[k], d.high[k], n),
+                "f1_macro": interval(f.value[k], f.low[k], f.high[k], n_scored[k]),
+                "f1_macro_difference": interval(fd.value[k], fd.low[k], fd.high[k], n),
             }
         )
     valued = [(r["accuracy"]["value"], r["protocol"]) for r in rows]
