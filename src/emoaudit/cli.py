@@ -101,6 +101,12 @@ def audit(
     detector: Annotated[
         str, typer.Option(help="Face detector for photos: blazeface or haar.")
     ] = "blazeface",
+    protocols: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run alternative preprocessing: 'standard' or e.g. 'resize=area,color=swap'."
+        ),
+    ] = None,
     precropped: Annotated[
         bool,
         typer.Option(
@@ -124,6 +130,9 @@ def audit(
         str,
         typer.Option(help="Compare hostile readings at equal levels of this label or column."),
     ] = "happy",
+    pool_splits: Annotated[
+        bool, typer.Option(help="One result over all splits (default: one per split).")
+    ] = False,
     fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
@@ -183,7 +192,8 @@ def audit(
             batch_size=batch_size, workers=workers, executor=executor, ray_address=address,
             device=device, fps=fps if fmt == "video" else None, wait=wait,
             predictions=predictions, predictions_format=predictions_format,
-            model_name=model_name, **group_options(reference, hostile, at_equal),
+            model_name=model_name, protocols=protocols, pool_splits=pool_splits,
+            **group_options(reference, hostile, at_equal),
         )  # fmt: skip
         models = _split(model)
         check_request(api.build_request(data=data, models=models, **options))
@@ -332,6 +342,9 @@ def report(
         str,
         typer.Option(help="Compare hostile readings at equal levels of this label or column."),
     ] = "happy",
+    pool_splits: Annotated[
+        bool, typer.Option(help="One result over all splits.", metavar=FLAG)
+    ] = False,
     include_examples: Annotated[bool, typer.Option(metavar=FLAG)] = False,
     examples_unblurred: Annotated[bool, typer.Option(metavar=FLAG)] = False,
     pdf: Annotated[
@@ -359,6 +372,7 @@ def report(
                 n_resamples=resamples,
                 seed=seed,
                 min_group_n=min_group_n,
+                pool_splits=pool_splits,
                 **group_options(reference, hostile, at_equal),
             )
             _write_report(

@@ -85,3 +85,15 @@ def canonical_order(labels: list[str] | tuple[str, ...]) -> list[str]:
     non-canonical output values (imported `calm`, `confused`) follow, alphabetically."""
     n = len(CANONICAL)
     return sorted(set(labels), key=lambda x: (CANONICAL.index(x), "") if x in CANONICAL else (n, x))
+
+
+# Vote categories beside the expressions (FER+: "unknown" and "NF", not a face).
+VOTE_OTHERS = ("unknown", "nf")
+
+
+def vote_category(name: str) -> str | None:
+    """The vote key for a vote column's suffix: a canonical expression (``happiness`` ->
+    ``happy``, as FER+ names its columns), ``unknown`` or ``nf``; None when it is neither, so a
+    caller refuses the column instead of silently treating it as a category of its own."""
+    key = name.strip().lower()
+    return canonical(key) or (key if key in VOTE_OTHERS else None)

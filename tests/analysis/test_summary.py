@@ -82,7 +82,8 @@ def test_agreement_block_on_votes():
     out = analyze(synth.predictions(500, votes=True), n_resamples=50)
     ag = out["results"][0]["agreement"]
     assert ag["n_with_votes"] == out["results"][0]["data"]["n_evaluated"]
-    assert set(ag["accuracy_by_agreement"]) == {"unanimous", "majority", "split"}
+    levels = {"unanimous", "majority", "split", "at_least_9_of_10"}
+    assert set(ag["accuracy_by_agreement"]) == levels
     assert 0 < ag["human_single_vs_rest"]["value"] < 1
 
 
@@ -157,3 +158,53 @@ def test_analysis_benchmark_table_follows_the_contract_and_builds_results(tmp_pa
         "age",
     }
     assert res["data"]["n_evaluated"] == (df["status"] == "ok").sum()
+
+
+def test_results_are_per_split_and_pooled_only_when_asked():
+    import pandas as pd
+
+    df = synth.predictions(400, seed=5)
+    df["split"] = np.where(np.arange(400) % 2 == 0, "PublicTest", "PrivateTest")
+    out = analyze(df, n_resamples=20)
+    assert [(r["split"], r["data"]["n_rows"]) for r in out["results"]] == [
+        ("PrivateTest", 200), ("PublicTest", 200)
+    ]  # fmt: skip
+    assert out["statistics"]["splits"] == {"pooled": False, "names": ["PrivateTest", "PublicTest"]}
+    public = df[df["split"] == "PublicTest"]
+    acc = (public["pred"] == public["label"])[public["status"] == "ok"].mean()
+    assert out["results"][1]["headline"]["accuracy"]["value"] == pytest.approx(acc)
+    pooled = analyze(df, n_resamples=20, pool_splits=True)
+    assert [(r["split"], r["data"]["n_rows"]) for r in pooled["results"]] == [(None, 400)]
+    assert pooled["statistics"]["splits"]["pooled"] is True
+    no_split = analyze(pd.DataFrame(df.drop(columns="split")), n_resamples=20)
+    assert [r["split"] for r in no_split["results"]] == [None]
+
+
+def test_labels_the_model_cannot_output_are_counted_and_left_out_of_end_to_end():
+    df = synth.predictions(300, seed=6)  # prob_contempt is all null: a 7-class model
+    contempt = df.index[:20]
+    df.loc[contempt, "label"] = "contempt"
+    df.loc[contempt[:12], "status"] = "unmapped_label"  # what run/predict.py writes
+    df.loc[contempt[12:], ["status", "pred"]] = ["no_face", None]  # missed contempt faces
+    res = analyze(df, n_resamples=20)["results"][0]
+    dropped = res["data"]["label_not_emitted"]
+    assert dropped["n"] == 20 and dropped["by_label"] == {"contempt": 20}
+    assert "cannot output" in dropped["rule"]
+    e2e = df[df["label"] != "contempt"]
+    e2e = e2e[e2e["status"].isin(["ok", "no_face", "unreadable"])]
+    hit = ((e2e["status"] == "ok") & (e2e["pred"] == e2e["label"])).mean()
+    assert res["end_to_end"]["n"] == len(e2e)
+    assert res["end_to_end"]["value"] == pytest.approx(hit)
+
+
+def test_few_subject_clusters_earn_a_warning_and_twenty_do_not():
+    few = analyze(synth.predictions(300, subjects=10), n_resamples=20)["results"][0]
+    assert few["resampling"]["n_units"] == 10
+    assert few["warnings"] == [
+        "intervals resample only 10 subjects (fewer than 20): with so few clusters they are "
+        "rough and tend to be too narrow"
+    ]
+    enough = analyze(synth.predictions(300, subjects=20), n_resamples=20)["results"][0]
+    assert enough["warnings"] == []
+    no_subjects = analyze(synth.predictions(300), n_resamples=20)["results"][0]
+    assert no_subjects["warnings"] == []

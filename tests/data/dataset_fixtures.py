@@ -129,17 +129,41 @@ def write_ferplus(folder: Path, *, lines: list[str] | None = None, fer_rows: int
     return folder
 
 
-def write_ferplus_folders(root: Path) -> Path:
-    """generate_training_data.py output: FER2013Train/label.csv (no header) plus PNGs."""
+def write_ferplus_folders(root: Path, *, face_box: bool = False) -> Path:
+    """generate_training_data.py output: FER2013Train/label.csv (no header) plus PNGs.
+
+    face_box=True writes label.csv as committed in microsoft/FERPlus data/: 12 fields, the
+    second a quoted face box "(0, 0, 48, 48)".
+    """
     train = root / "FER2013Train"
     write_image(train / "fer0000000.png", 200)
     write_image(train / "fer0000001.png", 201)
+    box = '"(0, 0, 48, 48)",' if face_box else ""
     (train / "label.csv").write_text(
-        "fer0000000.png,4,0,0,1,3,2,0,0,0,0\n"
-        "fer0000001.png,0,10,0,0,0,0,0,0,0,0\n"
-        "fer0000009.png,0,10,0,0,0,0,0,0,0,0\n"  # image missing
+        f"fer0000000.png,{box}4,0,0,1,3,2,0,0,0,0\n"
+        f"fer0000001.png,{box}0,10,0,0,0,0,0,0,0,0\n"
+        f"fer0000009.png,{box}0,10,0,0,0,0,0,0,0,0\n"  # image missing
     )
     return root
+
+
+def write_ferplus_named(root: Path) -> Path:
+    """fer2013new.csv plus the PNG folders generate_training_data.py writes, no fer2013.csv.
+
+    PNG names follow FERPLUS_LINES (a counter that skips the row with no Image name, so row k
+    is NOT fer000000k.png from row 3 on); each PNG has pattern(300 + row) so a join by row index
+    instead of by name would show. The row with an empty name has no PNG, as in the real tool.
+    """
+    for k, line in enumerate(FERPLUS_LINES):
+        usage, name = line.split(",")[:2]
+        if name:
+            write_image(root / FERPLUS_FOLDERS[usage] / name, 300 + k)
+    (root / "fer2013new.csv").write_text("\n".join([FERPLUS_HEADER, *FERPLUS_LINES]) + "\n")
+    return root
+
+
+FERPLUS_FOLDERS = {"Training": "FER2013Train", "PublicTest": "FER2013Valid",
+                   "PrivateTest": "FER2013Test"}  # fmt: skip
 
 
 # --- RAF-DB ----------------------------------------------------------------------------------

@@ -82,3 +82,82 @@ def test_ferplus_generated_folder_layout(tmp_path):
     assert samples[2].reason.endswith(
         f"(referenced by {tmp_path / 'FER2013Train' / 'label.csv'}:3)"
     )
+
+
+def test_ferplus_folders_with_face_box_column_as_committed_in_ferplus_data(tmp_path):
+    """microsoft/FERPlus data/*/label.csv: name, "(0, 0, 48, 48)", ten votes (12 fields)."""
+    write_ferplus_folders(tmp_path, face_box=True)
+    samples = list(ferplus.iter_samples(tmp_path))
+    got = [(s.sample_id, s.label, s.status) for s in samples]
+    assert got == [
+        ("FER2013Train/fer0000000.png", "neutral", "ok"),
+        ("FER2013Train/fer0000001.png", "happy", "ok"),
+        ("FER2013Train/fer0000009.png", None, "unreadable"),
+    ]
+    assert samples[0].votes["anger"] == 3
+
+
+def test_ferplus_folders_with_fer2013_csv_beside_them_still_read_the_folders(tmp_path):
+    from dataset_fixtures import write_fer2013
+
+    from emoaudit.data.detect import detect_format
+
+    write_ferplus_folders(tmp_path, face_box=True)
+    write_fer2013(tmp_path)
+    assert detect_format(tmp_path) == "ferplus"
+    assert [s.status for s in ferplus.iter_samples(tmp_path)] == ["ok", "ok", "unreadable"]
+
+
+def test_ferplus_label_csv_of_another_width_is_one_bad_row_naming_what_was_expected(tmp_path):
+    write_ferplus_folders(tmp_path)
+    label_csv = tmp_path / "FER2013Train" / "label.csv"
+    lines = label_csv.read_text().splitlines()
+    lines[1] = "fer0000001.png,(0 0 48 48),0,10,0,0,0,0,0,0,0,0"  # 12 fields, but no face box
+    label_csv.write_text("\n".join(lines) + "\n")
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert [s.status for s in samples] == ["ok", "bad_input", "unreadable"]
+    assert samples[1].reason == f"{label_csv}:2: {ferplus.LABEL_CSV_EXPECTED}"
+
+
+def test_ferplus_new_csv_with_png_folders_joins_through_image_name(tmp_path):
+    from dataset_fixtures import write_ferplus_named
+
+    from emoaudit.data.detect import detect_format
+
+    write_ferplus_named(tmp_path)
+    assert detect_format(tmp_path) == "ferplus"
+    samples = list(ferplus.iter_samples(tmp_path))
+    # same ids as the fer2013.csv join, so the two layouts compare sample by sample
+    assert [s.sample_id for s in samples] == [f"row{k}" for k in range(6)]
+    assert [s.label for s in samples] == ["neutral", "happy", None, None, None, "contempt"]
+    assert [s.status for s in samples] == [
+        "ok", "ok", "unmapped_label", "unmapped_label", "unmapped_label", "ok"
+    ]  # fmt: skip
+    assert samples[2].path is None  # no Image name: no PNG exists
+    # row 3 is fer0000002.png (the counter skipped row 2), in the folder of its Usage
+    assert samples[3].path == str(tmp_path / "FER2013Train" / "fer0000002.png")
+    assert samples[5].path == str(tmp_path / "FER2013Test" / "fer0000004.png")
+    from PIL import Image
+
+    for k in (0, 1, 3, 4, 5):  # each PNG holds the pattern of its own row
+        np.testing.assert_array_equal(np.asarray(Image.open(samples[k].path)), pattern(300 + k))
+
+
+def test_ferplus_new_csv_with_png_folders_missing_png_and_nameless_expression(tmp_path):
+    from dataset_fixtures import FERPLUS_HEADER, write_ferplus_named
+
+    write_ferplus_named(tmp_path)
+    (tmp_path / "FER2013Train" / "fer0000001.png").unlink()
+    labels = tmp_path / "fer2013new.csv"
+    lines = labels.read_text().splitlines()
+    lines.append("Training,,0,9,0,0,0,0,0,0,0,1")  # a happy face with no image name
+    labels.write_text("\n".join(lines) + "\n")
+    assert lines[0] == FERPLUS_HEADER
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert samples[1].status == "unreadable"
+    assert samples[1].reason == (
+        f"{tmp_path / 'FER2013Train' / 'fer0000001.png'}: image file not found "
+        f"(referenced by {labels}:3)"
+    )
+    assert samples[6].status == "unreadable"
+    assert samples[6].reason == ferplus.NO_IMAGE_NAME.format(path=labels, line=8)

@@ -164,3 +164,41 @@ def test_a_folder_or_device_as_an_image_path_is_not_called_missing(tmp_path):
         f"{tmp_path / 'img'}: not a regular file (a folder or device; referenced by {path}:2)"
     )
     assert samples[1].reason.startswith("/dev/null: not a regular file")
+
+
+FERPLUS_VOTE_NAMES = [
+    "votes_neutral", "votes_happiness", "votes_surprise", "votes_sadness", "votes_anger",
+    "votes_disgust", "votes_fear", "votes_contempt", "votes_unknown", "votes_NF",
+]  # fmt: skip
+
+
+def _vote_manifest(tmp_path, names):
+    write_image(tmp_path / "a.png", 1)
+    path = tmp_path / "m.csv"
+    votes = ["1", "7", "0", "2", "0", "0", "0", "0", "0", "0"][: len(names)]
+    path.write_text(
+        ",".join(["path", "label", *names]) + "\n" + ",".join(["a.png", "happy", *votes]) + "\n"
+    )
+    return path
+
+
+def test_manifest_vote_columns_with_ferplus_names_map_through_the_taxonomy(tmp_path):
+    path = _vote_manifest(tmp_path, FERPLUS_VOTE_NAMES)
+    (sample,) = manifest.iter_samples(path)
+    assert sample.votes == {
+        "neutral": 1, "happy": 7, "surprise": 0, "sad": 2, "anger": 0, "disgust": 0,
+        "fear": 0, "contempt": 0, "unknown": 0, "nf": 0,
+    }  # fmt: skip
+    assert not any(k.startswith("votes") for k in sample.attributes)
+
+
+def test_manifest_unknown_or_duplicate_vote_column_is_refused_in_one_line(tmp_path):
+    path = _vote_manifest(tmp_path, ["votes_neutral", "votes_joyful"])
+    with pytest.raises(DataError) as err:
+        list(manifest.iter_samples(path))
+    assert str(err.value) == manifest.UNKNOWN_VOTE_COLUMN.format(
+        path=path, column="votes_joyful", known=manifest.VOTE_KNOWN
+    )
+    path = _vote_manifest(tmp_path, ["votes_happy", "votes_happiness"])
+    with pytest.raises(DataError, match="'votes_happy' and 'votes_happiness' both count 'happy'"):
+        list(manifest.iter_samples(path))

@@ -89,6 +89,18 @@ def make_predictions(*, seed: int = 0, n: int = 240, evil: bool = False) -> pd.D
                     dataset=dataset,
                 )
             )
+        parts.append(  # a protocol (run/protocols.py): the report's protocol section
+            _rows(
+                rng,
+                n=n,
+                model=name,
+                condition="protocol:resize=area",
+                accuracy=acc - 0.05,
+                labels=labels,
+                groups=groups,
+                dataset=dataset,
+            )
+        )
         parts.append(
             _rows(
                 rng,
@@ -125,6 +137,7 @@ def make_results(df: pd.DataFrame, *, demo: bool = False) -> dict:
     from emoaudit.analysis.consistency import consistency_summary
     from emoaudit.analysis.flagging import flagging_analysis
     from emoaudit.analysis.robustness import robustness_summary
+    from emoaudit.analysis.sensitivity import protocol_summary
     from emoaudit.analysis.stability import stability_summary
     from emoaudit.analysis.summary import analyze
 
@@ -138,6 +151,7 @@ def make_results(df: pd.DataFrame, *, demo: bool = False) -> dict:
         },
         **analyze(df, **kw, min_group_n=10),  # small fixture: directional rates need 10 rows
         "robustness": robustness_summary(df, **kw),
+        "protocols": protocol_summary(df, **kw),
         "consistency": consistency_summary(df, **kw),
         "stability": stability_summary(make_video_predictions(), **kw),
     }

@@ -79,3 +79,21 @@ def test_card_opens_with_the_executive_summary(results):
     assert card.index("## Summary") < card.index("## Headline results")
     assert "    1. resolution 5 \\(face 16 px wide\\)" in card
     assert "guessing among 7 labels" in card
+
+
+def test_card_names_the_detector_and_states_exclusions_and_warnings(results):
+    from emoaudit.report.card import render_card
+
+    doc = {**results, "provenance": {**results["provenance"], "faces": {"detector": "haar",
+           "margin": 0.2}}, "warnings": ["3 of 40 faces were not found"]}  # fmt: skip
+    entry = doc["results"][0]
+    doc["results"] = [{**entry, "warnings": ["intervals resample only 9 subjects"],
+                       "data": {**entry["data"], "label_not_emitted": {
+                           "rule": "r", "n": 7, "by_label": {"contempt": 7}}}}]  # fmt: skip
+    text = render_card(doc)
+    assert f"- Faces: {md('detected by haar (margin 0.2)')}." in text
+    assert "- 3 of 40 faces were not found" in text
+    assert "intervals resample only 9 subjects" in text
+    assert md("7 rows left out (7 contempt): the model cannot output that label") in text
+    doc["provenance"]["faces"] = {"precropped": True}
+    assert md("crops given by the dataset (no detector)") in render_card(doc)

@@ -109,3 +109,26 @@ def test_one_model_audited_in_two_folders_is_two_entries(two_audits, tmp_path):
     scored = df[(df.status == "ok") & df.label.notna() & df.pred.notna()]
     assert pair["n_shared"] == len(scored)
     assert 1.0 in pair["accuracy"]
+
+
+def test_compare_understands_protocols(tmp_path):
+    from emoaudit.analysis.sensitivity import protocol_summary
+    from emoaudit.analysis.summary import analyze
+
+    df = make_predictions(n=200)
+    df = df[df["condition"].isin(["clean", "protocol:resize=area"])]
+    path = tmp_path / "a"
+    path.mkdir()
+    df.to_parquet(path / "predictions.parquet")
+    res = {"schema_version": "1.0", "provenance": {}, **analyze(df, n_resamples=RESAMPLES),
+           "protocols": protocol_summary(df, n_resamples=RESAMPLES)}  # fmt: skip
+    (path / "results.json").write_text(json.dumps(res))
+    out = compare([path], out=tmp_path / "out", n_resamples=RESAMPLES)
+    conditions = {(r["model"], r["condition"]) for r in out["matrix"]}
+    assert ("model-a", "protocol:resize=area") in conditions
+    assert [r["model"] for r in out["protocols"]] == ["model-a", "model-b"]
+    first = res["protocols"]["results"][0]
+    assert out["protocols"][0]["width"] == first["range"]["width"]
+    assert all(p["condition"] == "clean" for p in out["paired"] if "condition" in p)
+    html = (tmp_path / "out" / "compare.html").read_text()
+    assert "Protocol sensitivity" in html and "No audit here was run" not in html

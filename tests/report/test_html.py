@@ -104,3 +104,23 @@ def test_method_notes_read_as_sentences():
     notes = ["Undefined values are null.", "Equal-mass bins hold equal counts."]
     assert cell(notes) == "Undefined values are null. Equal-mass bins hold equal counts."
     assert cell(["a", "b"]) == "a, b"
+
+
+def test_protocol_section_shows_the_range_sentence_and_paired_differences(results):
+    from emoaudit.report.plots import fmt_interval
+
+    html = render_report(results)
+    section = html[html.index('<section id="protocols"') :]
+    section = section[: section.index("</section>")]
+    for block in results["protocols"]["results"]:
+        assert block["statement"] in section
+        assert f"{block['model']} on synthetic (test)" in section
+        diff = block["protocols"][1]["difference"]
+        assert block["protocols"][1]["protocol"] == "protocol:resize=area"
+        assert fmt_interval(diff) in section
+    assert "No protocols were run" not in section
+    # protocol slices are not perturbations: the robustness table does not list them
+    robustness = html[html.index('<section id="robustness"') :]
+    assert "protocol:resize=area" not in robustness[: robustness.index("</section>")]
+    empty = render_report({"schema_version": "1.0", "provenance": {}})
+    assert "No protocols were run (use --protocols standard)." in empty

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -412,3 +413,72 @@ def test_unknown_groups_are_refused_before_any_inference(fer_csv, tmp_path):
     results = _audit(manifest, out, models=["fer-mini-xception"], groups=["gender"],
                      precropped=True, min_group_n=1)  # fmt: skip
     assert results["results"][0]["data"]["n_rows"] == 6
+
+
+def test_fer2013_folders_keep_public_and_private_test_apart(tmp_path, zoo_home):
+    """Both FER2013 test splits live under test/; results must not pool them."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from dataset_fixtures import write_fer2013_folders
+
+    data = write_fer2013_folders(tmp_path / "fer")
+    out = tmp_path / "out"
+    results = _audit(data, out, models=["fer-mini-xception"], fmt="fer2013-folders")
+    got = {r["split"]: r["data"]["n_rows"] for r in results["results"]}
+    assert got == {"Training": 3, "PublicTest": 1, "PrivateTest": 2, "test": 1}
+    pooled = _audit(data, out, models=["fer-mini-xception"], fmt="fer2013-folders",
+                    pool_splits=True)  # fmt: skip
+    assert [(r["split"], r["data"]["n_rows"]) for r in pooled["results"]] == [(None, 7)]
+    html = (out / "results.json").read_text()
+    assert '"pooled": true' in html
+
+
+def test_small_crops_sent_to_the_detector_suggest_precropped(tmp_path, zoo_home):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "crops"
+    rng = np.random.default_rng(0)
+    for i in range(6):  # 48-px noise: no detector finds a face in it
+        path = root / ("happy" if i % 2 else "sad") / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(path)
+    results = _audit(root, tmp_path / "out", models=["fer-mini-xception"], fmt="folders")
+    assert results["warnings"] == [
+        "6 of 6 faces were not found and 100% of the images are at most 64 px: these look "
+        "like face crops already; run again with --precropped to skip detection"
+    ]
+    again = _audit(root, tmp_path / "out2", models=["fer-mini-xception"], fmt="folders",
+                   precropped=True)  # fmt: skip
+    assert again["warnings"] == []
+
+
+@pytest.mark.parametrize("layout", ["label_csv_12_fields", "new_csv_with_pngs", "both_csvs"])
+def test_ferplus_as_users_have_it_is_audited_not_all_bad(layout, tmp_path, zoo_home):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from dataset_fixtures import write_ferplus, write_ferplus_folders, write_ferplus_named
+
+    root = tmp_path / "ferplus"
+    writers = {
+        "label_csv_12_fields": lambda r: write_ferplus_folders(r, face_box=True),
+        "new_csv_with_pngs": write_ferplus_named,
+        "both_csvs": write_ferplus,
+    }
+    writers[layout](root)
+    results = _audit(root, tmp_path / "out", models=["fer-mini-xception"])
+    assert results["provenance"]["dataset"]["format"] == "ferplus"
+    rows = results["results"]
+    assert sum(r["data"]["n_by_status"]["bad_input"] for r in rows) == 0
+    assert sum(r["data"]["n_evaluated"] for r in rows) >= 2
+    assert all(r["agreement"] is not None for r in rows if r["data"]["n_evaluated"])
+    # contempt (row 5, PrivateTest) cannot come out of a 7-class model: counted, not scored
+    dropped = sum(r["data"]["label_not_emitted"]["n"] for r in rows)
+    assert dropped == (0 if layout == "label_csv_12_fields" else 1)
+    original = [r["agreement"]["original_label"] for r in rows if r.get("agreement")]
+    if layout == "both_csvs":
+        (training,) = [r for r in rows if r["split"] == "Training"]
+        orig = training["agreement"]["original_label"]
+        # rows 0 and 1: plurality neutral/happy, FER2013 codes 6/3 (neutral/happy): 2 of 2
+        assert orig["agrees_with_plurality"]["value"] == 1.0
+        assert orig["agrees_with_plurality"]["n"] == 2 and orig["n_no_expression_plurality"] == 2
+    else:
+        assert all(o is None for o in original)

@@ -16,9 +16,16 @@ import pandas as pd
 
 from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval
 from emoaudit.analysis.metrics import EPS, Features, _div
+from emoaudit.taxonomy import CANONICAL
 
 VOTE_PREFIX = "votes_"
 LEVELS = ("unanimous", "majority", "split")
+# A subset papers report beside the three disjoint levels: top category holds >= 90% of the
+# votes (9 or 10 of FER+'s ten). It overlaps `unanimous` and `majority`.
+HIGH_AGREEMENT = "at_least_9_of_10"
+HIGH_AGREEMENT_SHARE = 0.9
+# The label a dataset had before re-annotation (FER+ keeps FER2013's as attr_fer2013_label).
+ORIGINAL_LABEL_COLUMNS = ("attr_fer2013_label",)
 COLUMNS = (
     "n",
     "hit_label",
@@ -29,7 +36,7 @@ COLUMNS = (
     "model_vs_rest",
     "has_ce",
     "ce",
-    *[f"{lvl}_{x}" for lvl in LEVELS for x in ("n", "hit")],
+    *[f"{lvl}_{x}" for lvl in (*LEVELS, HIGH_AGREEMENT) for x in ("n", "hit")],
 )
 
 
@@ -104,6 +111,9 @@ def row_features(
     for i, lvl in enumerate(LEVELS):
         cols[f"{lvl}_n"] = (level == i).astype(float)
         cols[f"{lvl}_hit"] = ((level == i) & (pred == label)).astype(float)
+    high = share >= HIGH_AGREEMENT_SHARE - 1e-9
+    cols[f"{HIGH_AGREEMENT}_n"] = high.astype(float)
+    cols[f"{HIGH_AGREEMENT}_hit"] = (high & (pred == label)).astype(float)
     vals = np.column_stack([cols[c] for c in COLUMNS]) * has_votes[:, None]
     codes = np.broadcast_to(np.arange(len(COLUMNS)), vals.shape).copy()
     return Features(codes, vals, len(COLUMNS))
@@ -157,13 +167,73 @@ def human_agreement(
         "model_vs_rest": ratio("model_vs_rest", "n"),
         "model_minus_human": diff(),
         "cross_entropy_vs_votes": ratio("ce", "has_ce") if proba is not None else None,
-        "accuracy_by_agreement": {lvl: ratio(f"{lvl}_hit", f"{lvl}_n") for lvl in LEVELS},
+        "accuracy_by_agreement": {
+            lvl: ratio(f"{lvl}_hit", f"{lvl}_n") for lvl in (*LEVELS, HIGH_AGREEMENT)
+        },
         "definitions": {
             "unanimous": "every vote for one category",
+            HIGH_AGREEMENT: "top category has at least 90% of the votes (9 or 10 of FER+'s "
+            "ten); overlaps unanimous and majority",
             "majority": "top category has more than half of the votes",
             "split": "no category has more than half of the votes",
             "plurality": "the unique most-voted category; tied rows are excluded and counted",
             "human_single_vs_rest": "expected agreement of one random annotator with the "
             "plurality of the others (ties: fractional credit)",
         },
+    }
+
+
+def original_label_agreement(
+    *,
+    votes: np.ndarray,
+    categories: list[str],
+    original: np.ndarray,
+    pred: np.ndarray,
+    spec: BootstrapSpec,
+    clusters: Any = None,
+    column: str,
+) -> dict[str, Any] | None:
+    """How often a dataset's original label (FER2013's, before FER+ re-annotated it) matches
+    the annotators' plurality, and the model's accuracy against that original label.
+
+    With FER+ the reported `label` IS the plurality, so without this block the original label
+    would feed no statistic. Rows: every row with votes and an original label (whatever the
+    model did with it), so `agrees_with_plurality` is the same for every model; the plurality
+    is the unique most-voted category, and a row whose plurality is not an expression
+    (unknown, NF) or is tied is left out of that ratio and counted. `accuracy_vs_original`
+    takes every such row the model predicted.
+    """
+    V = np.nan_to_num(np.asarray(votes, dtype=np.float64))
+    original = np.asarray(original, dtype=object)
+    pred = np.asarray(pred, dtype=object)
+    keep = (V.sum(1) > 0) & np.array([isinstance(x, str) and x != "" for x in original])
+    if not keep.any():
+        return None
+    V, original, pred = V[keep], original[keep], pred[keep]
+    plural = _unique_argmax(V)
+    plural_label = np.array([categories[i] if i >= 0 else None for i in plural], dtype=object)
+    has_plural = np.array([p is not None and p in CANONICAL for p in plural_label])
+    has_pred = np.array([isinstance(p, str) for p in pred])
+    vals = np.column_stack(
+        [
+            has_plural,
+            has_plural & (original == plural_label),
+            has_pred,
+            has_pred & (pred == original),
+        ]
+    ).astype(float)
+    codes = np.broadcast_to(np.arange(4), vals.shape).copy()
+    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep]
+    res = Resampled(Features(codes, vals, 4), spec=spec, strata=original, clusters=cl)
+
+    def ratio(num: int, den: int) -> dict[str, Any]:
+        e = res.estimate(lambda S: _div(S[..., num], S[..., den], np.nan))
+        return interval(e.value, e.low, e.high, res.total[den])
+
+    return {
+        "column": column,
+        "n_rows": int(keep.sum()),
+        "n_no_expression_plurality": int(keep.sum() - res.total[0]),
+        "agrees_with_plurality": ratio(1, 0),
+        "accuracy_vs_original": ratio(3, 2),
     }

@@ -94,6 +94,7 @@ def build_results(
     seed: int = 0,
     confidence: float = 0.95,
     min_group_n: int = 30,
+    pool_splits: bool = False,
     **group_options: Any,
 ) -> dict[str, Any]:
     """Recompute results.json from OUT/predictions.parquet alone (no model is run).
@@ -111,11 +112,15 @@ def build_results(
     run_info = json.loads(run_info_path.read_text()) if run_info_path.exists() else {}
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
     with quiet_empty_slices():
-        analysis = analyze(df, groups=groups, min_group_n=min_group_n, **boot, **group_options)
+        analysis = analyze(
+            df, groups=groups, min_group_n=min_group_n, pool_splits=pool_splits, **boot,
+            **group_options,
+        )  # fmt: skip
         results = {
             "schema_version": SCHEMA_VERSION,
             "provenance": provenance(run_info),
             **analysis,
+            "warnings": list(run_info.get("warnings") or []),  # run-level (run/audit.py)
         }
         results.update(_optional_sections(df, boot=boot))
         by_group = _group_consistency(df, boot=boot, groups=groups, min_group_n=min_group_n)
@@ -134,10 +139,15 @@ def build_results(
 def _optional_sections(df: Any, *, boot: dict[str, Any]) -> dict[str, Any]:
     from emoaudit.analysis.consistency import consistency_summary
     from emoaudit.analysis.robustness import robustness_summary
+    from emoaudit.analysis.sensitivity import protocol_conditions, protocol_summary
     from emoaudit.analysis.stability import stability_summary
 
     out: dict[str, Any] = {}
-    conditions = set(df["condition"].unique())
+    protocols = set(protocol_conditions(df))
+    conditions = set(df["condition"].unique()) - protocols
+    if protocols:
+        out["protocols"] = protocol_summary(df, **boot)
+        df = df[~df["condition"].isin(protocols)]  # perturbation sections: perturbations only
     if conditions - {"clean"}:
         out["robustness"] = robustness_summary(df, **boot)
     if conditions - {"clean"} or df["model"].nunique() > 1:

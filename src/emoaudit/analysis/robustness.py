@@ -34,6 +34,7 @@ from emoaudit.analysis.metrics import (
     ece_from_bins,
 )
 from emoaudit.data.base import OK
+from emoaudit.run.protocols import is_protocol
 
 CLEAN = "clean"
 
@@ -222,6 +223,7 @@ def robustness_summary(
     """
     spec = BootstrapSpec(n_resamples=n_resamples, confidence=confidence, seed=seed)
     conditions = [c for c in dict.fromkeys(df["condition"]) if c != CLEAN]
+    conditions = [c for c in conditions if not is_protocol(c)]  # analysis/sensitivity.py's
     out: dict[str, Any] = {
         "method": {
             **spec.record(),

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from emoaudit.analysis import metrics as M
-from emoaudit.analysis.agreement import VOTE_PREFIX, human_agreement, vote_categories
+from emoaudit.analysis.agreement import (
+    ORIGINAL_LABEL_COLUMNS,
+    VOTE_PREFIX,
+    human_agreement,
+    original_label_agreement,
+    vote_categories,
+)
 from emoaudit.analysis.bootstrap import (
     AVERAGE_REAL_MIN_ROWS,
     BootstrapSpec,
@@ -31,14 +37,27 @@ from emoaudit.analysis.groups import (
 )
 from emoaudit.analysis.label_free import GIVEN, HOSTILE, label_free
 from emoaudit.analysis.label_order import label_order_check
-from emoaudit.data.base import BAD_OUTPUT, NO_FACE, OK, STATUSES, UNREADABLE
+from emoaudit.data.base import BAD_INPUT, BAD_OUTPUT, NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
-SLICE_KEYS = ("dataset", "model", "condition")
+# One result per slice. Splits are kept apart (a test split and a validation split are two
+# audits, e.g. FER2013 PublicTest and PrivateTest); pool_splits=True merges them (split null).
+SLICE_KEYS = ("dataset", "model", "condition", "split")
 HEADLINE = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa")
 PROBA_METRICS = ("top2_accuracy", "log_loss", "brier", "mean_confidence", "confidence_gap")
 CONTINUOUS = ("valence", "arousal")
 END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE, BAD_OUTPUT)  # a model that answers NaN missed
+# Below this many subject clusters a clustered bootstrap interval is unreliable (too few units
+# to resample); the slice carries a warning.
+MIN_CLUSTERS = 20
+FEW_CLUSTERS = (
+    "intervals resample only {n} subjects (fewer than {min}): with so few clusters they are "
+    "rough and tend to be too narrow"
+)
+NOT_EMITTED_RULE = (
+    "rows whose label the model cannot output (e.g. contempt for a 7-class model) are left out "
+    "of every statistic for that model, end-to-end accuracy included"
+)
 
 
 def analyze(
@@ -53,9 +72,10 @@ def analyze(
     reference: dict[str, str] | None = None,
     hostile: tuple[str, ...] = HOSTILE,
     given: str = GIVEN,
+    pool_splits: bool = False,
 ) -> dict[str, Any]:
-    """Results for every (dataset, model, condition) slice, plus the statistics block that
-    states how every interval was made.
+    """Results for every (dataset, model, condition, split) slice, plus the statistics block
+    that states how every interval was made.
 
     ``reference`` names a reference group per grouping ({"gender": "female"}): each group is then
     compared with it instead of with the rest. ``hostile`` is the set of labels counted as a
@@ -66,6 +86,9 @@ def analyze(
         n_resamples=n_resamples, confidence=confidence, seed=seed, ci_method=ci_method
     )
     grouping = groupings(df, groups)
+    splits = sorted(str(s) for s in df["split"].dropna().unique()) if "split" in df else []
+    if pool_splits or "split" not in df:
+        df = df.assign(split=None)
     results = [
         analyze_slice(
             part,
@@ -78,7 +101,9 @@ def analyze(
         )
         for _, part in df.groupby(list(SLICE_KEYS), sort=True, dropna=False)
     ]
-    return {"statistics": statistics_block(spec, min_group_n, df), "results": results}
+    stats = statistics_block(spec, min_group_n, df)
+    stats["splits"] = {"pooled": bool(pool_splits), "names": splits}
+    return {"statistics": stats, "results": results}
 
 
 def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) -> dict[str, Any]:
@@ -134,6 +159,19 @@ def _subjects(part: pd.DataFrame) -> Any:
     return part["subject_id"].to_numpy(dtype=object)
 
 
+def label_not_emitted(part: pd.DataFrame) -> dict[str, Any]:
+    """Rows left out because the model has no output for their label, counted per label."""
+    emitted = set(_prob_labels(part))
+    labels = part["label"]
+    mask = labels.notna() & ~labels.isin(emitted) if emitted else labels.notna() & False
+    counts = labels[mask].value_counts()
+    return {
+        "rule": NOT_EMITTED_RULE,
+        "n": int(mask.sum()),
+        "by_label": {str(k): int(v) for k, v in sorted(counts.items())},
+    }
+
+
 def accounting(part: pd.DataFrame) -> dict[str, Any]:
     counts = part["status"].value_counts()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
@@ -144,6 +182,7 @@ def accounting(part: pd.DataFrame) -> dict[str, Any]:
         "n_by_status": by_status,
         "n_labelled": int(part["label"].notna().sum()),
         "n_evaluated": int(scored.sum()),
+        "label_not_emitted": label_not_emitted(part),
     }
 
 
@@ -183,6 +222,10 @@ def analyze_slice(
         "n_units": int(res.units.shape[0]) if res.unit == "subject_id" else len(scored),
         "stratified_by": "label" if res.stratified else None,
     }
+    out["warnings"] = []
+    if res.unit == "subject_id" and out["resampling"]["n_units"] < MIN_CLUSTERS:
+        n_units = out["resampling"]["n_units"]
+        out["warnings"].append(FEW_CLUSTERS.format(n=n_units, min=MIN_CLUSTERS))
     n = len(scored)
     out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
     hits = int((t == p).sum())
@@ -246,6 +289,7 @@ def analyze_slice(
             spec=spec,
             clusters=clusters,
         )
+        out["agreement"]["original_label"] = _original_label(part, cats, spec=spec)
     _settle(out, spec)
     return out
 
@@ -321,6 +365,23 @@ def _add_end_to_end(entry: dict[str, Any], part: pd.DataFrame, attrs: list[str],
                 row["metrics"][metric] = ivs[i]
 
 
+def _original_label(part: pd.DataFrame, cats: list[str], *, spec: BootstrapSpec) -> Any:
+    """FER+'s original FER2013 label against the plurality and the model (agreement.py)."""
+    column = next((c for c in ORIGINAL_LABEL_COLUMNS if c in part), None)
+    if column is None:
+        return None
+    rows = part[part["status"] != BAD_INPUT]
+    return original_label_agreement(
+        votes=rows[[VOTE_PREFIX + c for c in cats]].to_numpy(dtype=np.float64),
+        categories=cats,
+        original=rows[column].to_numpy(dtype=object),
+        pred=rows["pred"].to_numpy(dtype=object),
+        spec=spec,
+        clusters=_subjects(rows),
+        column=column,
+    )
+
+
 def _scalar(res: Resampled, reduce: Any, n: int) -> dict[str, Any]:
     e = res.estimate(reduce)
     return interval(e.value, e.low, e.high, n)
@@ -330,6 +391,9 @@ def end_to_end_accuracy(part: pd.DataFrame, *, spec: BootstrapSpec) -> dict[str,
     """Accuracy over every labelled sample the system was shown: a missed or unreadable face
     counts as wrong (vendors tend to report accuracy on faces found only)."""
     rows = part[part["label"].notna() & part["status"].isin(END_TO_END_STATUSES)]
+    emitted = _prob_labels(part)
+    if emitted:  # a missed face whose label the model cannot output is not its error either
+        rows = rows[rows["label"].isin(emitted)]
     if rows.empty:
         return None
     hit = ((rows["status"] == OK) & (rows["pred"] == rows["label"])).to_numpy(dtype=float)

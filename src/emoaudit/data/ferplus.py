@@ -11,19 +11,31 @@ unknown or NF has the most votes (or ties for most) the sample is ``unmapped_lab
 between expressions is ``unmapped_label`` too. The raw votes are kept in ``Sample.votes`` and
 the original FER2013 label in ``attributes['fer2013_label']`` for agreement analyses.
 
-The folder layout written by FERPlus' generate_training_data.py (`FER2013Train/label.csv`
-plus PNGs, no header) is read too; it has no FER2013 label to keep.
+Three layouts, as users have them:
+
+1. ``fer2013new.csv`` next to ``fer2013.csv``: joined by row position (above); the original
+   FER2013 label is kept.
+2. ``fer2013new.csv`` with the PNG folders of generate_training_data.py and no ``fer2013.csv``:
+   each row's image is ``<folder for its Usage>/<Image name>``. Sample ids are ``row<N>`` as in
+   layout 1, so results of the two compare sample by sample. No original label exists here.
+3. The PNG folders alone (``FER2013Train|Valid|Test/label.csv``, no header). Their label.csv has
+   11 fields (name, ten votes) as generate_training_data.py writes it, or 12 (name, a face box
+   ``"(0, 0, 48, 48)"``, ten votes) as committed in microsoft/FERPlus ``data/``. No original
+   label exists here either (the image names cannot be mapped to fer2013.csv rows without
+   fer2013new.csv).
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterator
 from itertools import zip_longest
 from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data import fer2013
-from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
 from emoaudit.data.files import csv_header, find_file, iter_csv, iter_large_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
@@ -41,6 +53,17 @@ VOTE_COLUMNS = EXPRESSION_COLUMNS + OTHER_COLUMNS
 REQUIRED = ("Usage", "Image name", *VOTE_COLUMNS)
 # FERPlus' generate_training_data.py writes one folder per Usage value.
 FOLDERS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+USAGE_FOLDERS = {usage: folder for folder, usage in FOLDERS.items()}
+# label.csv widths: generate_training_data.py writes name + votes; microsoft/FERPlus data/ adds
+# the face box as the second field.
+LABEL_CSV_WIDTHS = (1 + len(VOTE_COLUMNS), 2 + len(VOTE_COLUMNS))
+_FACE_BOX = re.compile(r"^\(\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\)$")
+LABEL_CSV_EXPECTED = (
+    f'name, optional face box "(x, y, w, h)", then 10 vote counts ({", ".join(VOTE_COLUMNS)})'
+)
+NO_IMAGE_NAME = (
+    "{path}:{line}: no Image name, so generate_training_data.py wrote no PNG for this row"
+)
 
 
 def vote_key(column: str) -> str:
@@ -50,6 +73,12 @@ def vote_key(column: str) -> str:
 
 def _labels_csv(root: Path) -> Path | None:
     return find_file(root, [LABELS_CSV])
+
+
+def _png_root(folder: Path) -> Path | None:
+    """The folder holding generate_training_data.py's FER2013Train|Valid|Test/ next to the
+    votes csv, or None."""
+    return folder if any((folder / name).is_dir() for name in FOLDERS) else None
 
 
 def _folder_layout(root: Path) -> list[Path]:
@@ -80,6 +109,10 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         return
     pixels_csv = find_file(labels.parent, fer2013.CSV_NAMES)
     if pixels_csv is None:
+        png_root = _png_root(labels.parent)
+        if png_root is not None:
+            yield from _iter_named(labels, png_root)
+            return
         looked = ", ".join(str(labels.parent / name) for name in fer2013.CSV_NAMES)
         raise DataError(errors.FERPLUS_NEEDS_FER2013.format(path=labels, looked=looked))
     plus_rows = iter_csv(labels, required=REQUIRED)
@@ -162,10 +195,46 @@ def apply_votes(sample: Sample, counts: list[str], *, path: Path, line: int) -> 
         sample.label = canonical(winners[0])
 
 
-def _iter_folder(folder: Path) -> Iterator[Sample]:
-    """`FER2013Train/label.csv` rows: image name then the ten vote counts, no header."""
-    import csv
+def _iter_named(labels: Path, png_root: Path) -> Iterator[Sample]:
+    """fer2013new.csv rows joined to PNGs through `Image name` (a running counter that skips
+    rows, so never the row index) in the folder of the row's Usage."""
+    for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED)):
+        usage = row["Usage"].strip()
+        name = row["Image name"].strip()
+        sample = Sample(sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True)
+        apply_votes(sample, [row[c] for c in VOTE_COLUMNS], path=labels, line=line)
+        folder = USAGE_FOLDERS.get(usage)
+        if sample.status == BAD_INPUT:
+            pass
+        elif folder is None:
+            sample.status, sample.label = BAD_INPUT, None
+            sample.reason = errors.BAD_ROW.format(
+                path=labels, line=line, what=f"Usage must be one of {', '.join(USAGE_FOLDERS)}"
+            )
+        elif not name:
+            if sample.status == OK:  # votes name an expression but there is no image
+                sample.status, sample.label = UNREADABLE, None
+                sample.reason = NO_IMAGE_NAME.format(path=labels, line=line)
+        else:
+            image = png_root / folder / name
+            sample.path = str(image)
+            if not image.is_file() and sample.status == OK:
+                sample.status, sample.label = UNREADABLE, None
+                sample.reason = errors.MISSING_IMAGE.format(path=image, ref=f"{labels}:{line}")
+        yield sample
 
+
+def _vote_fields(row: list[str]) -> list[str] | None:
+    """The ten vote fields of a label.csv row (11 or 12 fields), None when the row is neither."""
+    if len(row) == LABEL_CSV_WIDTHS[0]:
+        return row[1:]
+    if len(row) == LABEL_CSV_WIDTHS[1] and _FACE_BOX.match(row[1].strip()):
+        return row[2:]
+    return None
+
+
+def _iter_folder(folder: Path) -> Iterator[Sample]:
+    """`FER2013Train/label.csv` rows: image name, an optional face box, the ten votes."""
     split = FOLDERS[folder.name]
     label_csv = folder / "label.csv"
     with open(label_csv, newline="", encoding="utf-8") as fh:
@@ -181,7 +250,14 @@ def _iter_folder(folder: Path) -> Iterator[Sample]:
                 path=str(folder / name),
                 precropped=True,
             )
-            fields = row[1:] if len(row) == 1 + len(VOTE_COLUMNS) else ["wrong width"]
+            fields = _vote_fields(row)
+            if fields is None:
+                sample.status = BAD_INPUT
+                sample.reason = errors.BAD_ROW.format(
+                    path=label_csv, line=reader.line_num, what=LABEL_CSV_EXPECTED
+                )
+                yield sample
+                continue
             apply_votes(sample, fields, path=label_csv, line=reader.line_num)
             if sample.status != BAD_INPUT and not (folder / name).is_file():
                 sample.status, sample.label = UNREADABLE, None

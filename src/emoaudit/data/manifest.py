@@ -4,9 +4,11 @@ Columns: `path` is required; `label` is optional (a face set annotated with age,
 but no expression label is audited label-free: an empty or absent label leaves the row `ok` with
 no label, so whether the face was found stays its status); `sample_id`, `subject_id` and `split`
 are used when present; `target_<name>` columns become numeric targets and `votes_<name>` vote
-counts (the same names the predictions table uses); every other column becomes an attribute for
-group analyses. Paths are relative to the manifest's folder (absolute paths are kept). Labels are
-names, mapped through taxonomy.canonical; an unknown name is ``unmapped_label``.
+counts (names mapped through the taxonomy, so FER+'s own ``votes_happiness`` counts as
+``happy``; an unknown name is refused for the whole file); every other column becomes an
+attribute for group analyses. Paths are relative to the manifest's folder (absolute paths are
+kept). Labels are names, mapped through taxonomy.canonical; an unknown name is
+``unmapped_label``.
 
 Streaming: CSV is read line by line and Parquet one record batch at a time, so a manifest with
 millions of rows costs a few thousand rows of memory.
@@ -23,7 +25,13 @@ from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
 from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
-from emoaudit.taxonomy import CANONICAL, canonical, is_known_raw_label
+from emoaudit.taxonomy import (
+    CANONICAL,
+    VOTE_OTHERS,
+    canonical,
+    is_known_raw_label,
+    vote_category,
+)
 
 NAME = "manifest"
 DESCRIPTION = "CSV or Parquet table: path[,label][,subject_id][,split][,<attribute columns>]"
@@ -34,6 +42,12 @@ RESERVED = frozenset({"path", "label", "sample_id", "subject_id", "split", BAD_R
 FILE_NAMES = ("manifest.parquet", "manifest.csv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 BATCH_ROWS = 4096
+VOTE_KNOWN = ", ".join(f"votes_{k}" for k in (*CANONICAL, *VOTE_OTHERS))
+UNKNOWN_VOTE_COLUMN = (
+    "{path}: vote column '{column}' names no expression, unknown or NF; "
+    "expected one of {known} (or a synonym such as votes_happiness)"
+)
+DUPLICATE_VOTE_COLUMN = "{path}: vote columns '{a}' and '{b}' both count '{key}'"
 
 
 def find_manifest(root: Path) -> Path | None:
@@ -66,6 +80,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
                 path=root, fmt=NAME, expected="a .csv or .parquet file with path,label columns"
             )
         )
+    vote_columns(path, columns(path))
     base = path.parent
     for where, row in _rows(path):
         yield row_sample(row, base=base, where=where)
@@ -142,6 +157,26 @@ def _label_reason(raw: str, where: str) -> str:
     )
 
 
+def vote_columns(path: Path, names: list[str]) -> dict[str, str]:
+    """`votes_*` column -> vote key through the taxonomy (``votes_happiness`` -> ``happy``).
+
+    An unknown name, or two columns for one category, is a whole-file DataError: ignoring a
+    vote column shifts every plurality (FER+'s own names once gave accuracy_vs_plurality .351
+    instead of .651)."""
+    out: dict[str, str] = {}
+    for name in names:
+        if not name.startswith("votes_"):
+            continue
+        key = vote_category(name[len("votes_") :])
+        if key is None:
+            raise DataError(UNKNOWN_VOTE_COLUMN.format(path=path, column=name, known=VOTE_KNOWN))
+        if key in out.values():
+            other = next(c for c, k in out.items() if k == key)
+            raise DataError(DUPLICATE_VOTE_COLUMN.format(path=path, a=other, b=name, key=key))
+        out[name] = key
+    return out
+
+
 def _extra_columns(sample: Sample, row: dict[str, Any]) -> None:
     for key, value in row.items():
         if key in RESERVED:
@@ -156,7 +191,7 @@ def _extra_columns(sample: Sample, row: dict[str, Any]) -> None:
                 sample.attributes[key] = text
         elif key.startswith("votes_"):
             try:
-                sample.votes[key[len("votes_") :]] = int(float(text))
+                sample.votes[vote_category(key[len("votes_") :]) or key] = int(float(text))
             except ValueError:
                 sample.attributes[key] = text
         else:

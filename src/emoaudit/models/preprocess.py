@@ -205,6 +205,8 @@ def _resize_cv2(img: np.ndarray, spec: InputSpec) -> np.ndarray:
     """cv2.resize on uint8 to the model's size (as fer does); a face already that size is kept."""
     if img.shape[:2] == (spec.height, spec.width):
         return img
+    if spec.resize.startswith("pil_"):
+        return _resize_pil(img, spec)
     import cv2
 
     interp = {
@@ -213,6 +215,15 @@ def _resize_cv2(img: np.ndarray, spec: InputSpec) -> np.ndarray:
         "nearest": cv2.INTER_NEAREST,
     }[spec.resize]
     return cv2.resize(img, (spec.width, spec.height), interpolation=interp)
+
+
+def _resize_pil(img: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Pillow's resize (a filter widened by the scale when shrinking: antialiased)."""
+    from PIL import Image
+
+    method = Image.Resampling.BICUBIC if spec.resize == "pil_bicubic" else Image.Resampling.BILINEAR
+    resized = Image.fromarray(np.ascontiguousarray(img)).resize((spec.width, spec.height), method)
+    return np.asarray(resized)
 
 
 @lru_cache(maxsize=256)

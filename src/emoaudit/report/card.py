@@ -61,15 +61,20 @@ def render_card(results: dict[str, Any]) -> str:
             for k in ("accuracy", "accuracy_end_to_end", "f1_macro", "ece")
         ]
         lines.append(
-            f"| {md(model)} | {md(dataset)} | {acc['n_evaluated']} / {acc['n_total']} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {md(model)} | {md(view.dataset_label(e))} | "
+            f"{acc['n_evaluated']} / {acc['n_total']} | " + " | ".join(cells) + " |"
         )
     lines += ["", "## Who it fails", ""]
     lines += who_it_fails(results) or ["- No group attributes with enough samples to compare."]
     read = who_is_read_how(results)
     if read:
         lines += ["", "## Who is read how (no expression labels needed)", "", *read]
+    protocols = view.protocol_results(results)
+    if protocols:
+        lines += ["", "## Protocol sensitivity", ""]
+        for p in protocols:
+            width = fmt_interval(p["range"]["width"])
+            lines.append(f"- {md(p.get('statement') or p['model'])}; range {width}")
     flags = view.flagging_list(results)
     if flags:
         lines += ["", "## If it were used to flag people", ""]
@@ -82,6 +87,7 @@ def render_card(results: dict[str, Any]) -> str:
         f"- Intervals: {md(stats.get('ci_method', 'bootstrap'))} bootstrap, "
         f"{stats.get('n_resamples', '?')} resamples, {stats.get('confidence', 0.95):.0%}, "
         f"seed {stats.get('seed', '?')}; clustered by {md(stats.get('cluster') or 'sample')}.",
+        f"- Faces: {md(_faces(prov))}.",
         f"- Command: {code(prov.get('command') or prov.get('analysis_command') or 'n/a')}",
         f"- results.json schema {md(results.get('schema_version', '?'))}; full provenance "
         "(artifact sha256s, dataset digest, versions) is in results.json and report.html.",
@@ -91,9 +97,20 @@ def render_card(results: dict[str, Any]) -> str:
         "- Labels are annotators' judgements; a dataset's people, poses and cameras may not be "
         "those of any deployment.",
         "- Intervals cover sampling uncertainty only.",
+        *[f"- {md(c)}" for c in view.caveats(results)],
         "",
     ]
     return "\n".join(lines)
+
+
+def _faces(prov: dict[str, Any]) -> str:
+    """How faces were found: the detector named, or the crops given by the dataset."""
+    faces = prov.get("faces") or {}
+    if faces.get("precropped"):
+        return "crops given by the dataset (no detector)"
+    if faces.get("detector"):
+        return f"detected by {faces['detector']} (margin {faces.get('margin', '?')})"
+    return "not recorded"
 
 
 def write_audit_card(out_dir: Path, results: dict[str, Any]) -> Path:

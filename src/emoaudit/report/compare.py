@@ -83,6 +83,7 @@ def compare(
         "matrix": matrix,
         "paired": paired,
         "generalisation": generalisation(matrix, mapping),
+        "protocols": [row for d, res in loaded for row in protocol_rows(d, res)],
         "trained_on": mapping,
     }
     out = Path(out)
@@ -104,6 +105,7 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
             "dataset": dataset,
             "model": model,
             "condition": condition,
+            "split": e.get("split"),
             "accuracy": view.metric(e, "accuracy"),
             "accuracy_end_to_end": view.metric(e, "accuracy_end_to_end"),
             "f1_macro": view.metric(e, "f1_macro"),
@@ -114,11 +116,31 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def protocol_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each audit's protocol sensitivity (analysis/sensitivity.py): the accuracy range across
+    protocols per model and split, side by side across audits; the protocol slices themselves
+    are in the matrix as conditions ``protocol:<key>=<value>``."""
+    return [
+        {
+            "source": str(d),
+            "model": p.get("model"),
+            "dataset": p.get("dataset"),
+            "split": p.get("split"),
+            "lowest": p["range"]["lowest"],
+            "highest": p["range"]["highest"],
+            "width": p["range"]["width"],
+            "statement": p.get("statement"),
+        }
+        for p in view.protocol_results(results)
+    ]
+
+
 def _predictions(dirs: list[Path]) -> Any:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    cols = ["sample_id", "subject_id", "dataset", "model", "condition", "status", "label", "pred"]
+    cols = ["sample_id", "subject_id", "dataset", "split", "model", "condition", "status",
+            "label", "pred"]  # fmt: skip
     frames = []
     for d in dirs:
         path = d / PREDICTIONS
@@ -165,12 +187,17 @@ def paired_tests(
     scored = df[(df["condition"] == "clean") & (df["status"] == "ok") & df["label"].notna()]
     scored = scored[scored["pred"].notna()]
     out = []
-    for dataset, part in scored.groupby("dataset", sort=True):
+    if "split" not in scored:
+        scored = scored.assign(split=None)
+    for (dataset, split), part in scored.groupby(["dataset", "split"], sort=True, dropna=False):
+        split = None if isinstance(split, float) else split  # NaN key: no split
         for a, b in combinations(sorted(part["model"].unique()), 2):
             ra = part[part["model"] == a].set_index("sample_id")
             rb = part[part["model"] == b].set_index("sample_id")
             shared = ra.index.intersection(rb.index).sort_values()
-            row: dict[str, Any] = {"dataset": dataset, "models": [a, b], "n_shared": len(shared)}
+            row: dict[str, Any] = {
+                "dataset": dataset, "split": split, "models": [a, b], "n_shared": len(shared)
+            }  # fmt: skip
             if len(shared) == 0:
                 out.append(row)
                 continue
@@ -220,6 +247,7 @@ def generalisation(
                 "model": r["model"],
                 "trained_on": home,
                 "dataset": r["dataset"],
+                "split": r.get("split"),
                 "domain": domain,
                 "accuracy": r["accuracy"],
             }
@@ -232,7 +260,7 @@ def render_compare(result: dict[str, Any]) -> str:
     from emoaudit.report.html import environment
 
     bars = [
-        (f"{r['model']} on {r['dataset']} ({r['condition']})", r["accuracy"])
+        (f"{r['model']} on {view.dataset_label(r)} ({r['condition']})", r["accuracy"])
         for r in result["matrix"]
     ]
     svg = plots.interval_bars(bars, title="Accuracy by model, dataset and condition")

@@ -18,7 +18,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         acc = view.accounting(e)
         rows.append(
             [
-                dataset,
+                view.dataset_label(e),
                 model,
                 condition,
                 f"{acc['n_evaluated']}/{acc['n_total']}",
@@ -50,7 +50,13 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
         console.print(Text(line, style="bold red"))
     for line in finding_lines(results):
         console.print(Text(line))
+    for p in view.protocol_results(results):
+        if p.get("statement"):
+            console.print(Text(p["statement"]))
+    for caveat in view.caveats(results):
+        console.print(Text(f"warning: {caveat}", style="yellow"))
     perturbed = {view.key_of(e)[2] for e in view.entries(results)} - {"clean"}
+    perturbed = {c for c in perturbed if not c.startswith("protocol:")}
     if perturbed:
         console.print(
             f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"

@@ -29,6 +29,7 @@ SECTIONS = (
     ("directional", "Directional errors"),
     ("read-how", "Who is read how"),
     ("robustness", "Robustness"),
+    ("protocols", "Protocol sensitivity"),
     ("stability", "Video stability"),
     ("agreement", "Agreement"),
     ("flagging", "Flagging analysis"),
@@ -149,6 +150,7 @@ def render_report(
         "agreement": agreement_tables(results),
         "invariance": invariance_tables(results),
         "group_consistency": group_consistency_lines(results),
+        "protocols": view.protocol_results(results),
         "provenance": _flatten(prov),
         "limitations": limitations(results, blocks),
         "examples": examples_block(results, include=include_examples, unblurred=examples_unblurred),
@@ -176,7 +178,7 @@ def _default_title(results: dict[str, Any]) -> str:
 def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """Everything shown for one (dataset, model) on clean data, plots already drawn."""
     dataset, model, _ = view.key_of(entry)
-    name = f"{model} on {dataset}"
+    name = f"{model} on {view.dataset_label(entry)}"
     conf = view.confusion(entry)
     classes = view.per_class(entry)
     recall = [(lab, row.get("recall")) for lab, row in classes if isinstance(row, dict)]
@@ -549,6 +551,7 @@ def limitations(results: dict[str, Any], blocks: list[dict[str, Any]]) -> list[s
     ]
     if (results.get("provenance") or {}).get("demo"):
         notes.insert(0, "This is a demonstration on a handful of photos: it is not evidence.")
+    notes += view.caveats(results)
     for b in blocks:
         n = b["accounting"].get("n_evaluated")
         if isinstance(n, int) and n < 100:

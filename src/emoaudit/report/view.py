@@ -61,6 +61,41 @@ def key_of(entry: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def dataset_label(entry: dict[str, Any]) -> str:
+    """The dataset with its split, "fer2013 (PrivateTest)": results are per split."""
+    split = entry.get("split")
+    return str(entry.get("dataset", "")) + (f" ({split})" if split else "")
+
+
+def protocol_results(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """analysis/sensitivity.py's per (model, split) blocks, or [] when no protocol was run."""
+    block = results.get("protocols")
+    rows = block.get("results") if isinstance(block, dict) else None
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
+def _is_protocol(condition: str) -> bool:
+    return condition.startswith("protocol:")  # run/protocols.py PREFIX; not a perturbation
+
+
+def caveats(results: dict[str, Any]) -> list[str]:
+    """One-line caveats this audit earns: run-level warnings (small crops sent to a detector),
+    each clean slice's warnings (few subject clusters) and the rows left out because the model
+    cannot output their label, with their count (analysis/summary.py)."""
+    out = [str(w) for w in results.get("warnings") or []]
+    for e in clean_entries(results):
+        name = f"{key_of(e)[1]} on {dataset_label(e)}"
+        out += [f"{name}: {w}" for w in e.get("warnings") or []]
+        dropped = (e.get("data") or {}).get("label_not_emitted") or {}
+        if dropped.get("n"):
+            labels = ", ".join(f"{n} {lab}" for lab, n in dropped["by_label"].items())
+            out.append(
+                f"{name}: {dropped['n']} rows left out ({labels}): the model cannot output "
+                "that label, so they count in no statistic for it, end-to-end accuracy included."
+            )
+    return out
+
+
 def clean_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in entries(results) if key_of(e)[2] == "clean"]
 
@@ -216,6 +251,8 @@ def robustness(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, list
             d, m, cond = key_of(e)
             if (d, m) != (dataset, model) or cond == "clean" or ":" not in cond:
                 continue
+            if _is_protocol(cond):
+                continue
             fam, sev = cond.split(":", 1)
             fams.setdefault(fam, []).append((sev, metric(e, "accuracy")))
     for fam in fams:
@@ -243,7 +280,7 @@ def condition_table(results: dict[str, Any], entry: dict[str, Any]) -> list[dict
     rows = []
     for e in entries(results):
         d, m, cond = key_of(e)
-        if (d, m) != (dataset, model) or cond == "clean":
+        if (d, m) != (dataset, model) or cond == "clean" or _is_protocol(cond):
             continue
         rows.append(
             {

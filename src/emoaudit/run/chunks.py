@@ -43,6 +43,11 @@ class Chunk:
     # request after its retries): such rows get status model_error, never a made-up prediction
     failures: dict[tuple[str, str, str], str | tuple[str, str]] = field(default_factory=dict)
 
+    # Face protocols (run/protocols.py): condition -> the chunk's faces cropped that way.
+    variants: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
+    # condition -> (detector, margin) of each face protocol; set by the runner from FaceSettings
+    face_variants: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+
 
 FIRST_CHUNK = 32
 
@@ -190,6 +195,12 @@ class FaceSettings:
 
     detector: str = "blazeface"
     margin: float | None = None  # None: the detector's own margin
+    # Face protocols: (condition, detector, margin) to crop each photo again with. Not in key():
+    # each protocol is a condition, and the condition is in every shard's key already.
+    variants: tuple[tuple[str, str, float | None], ...] = ()
+
+    def variant_map(self) -> dict[str, tuple[str, float | None]]:
+        return {condition: (det, margin) for condition, det, margin in self.variants}
 
     def key(self, precropped: bool) -> dict:
         if precropped:
@@ -247,13 +258,17 @@ def decode_chunk(
         parts = [range(k, min(k + PHOTOS_PER_TASK, len(samples)))
                  for k in range(0, len(samples), PHOTOS_PER_TASK)]  # fmt: skip
         mapper = pool.map if pool is not None else map
-        crops = mapper(
-            lambda part: _decode_and_crop(
-                [samples[i] for i in part], [content[i] for i in part], faces=faces
-            ),
-            parts,
+        crops = list(
+            mapper(
+                lambda part: _decode_and_crop(
+                    [samples[i] for i in part], [content[i] for i in part], faces=faces
+                ),
+                parts,
+            )
         )
-        images = [face for part in crops for face in part]
+        images = [face for part, _ in crops for face in part]
+        for condition, _, _ in faces.variants:
+            chunk.variants[condition] = [f for _, v in crops for f in v[condition]]
     chunk.faces = images
     chunk.content = []  # bytes are no longer needed; keep memory bounded
     chunk.decoded = True
@@ -281,22 +296,57 @@ def _decoded(sample: Sample, data: bytes | None) -> np.ndarray | None:
 
 def _decode_and_crop(
     samples: list[Sample], content: list[bytes | None], *, faces: FaceSettings
-) -> list[np.ndarray | None]:
+) -> tuple[list[np.ndarray | None], dict[str, list[np.ndarray | None]]]:
     """Decode a slice and crop its faces, in groups holding at most images.DECODE_PIXELS of
     decoded photos: 8 face-sized photos are still detected together, but 8 decoded 16-megapixel
-    photos per worker were 0.8 GB (48 8000x8000 JPEGs peaked at 2.4 GB); now one at a time."""
+    photos per worker were 0.8 GB (48 8000x8000 JPEGs peaked at 2.4 GB); now one at a time.
+    Face protocols crop the same decoded group (variant_crops) before the default crop, since a
+    face the default detector misses may be found by another."""
     out: list[np.ndarray | None] = []
+    variants: dict[str, list[np.ndarray | None]] = {}
     group: list[tuple[Sample, np.ndarray | None]] = []
     held = 0
+
+    def crop_group() -> None:
+        decoded = [i for _, i in group]
+        if faces.variants:
+            for condition, crops in variant_crops(decoded, faces.variant_map()).items():
+                variants.setdefault(condition, []).extend(crops)
+        out.extend(_crop_faces([s for s, _ in group], decoded, faces=faces))
+
     for sample, data in zip(samples, content, strict=True):
         image = _decoded(sample, data)
         group.append((sample, image))
         held += 0 if image is None else image.shape[0] * image.shape[1]
         if held >= images.DECODE_PIXELS:
-            out.extend(_crop_faces([s for s, _ in group], [i for _, i in group], faces=faces))
+            crop_group()
             group, held = [], 0
     if group:
-        out.extend(_crop_faces([s for s, _ in group], [i for _, i in group], faces=faces))
+        crop_group()
+    return out, variants
+
+
+def variant_crops(
+    images: list[np.ndarray | None], settings: dict[str, tuple[str, float | None]]
+) -> dict[str, list[np.ndarray | None]]:
+    """Faces as each face protocol finds them: condition -> crops by its (detector, margin) on
+    every decoded image (a given gray crop is searched as RGB), None where no face is found.
+
+    Each detector runs once and every margin crops its boxes, so the three margin protocols
+    cost one detection. Statuses are untouched: a protocol's misses are its own
+    (run/predict.py)."""
+    from emoaudit.faces import crop_boxes, detect_batch, detector_margin
+
+    todo = [i for i, img in enumerate(images) if img is not None]
+    rgb = [gray_to_rgb(images[i]) if images[i].ndim == 2 else images[i] for i in todo]
+    boxes = {det: detect_batch(rgb, det) for det in dict.fromkeys(d for d, _ in settings.values())}
+    out: dict[str, list[np.ndarray | None]] = {}
+    for condition, (det, margin) in settings.items():
+        m = detector_margin(det) if margin is None else margin
+        crops: list[np.ndarray | None] = [None] * len(images)
+        for i, img, found in zip(todo, rgb, boxes[det], strict=True):
+            crops[i] = crop_boxes(img, found, margin=m)
+        out[condition] = crops
     return out
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.data.base import BAD_OUTPUT, MODEL_ERROR, OK, UNMAPPED_LABEL
-from emoaudit.run.chunks import Chunk, decode_slice
+from emoaudit.data.base import BAD_OUTPUT, MODEL_ERROR, NO_FACE, OK, UNMAPPED_LABEL
+from emoaudit.run.chunks import Chunk, decode_slice, variant_crops
+from emoaudit.run.protocols import face_settings, input_spec, is_face_protocol, is_protocol
 
 LABEL_NOT_EMITTED = "{sample}: label '{label}' is not in the label set of model '{model}'"
 NON_FINITE_OUTPUT = "{sample}: model '{model}' output non-finite values (NaN or inf); not scored"
+PROTOCOL_NO_FACE = "{sample}: no face found under {condition}"
 
 
 def _perturbed(face: np.ndarray, *, condition: str, sample_id: str, seed: int) -> np.ndarray:
@@ -27,8 +29,9 @@ def _perturbed(face: np.ndarray, *, condition: str, sample_id: str, seed: int) -
     return apply_condition(gray_to_rgb(face), condition, sample_id=sample_id, seed=seed)
 
 
-def infer(model: Any, faces: list[np.ndarray], *, batch_size: int) -> np.ndarray:
-    """Probabilities (n, n_labels) in the model's label order, in fixed-size batches."""
+def infer(model: Any, faces: list[np.ndarray], *, batch_size: int, spec: Any = None) -> np.ndarray:
+    """Probabilities (n, n_labels) in the model's label order, in fixed-size batches; `spec`
+    replaces the model's InputSpec (a preprocessing protocol)."""
     from emoaudit.models.preprocess import prepare_batch
 
     n_labels = len(model.info.labels)
@@ -36,7 +39,7 @@ def infer(model: Any, faces: list[np.ndarray], *, batch_size: int) -> np.ndarray
         return np.zeros((0, n_labels), dtype=np.float32)
     parts = []
     for start in range(0, len(faces), batch_size):
-        x = prepare_batch(faces[start : start + batch_size], model.info.input)
+        x = prepare_batch(faces[start : start + batch_size], spec or model.info.input)
         parts.append(model.predict_proba(x))
     return np.concatenate(parts, axis=0)
 
@@ -82,11 +85,18 @@ def part_probabilities(
         stop = min(hi, start + batch_size)
         faces = chunk.faces[start:stop] if chunk.decoded else decode_slice(chunk, start, stop)
         idx = [j for j, face in enumerate(faces) if face is not None]
-        if not idx:
-            continue
-        rows = np.asarray(idx) + (start - lo)
+        rows = np.asarray(idx, dtype=np.int64) + (start - lo)
         ran[rows] = True
+        found = _protocol_faces_of_batch(chunk, faces, start=start, work=work)
         for (model, condition), out in zip(work, probs, strict=True):
+            if is_protocol(condition):  # may find faces the default missed: runs on its own
+                _protocol_batch(
+                    found.get(condition, faces), offset=start - lo, model=model,
+                    condition=condition, out=out, batch_size=batch_size,
+                )  # fmt: skip
+                continue
+            if not idx:
+                continue
             batch = [
                 _perturbed(
                     faces[j], condition=condition, sample_id=chunk.samples[start + j].sample_id,
@@ -115,6 +125,48 @@ def _predict_faces(
     return probs
 
 
+def _protocol_faces_of_batch(
+    chunk: Chunk, faces: list[np.ndarray | None], *, start: int, work: list[tuple[Any, str]]
+) -> dict[str, list[np.ndarray | None]]:
+    """The batch's faces under each face protocol in `work`: photos were cropped with the chunk
+    (decode_chunk); given crops, decoded per batch, are searched here, once for every model."""
+    settings = {}
+    for _, condition in work:
+        if is_protocol(condition):
+            # the runner sets face_variants with its detector; blazeface is the CLI default
+            face = chunk.face_variants.get(condition) or face_settings(
+                condition, detector="blazeface"
+            )
+            if face is not None:
+                settings[condition] = face
+    found = {
+        c: chunk.variants[c][start : start + len(faces)] for c in settings if c in chunk.variants
+    }
+    rest = {c: s for c, s in settings.items() if c not in found}
+    if rest:
+        found.update(variant_crops(faces, rest))
+    return found
+
+
+def _protocol_batch(
+    found: list[np.ndarray | None],
+    *,
+    offset: int,
+    model: Any,
+    condition: str,
+    out: np.ndarray,
+    batch_size: int,
+) -> None:
+    """One batch under a protocol (run/protocols.py): the model's input spec as the protocol
+    sets it, on the faces as the protocol finds them (a face protocol's misses stay NaN and
+    become no_face in the table)."""
+    idx = [j for j, f in enumerate(found) if f is not None]
+    if idx:
+        spec = input_spec(model.info.input, condition)
+        batch = [found[j] for j in idx]
+        out[np.asarray(idx) + offset] = infer(model, batch, batch_size=batch_size, spec=spec)
+
+
 def tables(
     chunk: Chunk,
     *,
@@ -141,6 +193,8 @@ def _table(
     statuses = [s.status for s in samples]
     reasons = [s.reason for s in samples]
     labels = model.info.labels
+    if is_face_protocol(condition):
+        ran = _protocol_faces(chunk, condition, probs, statuses, reasons)
     for i, s in enumerate(samples):
         if statuses[i] == OK and s.label is not None and s.label not in labels:
             statuses[i] = UNMAPPED_LABEL
@@ -206,6 +260,24 @@ def _drop_non_finite(
         statuses[i] = BAD_OUTPUT
         reasons[i] = NON_FINITE_OUTPUT.format(sample=samples[i].sample_id, model=model.info.name)
     return probs
+
+
+def _protocol_faces(
+    chunk: Chunk, condition: str, probs: np.ndarray, statuses: list, reasons: list
+) -> np.ndarray:
+    """Under a face protocol a face is found or missed by the protocol's own detection: rows
+    with probabilities are ok (even where the default detector missed), rows without are
+    no_face. Other statuses (unreadable, bad_input, unmapped labels) stay as they are."""
+    found = np.isfinite(probs).all(axis=1)
+    for i, s in enumerate(chunk.samples):
+        if statuses[i] not in (OK, NO_FACE):
+            continue
+        if found[i]:
+            statuses[i], reasons[i] = OK, ""
+        else:
+            statuses[i] = NO_FACE
+            reasons[i] = PROTOCOL_NO_FACE.format(sample=s.sample_id, condition=condition)
+    return found
 
 
 def _side_columns(samples: list) -> dict[str, Any]:

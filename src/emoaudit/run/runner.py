@@ -64,6 +64,7 @@ class RunOutcome:
 
 def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
     faces_key = plan.faces.key(all_precropped(chunk.samples))
+    chunk.face_variants = plan.faces.variant_map()  # face protocols (run/protocols.py)
     return [
         (
             model,
@@ -76,7 +77,8 @@ def _keys(plan: RunPlan, chunk: Chunk) -> list[tuple[Any, str, str]]:
                 output=output_key(model.info),
                 condition=condition,
                 seed=plan.seed,
-                faces=faces_key,
+                # a face protocol detects even on given crops: its detector is in the key
+                faces=plan.faces.key(False) if condition in chunk.face_variants else faces_key,
             ),
         )
         for model in plan.models
