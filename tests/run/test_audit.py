@@ -289,7 +289,9 @@ def test_byte_identical_models_keep_their_names_and_rows(fer_csv, tmp_path):
     a, b = (df[df.model == m].reset_index(drop=True) for m in ("builtin", "vendor"))
     assert a.pred.equals(b.pred)
     assert a.model_sha256.iloc[0] == b.model_sha256.iloc[0]
-    slices = {r["model"]: r["data"]["n_rows"] for r in results["results"]}
+    slices: dict[str, int] = {}
+    for r in results["results"]:  # one result per split
+        slices[r["model"]] = slices.get(r["model"], 0) + r["data"]["n_rows"]
     assert slices == {"builtin": 42, "vendor": 42}
     same = results["provenance"]["identical_models"]
     assert same == [{"sha256": a.model_sha256.iloc[0], "models": ["builtin", "vendor"]}]
@@ -360,13 +362,13 @@ def test_a_model_that_outputs_nan_is_never_scored(fer_csv, tmp_path):
     """A NaN output used to be read as the first label: 40/40 'anger', status ok, scored."""
     model = tiny_onnx(tmp_path / "broken.onnx", nan=True)
     out = tmp_path / "out"
-    results = _audit(
-        fer_csv, out, models=[str(model)], model_spec=tiny_spec(tmp_path / "spec.toml")
-    )
+    req = AuditRequest(data=fer_csv, out=out, models=[str(model)], n_resamples=20,
+                       model_spec=tiny_spec(tmp_path / "spec.toml"), pool_splits=True)  # fmt: skip
+    results = run_audit(req)
     df = pd.read_parquet(out / "predictions.parquet")
     assert df.status.value_counts().to_dict() == {"bad_output": 40, "bad_input": 2}
     assert df.pred.isna().all()
-    (block,) = results["results"]
+    (block,) = results["results"]  # splits pooled
     assert block["data"]["n_by_status"]["bad_output"] == 40
     assert block["data"]["n_evaluated"] == 0
     assert "headline" not in block

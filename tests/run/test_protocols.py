@@ -26,7 +26,7 @@ def test_standard_and_list_forms():
 
 @pytest.mark.parametrize(
     ("token", "why"),
-    [("resize=cubic", "resize must be one of bilinear, area, nearest, pil"),
+    [("resize=cubic", "resize must be one of bilinear, area, nearest, pil_bilinear"),
      ("size=area", "unknown key"), ("resize", "unknown key")],
 )  # fmt: skip
 def test_bad_protocol_is_one_line(token, why):

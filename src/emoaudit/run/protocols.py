@@ -47,7 +47,7 @@ FACE_KEYS = ("margin", "detector")
 STANDARD = tuple(f"{PREFIX}{k}={v}" for k, vs in CHOICES.items() for v in vs)
 BAD_PROTOCOL = (
     "protocol '{token}': {why}; expected 'standard' or KEY=VALUE items "
-    "(resize=bilinear|area|nearest|pil, color=swap, gray=mean|bt709, margin=0|0.1|0.25, "
+    "(resize=bilinear|area|nearest|pil_bilinear, color=swap, gray=mean|bt709, margin=0|0.1|0.25, "
     "detector=blazeface|haar)"
 )
 
