@@ -229,3 +229,32 @@ def test_the_max_min_gap_null_holds_its_level_and_sees_real_gaps():
         rng, probs=[0.5, 0.5], n=1000, accuracy=0.7, subjects=False, effect=0.1
     )
     assert gap_permutation(hit, group, 2, n_permutations=500)["p_value"] < 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subjects", [False, True], ids=["images", "subjects"])
+def test_label_free_rate_intervals_cover(subjects):
+    """Label-free rates per group (share read as hostile, say) use a subject-clustered normal
+    interval united with Clopper-Pearson: >= 93% coverage at nominal 95%, with subjects whose
+    images agree (random effect sd 1 on the logit scale) and without."""
+    from emoaudit.analysis.bootstrap import proportion_interval
+    from emoaudit.analysis.group_tests import cluster_mean_interval
+
+    rng = np.random.default_rng(31)
+    covered, runs = np.zeros(2), 300
+    # the marginal rate of the random-effect model when subjects differ
+    true = _marginal_rate(0.15) if subjects else 0.15
+    for _ in range(runs):
+        group, subject, y = _simulate(
+            rng, probs=[0.3, 0.7], n=400, accuracy=0.15, subjects=subjects
+        )
+        mean, lo, hi = cluster_mean_interval(y, group, 2, clusters=subject, confidence=0.95)
+        n = np.bincount(group, minlength=2)
+        lo, hi = proportion_interval(mean[:, 0] * n, n, lo[:, 0], hi[:, 0], 0.95)
+        covered += (lo <= true) & (true <= hi)
+    assert (covered / runs >= 0.93).all(), covered / runs
+
+
+def _marginal_rate(p: float) -> float:
+    z = np.random.default_rng(0).normal(0, 1.0, 2_000_000)
+    return float(np.mean(1 / (1 + np.exp(-(np.log(p / (1 - p)) + z)))))

@@ -14,14 +14,14 @@ it. ``CAVEAT`` is shown beside every label-free finding.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from emoaudit.analysis import metrics as M
-from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, interval, proportion_interval
-from emoaudit.analysis.group_tests import finding
+from emoaudit.analysis.bootstrap import BootstrapSpec, interval, proportion_interval
+from emoaudit.analysis.group_tests import cluster_mean_interval, finding
 from emoaudit.analysis.groups import group_codes, suppress_small
 from emoaudit.data.base import NO_FACE
 from emoaudit.taxonomy import CANONICAL, canonical_order
@@ -114,45 +114,22 @@ def _one_grouping(
         else np.zeros((len(rows), 0))
     )
     proba = np.where(np.isfinite(proba), proba, 0.0)
-    # one row adds: count | one-hot prediction | hostile | probabilities (one block per group)
-    W = 2 + K + P
-    n = len(rows)
-    feat_codes = np.column_stack(
-        [
-            np.zeros(n, np.int64),
-            1 + np.maximum(pred, 0),
-            np.full(n, 1 + K),
-            np.tile(2 + K + np.arange(P), (n, 1)),
-        ]
-    ).astype(np.int64)
-    feat_vals = np.column_stack(
-        [np.ones(n), (pred >= 0).astype(float), is_hostile.astype(float), proba]
+    # per row: one-hot prediction | hostile | probabilities; means per group with
+    # cluster-robust normal intervals (united with Clopper-Pearson for the rates): one pass over
+    # the rows, where a bootstrap of 16 columns per group cost seconds per grouping at 1M rows
+    onehot = np.zeros((len(rows), K))
+    onehot[np.flatnonzero(pred >= 0), pred[pred >= 0]] = 1.0
+    y = np.column_stack([onehot, is_hostile.astype(float), proba])
+    mean, lo, hi = cluster_mean_interval(y, g, G, clusters=cl, confidence=spec.confidence)
+    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)  # every column is a rate or a probability
+    n_g = np.bincount(g, minlength=G).astype(float)
+    x = mean * n_g[:, None]
+    rate_lo, rate_hi = proportion_interval(
+        x[:, : K + 1], n_g[:, None], lo[:, : K + 1], hi[:, : K + 1], spec.confidence
     )
-    feats = M.Features(feat_codes, feat_vals, W).split_by(g, G)
-    res = Resampled(feats, spec=spec, clusters=cl, average_real=P > 0)
-
-    def ratio(col: int | slice) -> Any:
-        """Column(s) over the group's row count, per group."""
-
-        def f(S: np.ndarray) -> np.ndarray:
-            B = S.reshape(*S.shape[:-1], G, W)
-            count = B[..., 0:1] if isinstance(col, slice) else B[..., 0]
-            with np.errstate(all="ignore"):
-                return B[..., col] / count
-
-        return f
-
-    totals = res.total.reshape(G, W)
-    n_g = totals[:, 0]
-    share = res.estimate(ratio(slice(1, 1 + K)))  # (G, K)
-    share.low, share.high = proportion_interval(
-        totals[:, 1 : 1 + K], n_g[:, None], share.low, share.high, spec.confidence
-    )
-    host = res.estimate(ratio(1 + K))
-    host.low, host.high = proportion_interval(
-        totals[:, 1 + K], n_g, host.low, host.high, spec.confidence
-    )
-    meanp = res.estimate(ratio(slice(2 + K, 2 + K + P))) if P else None
+    share = _Est(mean[:, :K], rate_lo[:, :K], rate_hi[:, :K])
+    host = _Est(mean[:, K], rate_lo[:, K], rate_hi[:, K])
+    meanp = _Est(mean[:, K + 1 :], lo[:, K + 1 :], hi[:, K + 1 :]) if P else None
     p_codes = codes[keep]
     n_presented = np.bincount(p_codes, minlength=G)
     found_k = found[keep]
@@ -236,7 +213,13 @@ def _one_grouping(
             group_names=[x for x, e in zip(names, p_elig, strict=True) if e],
             clusters=pcl,
         )
-    return {"groups": groups, "tests": tests, "resampling_unit": res.unit}
+    return {
+        "groups": groups,
+        "tests": tests,
+        "interval_method": "normal with subject-clustered variance, united with Clopper-Pearson "
+        "for rates",
+        "cluster": "subject_id" if cl is not None else None,
+    }
 
 
 def _given_values(rows: pd.DataFrame, given: str, proba_labels: list[str]) -> np.ndarray | None:
@@ -249,6 +232,12 @@ def _given_values(rows: pd.DataFrame, given: str, proba_labels: list[str]) -> np
             values = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=np.float64)
             return values if np.isfinite(values).any() else None
     return None
+
+
+class _Est(NamedTuple):
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
 
 def _quantile_bins(x: np.ndarray, n_bins: int) -> np.ndarray:
