@@ -223,7 +223,7 @@ def original_label_agreement(
         ]
     ).astype(float)
     codes = np.broadcast_to(np.arange(4), vals.shape).copy()
-    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep]
+    cl = None if clusters is None else np.asarray(clusters)[keep]
     res = Resampled(Features(codes, vals, 4), spec=spec, strata=original, clusters=cl)
 
     def ratio(num: int, den: int) -> dict[str, Any]:

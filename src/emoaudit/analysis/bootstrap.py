@@ -69,6 +69,8 @@ def _codes(values: Any) -> np.ndarray | None:
     """Integer codes for a label/subject column; None/NaN entries get unique negative codes."""
     if values is None:
         return None
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and values.min(initial=0) >= 0:
+        return values.astype(np.int64, copy=False)  # codes already (summary._subjects)
     import pandas as pd
 
     codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)

@@ -71,16 +71,17 @@ def score_test(
     D[np.arange(n), group] += 1.0
     X = D * r[:, None]
     U = X.sum(0)
+    # independent rows: the pooled within-stratum variance under no difference, which makes
+    # this Pearson's chi-square (Cochran-Mantel-Haenszel's, with strata) exactly
+    Dw = D * np.sqrt(np.bincount(s, r * r, minlength=S) / np.maximum(count, 1))[s][:, None]
+    V_rows = Dw.T @ Dw
     if clusters is None:
-        # independent rows: the pooled within-stratum variance under no difference, which makes
-        # this Pearson's chi-square (Cochran-Mantel-Haenszel's, with strata) exactly
-        C = n
-        Dw = D * np.sqrt(np.bincount(s, r * r, minlength=S) / np.maximum(count, 1))[s][:, None]
-        V = Dw.T @ Dw
+        C, V = n, V_rows
     else:
-        c = _dense(_cluster_codes(clusters, n))
-        C = int(c.max(initial=-1)) + 1
-        per_cluster = np.stack([np.bincount(c, X[:, j], C) for j in range(n_groups)], -1)
+        c = _cluster_codes(clusters, n)  # codes with gaps are fine: empty clusters add nothing
+        width = int(c.max(initial=-1)) + 1
+        C = int(np.count_nonzero(np.bincount(c, minlength=width)))
+        per_cluster = np.stack([np.bincount(c, X[:, j], width) for j in range(n_groups)], -1)
         V = per_cluster.T @ per_cluster * (C / max(C - 1, 1))
     out: dict[str, Any] = {"test": SCORE_TEST, "n": n, "n_clusters": C, "n_strata": S}
     scale = float(np.abs(V).max(initial=0.0))
@@ -90,6 +91,10 @@ def score_test(
         out.update(statistic=0.0, df=0, p_value=1.0, z=[0.0] * n_groups, p_vs_rest=[1.0] * n_groups)
         return out
     stat = float(U @ np.linalg.pinv(V, rcond=1e-9, hermitian=True) @ U)
+    if clusters is not None:  # what the same rows would give as independent images
+        out["statistic_independent"] = float(
+            U @ np.linalg.pinv(V_rows, rcond=1e-9, hermitian=True) @ U
+        )
     var = np.diag(V)
     with np.errstate(all="ignore"):
         z = np.where(var > 0, U / np.sqrt(var), 0.0)
@@ -177,10 +182,9 @@ def min_detectable_difference(
 def design_effect(test: dict[str, Any], y: np.ndarray, group: np.ndarray, n_groups: int) -> float:
     """Cluster-robust over independent-rows variance of the scores (>= 1 where subjects repeat),
     used to widen the detectable difference for clustered data."""
-    if test.get("n_clusters", 0) >= test.get("n", 0):
+    if test.get("n_clusters", 0) >= test.get("n", 0) or "statistic_independent" not in test:
         return 1.0
-    iid = score_test(y, group, n_groups)
-    a, b = test.get("statistic", 0.0), iid.get("statistic", 0.0)
+    a, b = test.get("statistic", 0.0), test["statistic_independent"]
     if a <= 0 or b <= 0:
         return 1.0
     return float(max(1.0, b / a))
@@ -281,14 +285,15 @@ def gap_permutation(
     sizes = np.bincount(group, minlength=n_groups)
     observed = _gap(np.bincount(group, hit, n_groups), sizes)
     unit = "sample"
-    c = None if clusters is None else _dense(_cluster_codes(clusters, len(hit)))
-    if c is not None and len(np.unique(c)) < len(hit):
-        per = np.unique(np.column_stack([c, group]), axis=0)
-        if len(per) == c.max() + 1:  # every subject in one group: permute whole subjects
+    c = None if clusters is None else _cluster_codes(clusters, len(hit))
+    if c is not None and np.count_nonzero(np.bincount(c)) < len(hit):
+        first_group = np.zeros(int(c.max()) + 1, dtype=np.int64)
+        first_group[c] = group  # any one row's group per subject
+        if (first_group[c] == group).all():  # every subject in one group: permute subjects
             unit = "subject_id"
             # each permutation touches every subject: at tens of thousands of subjects, fewer
             # permutations (p-value resolution 1/(B+1), at least 1/201) keep this to ~a second
-            n_permutations = max(200, min(n_permutations, 20_000_000 // (c.max() + 1)))
+            n_permutations = max(200, min(n_permutations, 10_000_000 // (c.max() + 1)))
     if unit == "sample":
         hits = rng.multivariate_hypergeometric(sizes, int(hit.sum()), size=n_permutations)
         null = _gap(hits, sizes)
@@ -329,23 +334,26 @@ def cluster_mean_interval(
     each subject's residuals first (times C/(C-1)), so a person's images count as one unit.
     One pass over the rows for any number of columns: the interval for label-free rates and
     mean probabilities at a million rows. Rates are united with Clopper-Pearson by the caller."""
+    from scipy import sparse
     from scipy.stats import norm
 
     y = np.asarray(y, dtype=np.float64).reshape(len(group), -1)
     group = np.asarray(group, dtype=np.int64)
-    n = np.bincount(group, minlength=n_groups).astype(np.float64)
-    sums = np.stack([np.bincount(group, y[:, j], n_groups) for j in range(y.shape[1])], -1)
+    rows = np.arange(len(group))
+    member = sparse.csr_matrix((np.ones(len(group)), (group, rows)), shape=(n_groups, len(group)))
+    n = np.asarray(member.sum(1)).ravel()
     with np.errstate(all="ignore"):
-        mean = sums / n[:, None]
+        mean = (member @ y) / n[:, None]
     r = y - np.nan_to_num(mean)[group]
-    c = _dense(_cluster_codes(clusters, len(group)))
+    c = _cluster_codes(clusters, len(group))  # gaps in the codes are empty clusters
     C = int(c.max(initial=-1)) + 1
-    key = c * n_groups + group
-    var = np.empty_like(mean)
-    for j in range(y.shape[1]):
-        per = np.bincount(key, r[:, j], C * n_groups)
-        var[:, j] = np.bincount(np.arange(C * n_groups) % n_groups, per * per, n_groups)
+    cell = sparse.csr_matrix(
+        (np.ones(len(group)), (c * n_groups + group, rows)), shape=(C * n_groups, len(group))
+    )
+    per = np.asarray(cell @ r).reshape(C, n_groups, -1)  # residual sums per subject and group
+    var = (per * per).sum(0)
+    used = int(np.count_nonzero(np.bincount(c, minlength=C)))
     with np.errstate(all="ignore"):
-        se = np.sqrt(var * C / max(C - 1, 1)) / n[:, None]
+        se = np.sqrt(var * used / max(used - 1, 1)) / n[:, None]
     z = norm.ppf(1 - (1 - confidence) / 2)
     return mean, mean - z * se, mean + z * se

@@ -212,7 +212,7 @@ def disaggregate(
             y=(true_idx == pred_idx)[keep].astype(np.float64),
             group=recode[group[keep]],
             group_names=names,
-            clusters=None if clusters is None else np.asarray(clusters, dtype=object)[keep],
+            clusters=None if clusters is None else np.asarray(clusters)[keep],
         )
     disparities = {m: disparity(e, eligible, alpha) for m, e in estimates.items()}
     if disparities.get("accuracy") and "accuracy" in tests:
@@ -220,7 +220,7 @@ def disaggregate(
             (true_idx == pred_idx)[keep],
             recode[group[keep]],
             len(names),
-            clusters=None if clusters is None else np.asarray(clusters, dtype=object)[keep],
+            clusters=None if clusters is None else np.asarray(clusters)[keep],
             n_permutations=max(spec.n_resamples, 200),
             seed=spec.seed,
         )

@@ -65,13 +65,15 @@ def label_free(
         "labels": labels,
         "groupings": {},
     }
+    clusters = clusters_of(presented)
+    reads = _reads(presented[found], labels, proba_labels, hostile_set, out["given"])
     for name, attrs in grouping.items():
         codes, names = group_codes(presented, attrs)
         codes, names, suppressed = suppress_small(codes, names)
         if len(names) == 0:
             continue
         out["groupings"][name] = _one_grouping(
-            presented,
+            reads,
             codes=codes,
             names=names,
             found=found,
@@ -81,14 +83,43 @@ def label_free(
             given=out["given"],
             spec=spec,
             min_group_n=min_group_n,
-            clusters=clusters_of(presented),
+            clusters=clusters,
         )
         out["groupings"][name]["suppressed"] = suppressed
     return out
 
 
+class _Reads(NamedTuple):
+    """What the model read on every face it found, as arrays (extracted once per slice)."""
+
+    pred: np.ndarray  # label index, -1 for a non-canonical answer
+    hostile: np.ndarray  # bool
+    proba: np.ndarray  # (n, P), non-finite as 0
+    level: np.ndarray | None  # the score or column compared at (at equal smiles)
+
+
+def _reads(
+    rows: pd.DataFrame,
+    labels: list[str],
+    proba_labels: list[str],
+    hostile: list[str],
+    given: str | None,
+) -> _Reads:
+    proba = (
+        rows[[f"prob_{x}" for x in proba_labels]].to_numpy(dtype=np.float64)
+        if proba_labels
+        else np.zeros((len(rows), 0))
+    )
+    return _Reads(
+        pred=M.encode_labels(rows["pred"], None, labels)[0],
+        hostile=rows["pred"].isin(hostile).to_numpy(),
+        proba=np.where(np.isfinite(proba), proba, 0.0),
+        level=None if given is None else _given_values(rows, given, proba_labels),
+    )
+
+
 def _one_grouping(
-    presented: pd.DataFrame,
+    reads: _Reads,
     *,
     codes: np.ndarray,
     names: list[str],
@@ -103,21 +134,14 @@ def _one_grouping(
 ) -> dict[str, Any]:
     G, K, P = len(names), len(labels), len(proba_labels)
     keep = codes >= 0
-    rows = presented[keep & found]
-    g = codes[keep & found]
-    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep & found]
-    pred = M.encode_labels(rows["pred"], None, labels)[0]
-    is_hostile = rows["pred"].isin(hostile).to_numpy()
-    proba = (
-        rows[[f"prob_{x}" for x in proba_labels]].to_numpy(dtype=np.float64)
-        if P
-        else np.zeros((len(rows), 0))
-    )
-    proba = np.where(np.isfinite(proba), proba, 0.0)
+    in_group = keep[found]  # of the faces found, those in a shown group
+    g = codes[found][in_group]
+    cl = None if clusters is None else np.asarray(clusters)[found][in_group]
+    pred, is_hostile, proba = reads.pred[in_group], reads.hostile[in_group], reads.proba[in_group]
     # per row: one-hot prediction | hostile | probabilities; means per group with
     # cluster-robust normal intervals (united with Clopper-Pearson for the rates): one pass over
     # the rows, where a bootstrap of 16 columns per group cost seconds per grouping at 1M rows
-    onehot = np.zeros((len(rows), K))
+    onehot = np.zeros((len(g), K))
     onehot[np.flatnonzero(pred >= 0), pred[pred >= 0]] = 1.0
     y = np.column_stack([onehot, is_hostile.astype(float), proba])
     mean, lo, hi = cluster_mean_interval(y, g, G, clusters=cl, confidence=spec.confidence)
@@ -178,7 +202,7 @@ def _one_grouping(
             higher_is_better=False,
         )
         hp = [proba_labels.index(x) for x in hostile if x in proba_labels]
-        level = None if given is None else _given_values(rows, given, proba_labels)
+        level = None if reads.level is None else reads.level[in_group]
         if level is not None and hp:
             y = proba[sel][:, hp].sum(1)
             x = level[sel]
@@ -205,7 +229,7 @@ def _one_grouping(
     if (~found_k).any() and p_elig.sum() >= 2:
         recode = np.cumsum(p_elig) - 1
         sel = p_elig[p_codes]
-        pcl = None if clusters is None else np.asarray(clusters, dtype=object)[keep][sel]
+        pcl = None if clusters is None else np.asarray(clusters)[keep][sel]
         tests["detection_rate"] = finding(
             metric="detection_rate",
             y=found_k[sel].astype(float),

@@ -23,6 +23,7 @@ from emoaudit.analysis.bootstrap import (
     AVERAGE_REAL_MIN_ROWS,
     BootstrapSpec,
     Resampled,
+    _codes,
     interval,
     proportion_interval,
 )
@@ -154,9 +155,11 @@ def _prob_labels(part: pd.DataFrame) -> list[str]:
 
 
 def _subjects(part: pd.DataFrame) -> Any:
+    """Integer subject codes (rows without a subject are their own), or None: factorised once
+    per slice, since every bootstrap and test of the slice clusters by them."""
     if "subject_id" not in part or not part["subject_id"].notna().any():
         return None
-    return part["subject_id"].to_numpy(dtype=object)
+    return _codes(part["subject_id"].to_numpy(dtype=object))
 
 
 def label_not_emitted(part: pd.DataFrame) -> dict[str, Any]:
