@@ -86,6 +86,13 @@ def suppress_small(
 
 def group_codes(df: pd.DataFrame, attributes: list[str]) -> tuple[np.ndarray, list[str]]:
     """Per row a group index and the group names; a missing attribute is its own group."""
+    if len(attributes) == 1:  # factorise the column itself: no string per row at 1M rows
+        values = df[ATTR_PREFIX + attributes[0]]
+        raw, uniques = pd.factorize(values, use_na_sentinel=True)
+        labels = [str(u) for u in uniques] + [MISSING]
+        names = sorted(set(labels) if (raw < 0).any() else set(labels[:-1]))
+        remap = np.array([names.index(x) if x in names else -1 for x in labels], dtype=np.int64)
+        return remap[raw], names  # raw -1 (missing) picks the last entry, MISSING
     parts = [
         df[ATTR_PREFIX + a].astype(object).where(df[ATTR_PREFIX + a].notna(), MISSING).astype(str)
         for a in attributes
