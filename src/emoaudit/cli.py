@@ -55,6 +55,15 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
 
+# group-test options shared by `audit` and `report` (analysis.summary.analyze arguments)
+ReferenceOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Compare groups with a reference group, e.g. gender=female."),
+]
+HostileOption = Annotated[str, typer.Option(help="Labels read as hostile in label-free results.")]
+AtEqualOption = Annotated[
+    str, typer.Option(help="Compare hostile readings at equal levels of this label or column.")
+]
 BAD_REFERENCE = "--reference '{value}': expected ATTRIBUTE=GROUP, e.g. gender=female"
 BAD_HOSTILE = "--hostile '{value}': not an expression label (expected names such as {known})"
 
@@ -119,17 +128,9 @@ def audit(
     seed: Annotated[int, typer.Option(help="Seed for perturbations and bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     min_group_n: Annotated[int, typer.Option(help="Smallest group size in disparities.")] = 30,
-    reference: Annotated[
-        list[str] | None,
-        typer.Option(help="Compare groups with a reference group, e.g. gender=female."),
-    ] = None,
-    hostile: Annotated[
-        str, typer.Option(help="Labels read as hostile in label-free results.")
-    ] = "anger,contempt,disgust",
-    at_equal: Annotated[
-        str,
-        typer.Option(help="Compare hostile readings at equal levels of this label or column."),
-    ] = "happy",
+    reference: ReferenceOption = None,
+    hostile: HostileOption = "anger,contempt,disgust",
+    at_equal: AtEqualOption = "happy",
     pool_splits: Annotated[
         bool, typer.Option(help="One result over all splits (default: one per split).")
     ] = False,
@@ -331,17 +332,9 @@ def report(
     seed: Annotated[int, typer.Option()] = 0,
     resamples: Annotated[int, typer.Option()] = 1000,
     min_group_n: Annotated[int, typer.Option()] = 30,
-    reference: Annotated[
-        list[str] | None,
-        typer.Option(help="Compare groups with a reference group, e.g. gender=female."),
-    ] = None,
-    hostile: Annotated[
-        str, typer.Option(help="Labels read as hostile in label-free results.")
-    ] = "anger,contempt,disgust",
-    at_equal: Annotated[
-        str,
-        typer.Option(help="Compare hostile readings at equal levels of this label or column."),
-    ] = "happy",
+    reference: ReferenceOption = None,
+    hostile: HostileOption = "anger,contempt,disgust",
+    at_equal: AtEqualOption = "happy",
     pool_splits: Annotated[
         bool, typer.Option(help="One result over all splits.", metavar=FLAG)
     ] = False,

@@ -11,7 +11,7 @@ Problem naming its file and line, never an exception, so one bad line cannot cos
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,3 +150,21 @@ def keyed(where: str, key: str | None, doc: Any) -> Problem | None:
     if key is None:
         return Problem(where, NO_KEY.format(where=where, fields=", ".join(KEY_FIELDS)))
     return None
+
+
+def read_json_records(
+    path: Path, record: Callable[..., Record | Problem]
+) -> Iterator[Record | Problem]:
+    """A vendor's JSON responses (a folder of files, one per image, or JSONL) as records: each
+    document keyed to its image, then parsed by the format's ``record(doc, key=, where=)``;
+    problems (malformed JSON, no key) pass through with their file and line."""
+    for item in iter_json_documents(path):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        where, key, doc = item
+        problem = keyed(where, key, doc)
+        if problem:
+            yield problem
+            continue
+        yield record(doc, key=key, where=where)

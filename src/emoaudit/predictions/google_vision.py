@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from emoaudit.predictions.base import Face, Problem, Record, iter_json_documents, keyed, number
+from emoaudit.predictions.base import Face, Problem, Record, number, read_json_records
 
 NAME = "google-vision"
 DESCRIPTION = "Google Cloud Vision faceAnnotations likelihoods (folder of responses, or JSONL)"
@@ -37,16 +37,7 @@ MANY_RESPONSES = "{where}: {n} responses for one image; expected one"
 
 
 def read(path: Path) -> Iterator[Record | Problem]:
-    for item in iter_json_documents(path):
-        if isinstance(item, Problem):
-            yield item
-            continue
-        where, key, doc = item
-        problem = keyed(where, key, doc)
-        if problem:
-            yield problem
-            continue
-        yield record(doc, key=key, where=where)
+    return read_json_records(path, record)
 
 
 def record(doc: Any, *, key: str, where: str) -> Record | Problem:

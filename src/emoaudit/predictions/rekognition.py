@@ -19,9 +19,8 @@ from emoaudit.predictions.base import (
     Face,
     Problem,
     Record,
-    iter_json_documents,
-    keyed,
     number,
+    read_json_records,
 )
 
 NAME = "rekognition"
@@ -39,16 +38,7 @@ NO_EMOTIONS = "{where}: face {index} has no Emotions (call DetectFaces with Attr
 
 
 def read(path: Path) -> Iterator[Record | Problem]:
-    for item in iter_json_documents(path):
-        if isinstance(item, Problem):
-            yield item
-            continue
-        where, key, doc = item
-        problem = keyed(where, key, doc)
-        if problem:
-            yield problem
-            continue
-        yield record(doc, key=key, where=where)
+    return read_json_records(path, record)
 
 
 def record(doc: Any, *, key: str, where: str) -> Record | Problem:

@@ -224,7 +224,7 @@ def _run_audit(
     on_progress: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    from emoaudit.analysis.results import RUN_INFO, build_results
+    from emoaudit.analysis.results import RUN_INFO
     from emoaudit.data import DATASETS
     from emoaudit.data.files import OutsideRoot
     from emoaudit.run.runner import RunPlan, run_plan
@@ -318,16 +318,7 @@ def _run_audit(
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
     if on_stage:
         on_stage("analysing")
-    return build_results(
-        req.out,
-        groups=req.groups,
-        n_resamples=req.n_resamples,
-        seed=req.seed,
-        confidence=req.confidence,
-        min_group_n=req.min_group_n,
-        **req.group_options,
-        pool_splits=req.pool_splits,
-    )
+    return _results(req)
 
 
 PREDICTIONS_WITH_MODEL = "--predictions replaces inference; drop --model (or run them separately)"
@@ -351,7 +342,7 @@ def _run_imported(
     on_progress: Callable[[int], None] | None,
 ) -> dict[str, Any]:
     """The audit of a file of saved outputs: join it to the dataset, then the same analysis."""
-    from emoaudit.analysis.results import RUN_INFO, build_results
+    from emoaudit.analysis.results import RUN_INFO
     from emoaudit.predictions import PREDICTION_FORMATS
     from emoaudit.predictions.join import import_predictions
 
@@ -379,16 +370,7 @@ def _run_imported(
         raise DataError(EMPTY_RUN.format(path=req.data))
     run_info = _imported_run_info(req, fmt=fmt, name=name, outcome=outcome, started=started)
     write_text_atomic(req.out / RUN_INFO, json.dumps(run_info, indent=2))
-    return build_results(
-        req.out,
-        groups=req.groups,
-        n_resamples=req.n_resamples,
-        seed=req.seed,
-        confidence=req.confidence,
-        min_group_n=req.min_group_n,
-        **req.group_options,
-        pool_splits=req.pool_splits,
-    )
+    return _results(req)
 
 
 def _imported_run_info(
@@ -421,6 +403,22 @@ def _imported_run_info(
         "n_rows": outcome.n_rows,
         **req.provenance_extra,
     }
+
+
+def _results(req: AuditRequest) -> dict[str, Any]:
+    """results.json from the predictions just written, with the request's analysis options."""
+    from emoaudit.analysis.results import build_results
+
+    return build_results(
+        req.out,
+        groups=req.groups,
+        n_resamples=req.n_resamples,
+        seed=req.seed,
+        confidence=req.confidence,
+        min_group_n=req.min_group_n,
+        pool_splits=req.pool_splits,
+        **req.group_options,
+    )
 
 
 def check_some_usable(predictions: Path, *, data: Path) -> None:
