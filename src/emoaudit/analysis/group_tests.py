@@ -207,7 +207,11 @@ def finding(
     test["metric"] = metric
     test["higher_is_better"] = higher_is_better
     test["groups"] = list(group_names)
-    test["_design"] = (y, group, G)
+    spread = np.asarray(y, dtype=np.float64)
+    if strata is not None:  # at equal levels the relevant spread is within the strata
+        s = _dense(np.asarray(strata))
+        spread = spread - (np.bincount(s, spread) / np.bincount(s))[s]
+    test["_design"] = (spread, group, G)
     return test
 
 
@@ -262,7 +266,7 @@ def sentence(t: dict[str, Any]) -> str:
             "from the rest after correction."
         )
     mdd = t.get("min_detectable_difference")
-    tail = "" if mdd is None else f"; this data could detect a gap of {mdd:.1%} or more"
+    tail = "" if mdd is None else f"; this data could detect a gap of {100 * mdd:.3g}% or more"
     return f"no evidence of a difference in {metric} (Holm p = {p_txt}){tail}."
 
 
