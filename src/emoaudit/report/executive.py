@@ -30,6 +30,12 @@ DISPLAY_RATE_NOTE = (
 )
 
 
+LABEL_FREE_CAVEAT = (
+    "Who is read how says how groups' faces are read, not that the model fails them: the people "
+    "pictured may truly differ in expression."
+)
+
+
 def fmt_p(p: float | None) -> str:
     """A p-value the way a reader quotes it: two significant digits, tiny ones as '< 0.001'."""
     if p is None:
@@ -51,6 +57,13 @@ def headline_sentence(entry: dict[str, Any]) -> str:
     acc = view.metric(entry, "accuracy")
     n = view.accounting(entry).get("n_evaluated")
     if not acc or acc.get("value") is None:
+        lf = entry.get("label_free") or {}
+        if lf.get("n_scored"):
+            return (
+                f"{model} on {dataset}: these faces carry no expression label, so there is no "
+                f"accuracy; it found and read {lf['n_scored']:,} of {lf['n_presented']:,} faces "
+                "(who is read how, below)."
+            )
         return f"{model} on {dataset}: no labelled faces were scored, so there is no accuracy."
     chance, k = chance_level(entry)
     text = f"{model} on {dataset}: agreed with the dataset's labels on {fmt_interval(acc)} of {n}"
@@ -158,6 +171,20 @@ def display_rate_notes(results: dict[str, Any], model: str) -> list[str]:
     return out
 
 
+def read_sentences(entry: dict[str, Any]) -> list[str]:
+    """Label-free tests in the words they license ("who is read how"): every one when the data
+    has no labels, else only those that found a difference (the groups section has the rest)."""
+    lf = entry.get("label_free") or {}
+    labelled = bool(view.groups(entry))
+    out = []
+    for grouping, g in (lf.get("groupings") or {}).items():
+        for key, t in (g.get("tests") or {}).items():
+            if labelled and (key == "detection_rate" or not t.get("rejected")):
+                continue
+            out.append(f"by {grouping}: {t['text']}")
+    return out
+
+
 def cannot_tell(results: dict[str, Any]) -> list[str]:
     """What this data cannot say, in the reader's terms."""
     out = []
@@ -174,6 +201,8 @@ def cannot_tell(results: dict[str, Any]) -> list[str]:
                 f"{model}: {n_total - n_lab} of {n_total} samples have no label, so accuracy "
                 "covers only the labelled ones."
             )
+        n_read = (e.get("label_free") or {}).get("n_scored")
+        n_eval = n_eval if n_lab else (n_read if isinstance(n_read, int) else n_eval)
         if isinstance(n_eval, int) and n_eval < FEW_SAMPLES:
             few.setdefault(n_eval, []).append(model)
     for n_eval, models in few.items():
@@ -187,8 +216,11 @@ def cannot_tell(results: dict[str, Any]) -> list[str]:
         )
     elif subjects < FEW_SUBJECTS:
         out.append(f"Only {subjects} people are pictured; results may not carry to others.")
-    if clean and not any(view.groups(e) for e in clean):
+    read = any((e.get("label_free") or {}).get("groupings") for e in clean)
+    if clean and not any(view.groups(e) for e in clean) and not read:
         out.append("No demographic attributes: this data cannot say for whom the models fail.")
+    if read:
+        out.append(LABEL_FREE_CAVEAT)
     return list(dict.fromkeys(out))
 
 
@@ -240,6 +272,7 @@ def executive_summary(results: dict[str, Any]) -> dict[str, Any]:
                 "name": f"{model} on {dataset}",
                 "headline": (flips + ".") if flips else headline_sentence(e),
                 "groups": group_sentences(e),
+                "read": read_sentences(e),
                 "worst": worst_conditions(results, e, by_flips=demo),
                 "flagging": flagging_sentences(results, model),
                 "display_rate": list(dict.fromkeys(display_rate_notes(results, model))),
@@ -255,6 +288,7 @@ def as_lines(summary: dict[str, Any]) -> list[str]:
     for m in summary["models"]:
         lines.append(m["headline"])
         lines += [f"  Groups: {s}" for s in m["groups"]]
+        lines += [f"  Who is read how, {s}" for s in m.get("read", [])]
         if m["worst"]:
             lines.append("  Conditions that hurt most:")
             lines += [f"    {i}. {w}" for i, w in enumerate(m["worst"], 1)]
