@@ -111,6 +111,7 @@ def test_cannot_tell_names_missing_subjects_and_demographics(results):
     bare = copy.deepcopy(results)
     for e in bare["results"]:
         e["groups"] = {}
+        e["label_free"] = None
         e["data"]["n_labelled"] = e["data"]["n_rows"] - 5
     notes = executive.cannot_tell(bare)
     assert any("No demographic attributes" in n for n in notes)

@@ -173,8 +173,9 @@ def min_detectable_difference(
     n_small = float(present.min())
     n_rest = float(present.sum() - n_small)
     sd = float(np.std(np.asarray(y, dtype=np.float64)))
-    if sd == 0:
-        sd = 0.5  # a rate observed constant: use the widest binomial spread, not certainty
+    if sd == 0:  # a rate observed constant (0 of n): the spread of the rule-of-three bound
+        p = min(0.5, 3.0 / max(len(y), 1))
+        sd = float(np.sqrt(p * (1 - p)))
     z = norm.ppf(1 - alpha / 2) + norm.ppf(POWER)
     return float(z * sd * np.sqrt(1 / n_small + 1 / n_rest) * np.sqrt(max(design_effect, 1.0)))
 

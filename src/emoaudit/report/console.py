@@ -48,8 +48,6 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
 
     for line in sanity_notes(results):  # label order, identical models, imported outputs
         console.print(Text(line, style="bold red"))
-    for line in finding_lines(results):
-        console.print(Text(line))
     for p in view.protocol_results(results):
         if p.get("statement"):
             console.print(Text(p["statement"]))
@@ -61,19 +59,6 @@ def print_summary(results: dict[str, Any], *, console: Any = None) -> None:
         console.print(
             f"{len(perturbed)} perturbed conditions: see the robustness section of report.html"
         )
-
-
-def finding_lines(results: dict[str, Any]) -> list[str]:
-    """Label-free group tests in words (who is read how); accuracy findings and chance levels
-    are in the executive summary."""
-    lines = []
-    for e in view.clean_entries(results):
-        model = view.key_of(e)[1]
-        for attr, g in ((e.get("label_free") or {}).get("groupings") or {}).items():
-            for key, t in g.get("tests", {}).items():
-                if key != "detection_rate" or not e.get("groups"):
-                    lines.append(f"{model}, by {attr} (label-free): {t['text']}")
-    return lines
 
 
 def _headline_table(rows: list[list[str]]) -> Any:
