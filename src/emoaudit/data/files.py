@@ -106,17 +106,18 @@ def _walk(directory: str, inside: str) -> Iterator[str]:
         yield Skipped(directory, errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc)))
         return
     dirs = []
-    for entry in entries:
-        if entry.is_symlink():
+    for entry in entries:  # regular files first: they are nearly every entry
+        if entry.is_file(follow_symlinks=False):
+            if is_image(entry.name):
+                yield entry.path
+        elif entry.is_dir(follow_symlinks=False):
+            dirs.append(entry.path)
+        elif entry.is_symlink():
             skipped = _link_problem(entry, inside)
             if skipped is not None:
                 yield skipped
             elif is_image(entry.name):
                 yield entry.path
-        elif entry.is_dir(follow_symlinks=False):
-            dirs.append(entry.path)
-        elif entry.is_file(follow_symlinks=False) and is_image(entry.name):
-            yield entry.path
     for sub in dirs:
         yield from _walk(sub, inside)
 
