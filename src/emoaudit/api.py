@@ -109,37 +109,11 @@ def audit(
     data: str | Path,
     models: Any = None,
     *,
-    groups: str | Iterable[str] | None = None,
-    conditions: str = "clean",
     out: str | Path | None = None,
-    format: str = "auto",  # noqa: A002 (the CLI's --format)
-    model_spec: str | Path | None = None,
-    detector: str = "blazeface",
-    precropped: bool = False,
-    seed: int = 0,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    min_group_n: int = 30,
-    chunk_size: int = 512,
-    batch_size: int | None = None,
-    workers: int | None = None,
-    executor: str = "local",
-    device: str = "cpu",
-    ray_address: str | None = None,
-    fps: float | None = None,
-    reference: dict[str, str] | None = None,
-    hostile: Iterable[str] | None = None,
-    given: str | None = None,
-    predictions: str | Path | None = None,
-    predictions_format: str | None = None,
-    model_name: str | None = None,
-    wait: bool = False,
-    protocols: str | None = None,
-    pool_splits: bool = False,
     on_start: Callable[[str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
-    provenance_extra: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Audit:
     """Audit `models` on `data`; write OUT/predictions.parquet, run.json and results.json.
 
@@ -149,15 +123,21 @@ def audit(
     `out` defaults to a new temporary folder (its path is ``Audit.out``). Rerunning with the
     same `out` resumes: cached shards and stored API answers are reused. Call ``.report()`` on the
     result to write report.html; ``emoaudit audit`` does both.
-    `reference` ({"gender": "female"}), `hostile` (labels read as hostile) and `given` (the label
-    or numeric column to compare hostile readings at) shape the group tests; `predictions` audits
-    a file of saved outputs instead of running `models` (docs/predictions-import.md).
+
+    `options` are those of `build_request` (every ``emoaudit audit`` option): groups,
+    conditions, format, model_spec, detector, precropped, seed, n_resamples, confidence,
+    min_group_n, chunk_size, batch_size, workers, executor, device, ray_address, fps;
+    reference ({"gender": "female"}), hostile (labels read as hostile) and given (the label or
+    numeric column to compare hostile readings at) shape the group tests; predictions,
+    predictions_format and model_name audit a file of saved outputs instead of running
+    `models` (docs/predictions-import.md); protocols, pool_splits, wait, provenance_extra.
+    An unknown option is a TypeError, as for any keyword.
     """
     from emoaudit.run.audit import run_audit
 
     if out is None:
         out = tempfile.mkdtemp(prefix="emoaudit-")
-    req = build_request(**{k: v for k, v in locals().items() if k in REQUEST_OPTIONS})
+    req = build_request(data=data, models=models, out=out, **options)
     results = run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
     return Audit(out=Path(out), results=results)
 
@@ -188,15 +168,6 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> Any:
     import pandas as pd
 
     return pd.DataFrame(rows, columns=columns)
-
-
-REQUEST_OPTIONS = (
-    "data", "models", "groups", "conditions", "out", "format", "model_spec", "detector",
-    "precropped", "seed", "n_resamples", "confidence", "min_group_n", "chunk_size", "batch_size",
-    "workers", "executor", "device", "ray_address", "fps", "reference", "hostile", "given",
-    "predictions", "predictions_format", "model_name", "wait", "provenance_extra", "protocols",
-    "pool_splits",
-)  # fmt: skip
 
 
 def build_request(

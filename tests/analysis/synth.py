@@ -58,3 +58,23 @@ def predictions(
         for j, c in enumerate(cats):
             df[f"votes_{c}"] = V[:, j]
     return df
+
+
+def table(label, pred, **columns) -> pd.DataFrame:
+    """The smallest table in the predictions contract: given labels and predictions (status
+    ok unless `status` is given), one model, clean; extra columns (attr_*, status) as given."""
+    n = len(label)
+    base = {
+        "sample_id": [f"s{i}" for i in range(n)],
+        "subject_id": None,
+        "dataset": "d",
+        "split": None,
+        "model": "m",
+        "model_sha256": "0",
+        "condition": "clean",
+        "status": "ok",
+        "reason": "",
+        "label": label,
+        "pred": pred,
+    }
+    return pd.DataFrame({**base, **columns})

@@ -226,28 +226,11 @@ def test_rate_intervals_cover_and_never_claim_certainty(p, n):
 
 def test_zero_recall_on_28_rows_has_an_interval(tmp_path):
     """The reported symptom: per-class recall 0.0% (0.0% to 0.0%) at n=28."""
-    import pandas as pd
+    from synth import table
 
     from emoaudit.analysis.summary import analyze
 
-    n = 128
-    label = ["happy"] * 100 + ["fear"] * 28
-    pred = ["happy"] * 100 + ["sad"] * 28
-    df = pd.DataFrame(
-        {
-            "sample_id": [f"s{i}" for i in range(n)],
-            "subject_id": None,
-            "dataset": "d",
-            "split": None,
-            "model": "m",
-            "model_sha256": "0",
-            "condition": "clean",
-            "status": "ok",
-            "reason": "",
-            "label": label,
-            "pred": pred,
-        }
-    )
+    df = table(["happy"] * 100 + ["fear"] * 28, ["happy"] * 100 + ["sad"] * 28)
     res = analyze(df, n_resamples=200)["results"][0]
     fear = res["per_class"]["fear"]["recall"]
     assert fear["value"] == 0.0 and fear["ci_high"] > 0.1

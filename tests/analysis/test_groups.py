@@ -166,8 +166,7 @@ def test_vectorised_fisher_exact_matches_scipy(cells, symmetric):
 def test_a_detector_that_misses_one_group_shows_in_who_it_fails():
     """Groups used to be formed from scored rows only, so missed faces never showed. Now each
     group has end-to-end accuracy and its detection rate, and detection is tested."""
-    import numpy as np
-    import pandas as pd
+    from synth import table
 
     from emoaudit.analysis.summary import analyze
 
@@ -177,21 +176,11 @@ def test_a_detector_that_misses_one_group_shows_in_who_it_fails():
     missed = rng.random(n) < np.where(group == "B", 0.3, 0.05)
     label = rng.choice(["happy", "sad", "neutral"], n)
     pred = np.where(rng.random(n) < 0.7, label, "anger")
-    df = pd.DataFrame(
-        {
-            "sample_id": [f"s{i}" for i in range(n)],
-            "subject_id": None,
-            "dataset": "d",
-            "split": None,
-            "model": "m",
-            "model_sha256": "0",
-            "condition": "clean",
-            "status": np.where(missed, "no_face", "ok"),
-            "reason": "",
-            "label": label,
-            "pred": np.where(missed, None, pred),
-            "attr_skin": group,
-        }
+    df = table(
+        label,
+        np.where(missed, None, pred),
+        status=np.where(missed, "no_face", "ok"),
+        attr_skin=group,
     )
     res = analyze(df, n_resamples=100)["results"][0]
     g = res["groups"]["skin"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from emoaudit.analysis.bootstrap import BootstrapSpec, interval, proportion_interval
-from emoaudit.analysis.group_tests import finding, settle
+from emoaudit.analysis.group_tests import cluster_mean_interval, finding, settle
 from emoaudit.analysis.groups import ATTR_PREFIX, MIN_CELL, group_codes, groupings
 
 CLEAN = "clean"
@@ -101,8 +101,12 @@ def _by_group(
     sel = codes >= 0
     n = np.bincount(codes[sel], minlength=G).astype(float)
     x = np.bincount(codes[sel], y[sel], minlength=G)
-    lo, hi = _cluster_normal(y[sel], codes[sel], cluster[sel], G, spec.confidence)
-    lo, hi = proportion_interval(x, n, lo, hi, spec.confidence)
+    _, lo, hi = cluster_mean_interval(
+        y[sel], codes[sel], G, clusters=cluster[sel], confidence=spec.confidence
+    )
+    lo, hi = proportion_interval(
+        x, n, np.clip(lo[:, 0], 0, 1), np.clip(hi[:, 0], 0, 1), spec.confidence
+    )
     with np.errstate(all="ignore"):
         rate = x / n
     groups_out = [
@@ -129,23 +133,3 @@ def _by_group(
             higher_is_better=metric == "agreement",
         )
     return block
-
-
-def _cluster_normal(
-    y: np.ndarray, group: np.ndarray, cluster: np.ndarray, G: int, confidence: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normal interval per group mean with the variance of cluster sums of residuals."""
-    from scipy.stats import norm
-
-    _, c = np.unique(cluster, return_inverse=True)
-    n = np.bincount(group, minlength=G).astype(float)
-    with np.errstate(all="ignore"):
-        mean = np.bincount(group, y, minlength=G) / n
-    r = y - mean[group]
-    key = c.ravel() * G + group
-    sums = np.bincount(key, r, minlength=(int(c.max(initial=0)) + 1) * G)
-    var = np.bincount(np.arange(len(sums)) % G, sums * sums, minlength=G)
-    with np.errstate(all="ignore"):
-        se = np.sqrt(var) / n
-    z = norm.ppf(1 - (1 - confidence) / 2)
-    return np.clip(mean - z * se, 0, 1), np.clip(mean + z * se, 0, 1)

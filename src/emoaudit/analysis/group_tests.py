@@ -180,7 +180,7 @@ def min_detectable_difference(
     return float(z * sd * np.sqrt(1 / n_small + 1 / n_rest) * np.sqrt(max(design_effect, 1.0)))
 
 
-def design_effect(test: dict[str, Any], y: np.ndarray, group: np.ndarray, n_groups: int) -> float:
+def design_effect(test: dict[str, Any]) -> float:
     """Cluster-robust over independent-rows variance of the scores (>= 1 where subjects repeat),
     used to widen the detectable difference for clustered data."""
     if test.get("n_clusters", 0) >= test.get("n", 0) or "statistic_independent" not in test:
@@ -224,7 +224,7 @@ def settle(tests: list[dict[str, Any]], *, alpha: float) -> None:
     for t in tests:
         y, group, G = t.pop("_design")
         verdict(t, group_names=t["groups"], higher_is_better=t["higher_is_better"], alpha=alpha)
-        deff = design_effect(t, y, group, G)
+        deff = design_effect(t)
         t["min_detectable_difference"] = min_detectable_difference(
             y=y, group=group, n_groups=G, alpha=alpha / max(m, 1), design_effect=deff
         )
