@@ -153,31 +153,35 @@ def verdict(
         (test["better"] if above == higher_is_better else test["worse"]).append(name)
 
 
-def min_detectable_difference(
-    *,
-    y: np.ndarray,
-    group: np.ndarray,
-    n_groups: int,
-    alpha: float,
-    design_effect: float = 1.0,
-) -> float | None:
-    """Smallest difference between the smallest group and the rest detectable with 80% power
-    by a two-sided test at level ``alpha``: (z_{1-alpha/2} + z_{0.8}) * sd * sqrt(1/n_g + 1/n_rest)
-    * sqrt(design effect), sd the pooled standard deviation of y."""
-    from scipy.stats import norm
-
+def spread_and_sizes(y: np.ndarray, group: np.ndarray, n_groups: int) -> dict[str, Any] | None:
+    """What the detectable difference needs: the pooled standard deviation of y (for a rate seen
+    constant, 0 of n, that of the rule-of-three bound 3/n), the smallest group's size and the
+    rest's; None with fewer than two groups."""
     sizes = np.bincount(group, minlength=n_groups)
     present = sizes[sizes > 0]
     if len(present) < 2:
         return None
-    n_small = float(present.min())
-    n_rest = float(present.sum() - n_small)
     sd = float(np.std(np.asarray(y, dtype=np.float64)))
-    if sd == 0:  # a rate observed constant (0 of n): the spread of the rule-of-three bound
+    if sd == 0:
         p = min(0.5, 3.0 / max(len(y), 1))
         sd = float(np.sqrt(p * (1 - p)))
+    small = float(present.min())
+    return {"sd": sd, "n_small": small, "n_rest": float(present.sum() - small)}
+
+
+def min_detectable_difference(
+    design: dict[str, Any] | None, *, alpha: float, design_effect: float = 1.0
+) -> float | None:
+    """Smallest difference between the smallest group and the rest detectable with 80% power
+    by a two-sided test at level ``alpha``: (z_{1-alpha/2} + z_{0.8}) * sd * sqrt(1/n_g + 1/n_rest)
+    * sqrt(design effect)."""
+    from scipy.stats import norm
+
+    if design is None:
+        return None
     z = norm.ppf(1 - alpha / 2) + norm.ppf(POWER)
-    return float(z * sd * np.sqrt(1 / n_small + 1 / n_rest) * np.sqrt(max(design_effect, 1.0)))
+    width = np.sqrt(1 / design["n_small"] + 1 / design["n_rest"])
+    return float(z * design["sd"] * width * np.sqrt(max(design_effect, 1.0)))
 
 
 def design_effect(test: dict[str, Any]) -> float:
@@ -212,7 +216,7 @@ def finding(
     if strata is not None:  # at equal levels the relevant spread is within the strata
         s = _dense(np.asarray(strata))
         spread = spread - (np.bincount(s, spread) / np.bincount(s))[s]
-    test["_design"] = (spread, group, G)
+    test["_design"] = spread_and_sizes(spread, group, G)
     return test
 
 
@@ -222,11 +226,10 @@ def settle(tests: list[dict[str, Any]], *, alpha: float) -> None:
     holm_family(tests, alpha=alpha)
     m = max((t["family_size"] for t in tests), default=1)
     for t in tests:
-        y, group, G = t.pop("_design")
+        design = t.pop("_design")
         verdict(t, group_names=t["groups"], higher_is_better=t["higher_is_better"], alpha=alpha)
-        deff = design_effect(t)
         t["min_detectable_difference"] = min_detectable_difference(
-            y=y, group=group, n_groups=G, alpha=alpha / max(m, 1), design_effect=deff
+            design, alpha=alpha / max(m, 1), design_effect=design_effect(t)
         )
         t["text"] = sentence(t)
 
