@@ -258,3 +258,16 @@ def test_label_free_rate_intervals_cover(subjects):
 def _marginal_rate(p: float) -> float:
     z = np.random.default_rng(0).normal(0, 1.0, 2_000_000)
     return float(np.mean(1 / (1 + np.exp(-(np.log(p / (1 - p)) + z)))))
+
+
+def test_readings_are_higher_or_lower_never_worse():
+    """A label-free reading is not a failure: the words say which way it goes."""
+    rng = np.random.default_rng(8)
+    group = np.repeat([0, 1], 600)
+    y = (rng.random(1200) < np.where(group == 0, 0.02, 0.12)).astype(float)
+    t = finding(metric="hostile_rate", y=y, group=group, group_names=["a", "b"],
+                higher_is_better=False)  # fmt: skip
+    settle([t], alpha=ALPHA)
+    assert t["worse"] == ["b"]  # the contract keeps its fields
+    assert "higher for b" in t["text"] and "lower for a" in t["text"]
+    assert "worse" not in t["text"]

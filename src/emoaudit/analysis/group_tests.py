@@ -258,11 +258,12 @@ def sentence(t: dict[str, Any]) -> str:
     p = t.get("p_holm")
     p_txt = "n/a" if p is None else f"{p:.3g}"
     if t.get("rejected") and (t["worse"] or t["better"]):
-        parts = []
-        if t["worse"]:
-            parts.append(f"worse for {', '.join(t['worse'])}")
-        if t["better"]:
-            parts.append(f"better for {', '.join(t['better'])}")
+        # a reading is neither good nor bad (groups may truly differ in expression): say which
+        # way it goes; accuracy, faces found, stability and agreement are worse or better
+        named = [("worse", t["worse"]), ("better", t["better"])]
+        if t["metric"].startswith("hostile"):  # hostile readings: higher_is_better is False
+            named = [("higher", t["worse"]), ("lower", t["better"])]
+        parts = [f"{w} for {', '.join(g)}" for w, g in named if g]
         return f"{metric} differs between groups (Holm p = {p_txt}): {' and '.join(parts)}."
     if t.get("rejected"):
         return (
