@@ -204,6 +204,7 @@ def model_block(results: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any
         else None,
         "groups": [group_block(name, g, entry) for g in view.groups(entry)],
         "read_how": read_how_blocks(entry),
+        "n_read": (entry.get("label_free") or {}).get("n_scored"),
         "baselines": entry.get("baselines"),
         "directional": [directional_block(name, g) for g in view.groups(entry)],
         "robustness_svg": plots.robustness_curves(
