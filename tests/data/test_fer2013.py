@@ -120,3 +120,103 @@ def test_fer2013_a_broken_row_is_named_in_one_short_line(tmp_path):
     assert sample.status == "bad_input" and sample.raw_label == row  # the data itself is kept
     assert sample.reason.startswith(f"{tmp_path / 'fer2013.csv'}:2: label '7 7 7")
     assert "...' is not in the FER2013 label set" in sample.reason and len(sample.reason) < 250
+
+
+def _reference_samples(path):
+    """The per-row reader the block reader replaced: text mode, one parse_pixels per row."""
+    from emoaudit.data.files import iter_large_csv
+
+    rows = iter_large_csv(path, required=fer2013.REQUIRED)
+    return [
+        fer2013.row_sample(path=path, line=line, index=index, row=row)
+        for index, (line, row) in enumerate(rows)
+    ]
+
+
+def _hostile_fer2013_bytes(rng) -> bytes:
+    """A FER2013 csv mixing strict rows with every kind of row the block reader must hand to
+    the checked per-row path, and line endings that text mode splits differently."""
+    lines = []
+    for k in range(700):
+        tokens = [str(v) for v in rng.integers(0, 256, 2304)]
+        kind = k % 23
+        sep, end = " ", "\n"
+        if kind == 1:
+            bad = ["007", "+5", "256", "1000", "-1", "1.5", "0x1"]
+            tokens[rng.integers(2304)] = rng.choice(bad)
+        elif kind == 2:
+            tokens = tokens[:-1]
+        elif kind == 3:
+            sep = "  "
+        elif kind == 4:
+            end = "\r\n"
+        elif kind == 5:
+            end = "\r"  # a lone CR: text mode reads a line break
+        elif kind == 6:
+            tokens[0] = " " + tokens[0]
+        elif kind == 7:
+            tokens[3] = tokens[3] + "\t"
+        pixels = sep.join(tokens)
+        code = str(k % 8)  # 7 is not a FER2013 code
+        if kind == 8:
+            line = f'{code},"{pixels}",Training'
+        elif kind == 9:
+            line = f"{code},{pixels}"  # a short row: no Usage
+        elif kind == 10:
+            line = f"{code},{pixels},PublicTest,extra"
+        elif kind == 11:
+            line = f"{code},{pixels},Privé"  # non-ASCII
+        elif kind == 12:
+            line = ""  # blank
+        elif kind == 13:
+            line = f"{code},,Training"
+        elif kind == 14:
+            line = f'{code},"{pixels},Training'  # a stray quote
+        else:
+            line = f"{code},{pixels},PrivateTest"
+        lines.append(line + end)
+    return ("emotion,pixels,Usage\n" + "".join(lines)).encode()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "crlf-header"])
+def test_fer2013_block_reader_gives_the_per_row_readers_samples(tmp_path, encoding):
+    """Issue 17: the vectorised reader must give today's rows, faces and reasons, row for row."""
+    data = _hostile_fer2013_bytes(np.random.default_rng(17))
+    if encoding in ("utf-8-sig", "utf-16"):
+        data = data.decode().encode(encoding)
+    elif encoding == "crlf-header":
+        data = data.replace(b"Usage\n", b"Usage\r\n", 1)
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(data)
+    got, want = list(fer2013.iter_samples(path)), _reference_samples(path)
+    assert len(got) == len(want) > 600
+    fields = ("sample_id", "split", "raw_label", "label", "status", "reason")
+    for a, b in zip(got, want, strict=True):
+        assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+        if b.pixels is None:
+            assert a.pixels is None
+        else:
+            assert a.pixels.dtype == np.uint8 and a.pixels.shape == (48, 48)
+            np.testing.assert_array_equal(a.pixels, b.pixels)
+    statuses = {s.status for s in want}
+    assert statuses == {"ok", "bad_input"}
+    assert sum(s.pixels is not None for s in want) > 400
+
+
+def test_fer2013_pixel_block_takes_only_strict_rows():
+    strict = " ".join(["0", "9", "10", "99", "100", "255"] * 384)
+    cells = [
+        strict.encode(),
+        strict,  # text-mode cell: parse_pixels reads it
+        strict.replace("255", "256", 1).encode(),
+        strict.replace("99", "099", 1).encode(),
+        strict.replace("100", "1000", 1).encode(),
+        (strict + " ").encode(),
+        strict.replace(" ", "  ", 1).encode(),
+        (strict + " 1").encode(),
+        strict.rsplit(" ", 1)[0].encode(),
+        b"",
+    ]
+    out = fer2013.parse_pixel_block(cells)
+    assert out[0] is not None and out[0][0, :6].tolist() == [0, 9, 10, 99, 100, 255]
+    assert all(face is None for face in out[1:])
