@@ -161,3 +161,20 @@ def test_ferplus_new_csv_with_png_folders_missing_png_and_nameless_expression(tm
     )
     assert samples[6].status == "unreadable"
     assert samples[6].reason == ferplus.NO_IMAGE_NAME.format(path=labels, line=8)
+
+
+def test_ferplus_pixels_come_from_the_fer2013_block_reader_with_its_reasons(tmp_path):
+    """FER+ reads fer2013.csv a block at a time like the fer2013 adapter: a strict row is a
+    face, a broken one keeps the per-row reason with its line."""
+    write_ferplus(tmp_path)
+    fer_csv = tmp_path / "fer2013.csv"
+    lines = fer_csv.read_text().splitlines()
+    code, pixels, usage = lines[2].split(",")
+    lines[2] = ",".join([code, pixels.rsplit(" ", 1)[0], usage])  # row1: one value short
+    lines[3] = lines[3].replace(" ", "  ", 1)  # row2: a double space, read by parse_pixels
+    fer_csv.write_text("\n".join(lines) + "\n")
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert samples[1].status == "bad_input" and samples[1].pixels is None
+    assert samples[1].reason == f"{fer_csv}:3: expected 2304 pixel values, found 2303"
+    np.testing.assert_array_equal(samples[2].pixels, pattern(102))
+    np.testing.assert_array_equal(samples[0].pixels, pattern(100))

@@ -59,12 +59,23 @@ def iter_samples(root: Path) -> Iterator[Sample]:
                 path=root, fmt=NAME, expected="a csv with emotion,pixels,Usage columns"
             )
         )
-    index = 0
+    for index, (line, row, pixels) in enumerate(iter_rows(path)):
+        yield row_sample(path=path, line=line, index=index, row=row, pixels=pixels)
+
+
+def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any], np.ndarray | None]]:
+    """(line, row, face) for each record of a FER2013 csv, faces parsed a block at a time
+    (parse_pixel_block); face None: row_sample or pixel_cell parses the cell and names why."""
     for block in iter_large_csv_blocks(path, required=REQUIRED, raw="pixels"):
         parsed = parse_pixel_block([row["pixels"] for _, row in block])
         for (line, row), pixels in zip(block, parsed, strict=True):
-            yield row_sample(path=path, line=line, index=index, row=row, pixels=pixels)
-            index += 1
+            yield line, row, pixels
+
+
+def pixel_cell(row: dict[str, Any], *, path: Path, line: int) -> tuple[np.ndarray | None, str]:
+    """parse_pixels on a row's pixel cell, bytes (iter_large_csv_blocks) or str."""
+    text = row["pixels"]
+    return parse_pixels(text.decode() if isinstance(text, bytes) else text, path=path, line=line)
 
 
 def row_sample(
@@ -93,9 +104,7 @@ def row_sample(
     sample.label = canonical(name)
     problem = ""
     if pixels is None:
-        text = row["pixels"]
-        text = text.decode() if isinstance(text, bytes) else text
-        pixels, problem = parse_pixels(text, path=path, line=line)
+        pixels, problem = pixel_cell(row, path=path, line=line)
     if problem:
         sample.status, sample.reason, sample.label = BAD_INPUT, problem, None
         return sample

@@ -32,11 +32,14 @@ import re
 from collections.abc import Iterator
 from itertools import zip_longest
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from emoaudit import errors
 from emoaudit.data import fer2013
 from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv, iter_large_csv
+from emoaudit.data.files import csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -116,7 +119,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         looked = ", ".join(str(labels.parent / name) for name in fer2013.CSV_NAMES)
         raise DataError(errors.FERPLUS_NEEDS_FER2013.format(path=labels, looked=looked))
     plus_rows = iter_csv(labels, required=REQUIRED)
-    fer_rows = iter_large_csv(pixels_csv, required=fer2013.REQUIRED)  # as the fer2013 adapter
+    fer_rows = fer2013.iter_rows(pixels_csv)  # as the fer2013 adapter
     for index, (plus, fer) in enumerate(zip_longest(plus_rows, fer_rows)):
         yield _joined_sample(index=index, plus=plus, fer=fer, labels=labels, pixels=pixels_csv)
 
@@ -125,18 +128,20 @@ def _joined_sample(
     *,
     index: int,
     plus: tuple[int, dict[str, str]] | None,
-    fer: tuple[int, dict[str, str]] | None,
+    fer: tuple[int, dict[str, Any], np.ndarray | None] | None,
     labels: Path,
     pixels: Path,
 ) -> Sample:
     sample = Sample(sample_id=f"row{index}", dataset=NAME, precropped=True)
     if plus is None or fer is None:
-        path, other, (line, row) = (pixels, labels, fer) if plus is None else (labels, pixels, plus)
+        path, other, (line, row, *_) = (
+            (pixels, labels, fer) if plus is None else (labels, pixels, plus)
+        )
         sample.split = row.get("Usage", "").strip() or None
         sample.status = BAD_INPUT
         sample.reason = errors.FERPLUS_MISSING_ROW.format(path=path, line=line, other=other.name)
         return sample
-    (plus_line, plus_row), (fer_line, fer_row) = plus, fer
+    (plus_line, plus_row), (fer_line, fer_row, face) = plus, fer
     sample.split = plus_row["Usage"].strip() or None
     fer_usage = fer_row.get("Usage", "").strip()
     if fer_usage and sample.split and fer_usage != sample.split:
@@ -150,7 +155,9 @@ def _joined_sample(
         sample.attributes["fer2013_label"] = canonical(original) or original
     apply_votes(sample, [plus_row[c] for c in VOTE_COLUMNS], path=labels, line=plus_line)
     if sample.status != BAD_INPUT:
-        array, problem = fer2013.parse_pixels(fer_row["pixels"], path=pixels, line=fer_line)
+        array, problem = face, ""
+        if array is None:
+            array, problem = fer2013.pixel_cell(fer_row, path=pixels, line=fer_line)
         if problem:
             sample.status, sample.reason, sample.label = BAD_INPUT, problem, None
         sample.pixels = array
