@@ -208,7 +208,7 @@ def _ends_in_gray_fill(pixels: np.ndarray) -> bool:
     """True when the last 8 rows are exactly the mid-gray libjpeg writes for blocks past the end
     of the data (a truncated file with an end marker appended decodes 'fine', with a warning
     on stderr only), and the image is not mid-gray all over (a blank face is a real image)."""
-    if pixels.flat[-1] != 128:  # nearly every real image: no array pass at all
+    if pixels.item(-1) != 128:  # nearly every real image: no array pass at all
         return False
     tail = pixels[-8:]
     return bool((tail == 128).all()) and not bool((pixels == 128).all())

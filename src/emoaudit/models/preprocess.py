@@ -283,10 +283,21 @@ def _tf_column_matrix(size_in: int, size_out: int, channels: int) -> np.ndarray:
 
 
 def _normalisation(spec: InputSpec, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (a, b) with normalised = pixel * a - b."""
-    mean = np.broadcast_to(np.asarray(spec.mean, dtype=np.float64), (channels,))
-    std = np.broadcast_to(np.asarray(spec.std, dtype=np.float64), (channels,))
-    return (spec.scale / std).astype(np.float32), (mean / std).astype(np.float32)
+    """Per-channel (a, b) with normalised = pixel * a - b; computed once per spec (it was 3% of
+    an audit's CPU outside ONNX Runtime, recomputed for every batch of 16 faces)."""
+    return _normalisation_of(float(spec.scale), tuple(spec.mean), tuple(spec.std), channels)
+
+
+@lru_cache(maxsize=64)
+def _normalisation_of(
+    scale: float, mean: tuple[float, ...], std: tuple[float, ...], channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    m = np.broadcast_to(np.asarray(mean, dtype=np.float64), (channels,))
+    s = np.broadcast_to(np.asarray(std, dtype=np.float64), (channels,))
+    a, b = (scale / s).astype(np.float32), (m / s).astype(np.float32)
+    a.setflags(write=False)  # shared by every call: never written
+    b.setflags(write=False)
+    return a, b
 
 
 def _normalise_into(dst: np.ndarray, src: np.ndarray, spec: InputSpec) -> None:
