@@ -128,3 +128,42 @@ def test_a_run_smaller_than_one_chunk_still_caches_progress(fer_csv, built, tmp_
     outcome = run_plan(plan, out)
     assert (outcome.n_shards_cached, outcome.n_shards_computed) == (1, 1)
     assert pq.read_table(outcome.predictions).num_rows == 42
+
+
+def test_fer2013_block_reader_gives_the_per_row_readers_predictions(built, tmp_path, monkeypatch):
+    """Issue 17: the predictions table of a FER2013 csv audit is the same, row for row and
+    column for column, through the block reader and through the per-row reader it replaced,
+    with rows the block reader hands back to parse_pixels (a double space, a leading zero, a
+    quoted cell, CRLF) and rows that stay bad."""
+    from run_inputs import face_rows
+
+    from emoaudit.data import fer2013
+    from emoaudit.data.files import iter_large_csv
+
+    rows = face_rows(40, seed=3)
+    rows[3][1] = rows[3][1].replace(" ", "  ", 1)
+    rows[5][1] = "0" + rows[5][1]
+    rows[7][1] = rows[7][1].rsplit(" ", 1)[0]
+    rows[9][0] = "8"
+    text = "emotion,pixels,Usage\n" + "".join(
+        (f'{c},"{p}",{u}\r\n' if i == 11 else f"{c},{p},{u}\n") for i, (c, p, u) in enumerate(rows)
+    )
+    path = tmp_path / "fer2013.csv"
+    path.write_text(text, newline="")
+
+    def per_row(root):
+        for index, (line, row) in enumerate(iter_large_csv(root, required=fer2013.REQUIRED)):
+            yield fer2013.row_sample(path=root, line=line, index=index, row=row)
+
+    def table(out):
+        plan = _plan(path, built)
+        plan.samples = lambda: DATASETS.get("fer2013").iter_samples(path)
+        return pq.read_table(run_plan(plan, out).predictions)
+
+    blocks = table(tmp_path / "blocks")
+    monkeypatch.setattr(fer2013, "iter_samples", per_row)
+    reference = table(tmp_path / "per-row")
+    assert blocks.num_rows == 40 and blocks.schema == reference.schema
+    assert blocks.to_pandas().equals(reference.to_pandas())  # NaN where NaN: no output
+    statuses = blocks.column("status").to_pylist()
+    assert statuses.count("ok") == 38 and statuses[7] == statuses[9] == "bad_input"

@@ -179,7 +179,6 @@ class _Work:
     def __init__(self, size: int) -> None:
         self.digit = np.empty(size, dtype=np.uint8)
         self.is_digit = np.empty(size, dtype=bool)
-        self.sep = np.empty(size, dtype=bool)
         self.end = np.empty(size, dtype=bool)
         self.mask = np.empty(size, dtype=bool)
         self.other = np.empty(size, dtype=bool)
@@ -188,16 +187,21 @@ class _Work:
 
     def parse(self, text: bytes, lengths: np.ndarray) -> list[np.ndarray | None]:
         """Faces of one group: `text` is its cells joined by newlines with two in front and
-        one after, so every digit has two places before it and every run an end."""
+        one after, so every digit has two places before it and every run an end.
+
+        A row is strict when it holds only digits and spaces, 2304 runs of digits, values up to
+        255, and exactly as many bytes as the values print with one space between them. Each
+        run prints at most its own length (the value of its last three digits, no leading
+        zeros), and 2304 runs need 2303 spaces at least, so the byte count is met only when
+        every run has 1-3 digits and no leading zero and the spaces are single.
+        """
         n = len(text)
         buf = np.frombuffer(text, dtype=np.uint8)
-        digit, is_digit, sep = self.digit[:n], self.is_digit[:n], self.sep[:n]
-        end, mask, other = self.end[:n], self.mask[:n], self.other[:n]
-        value, scaled = self.value[:n], self.scaled[:n]
+        digit, is_digit, end = self.digit[:n], self.is_digit[:n], self.end[:n]
+        mask, other, value, scaled = self.mask[:n], self.other[:n], self.value[:n], self.scaled[:n]
         np.subtract(buf, 48, out=digit)  # wraps below '0': any non-digit is >= 10
         np.less(digit, 10, out=is_digit)
         np.multiply(digit, is_digit, out=digit)  # separators read as 0
-        np.logical_not(is_digit, out=sep)
         # a run's value at its last digit, from the two places before it
         value[:2] = 0
         np.copyto(value[2:], digit[2:])
@@ -210,38 +214,32 @@ class _Work:
         end[-1] = False
         starts = 2 + np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
         bad = np.zeros(len(lengths), dtype=bool)
-
-        def rule(found: np.ndarray, offset: int = 0) -> None:
-            if np.count_nonzero(found):
-                rows = np.searchsorted(starts, np.flatnonzero(found) + offset, side="right") - 1
-                bad[rows[rows >= 0]] = True
-
-        np.not_equal(buf, 32, out=mask)  # a digit or a space is all a row holds
-        mask &= sep
+        np.not_equal(buf, 32, out=mask)  # neither a space, nor a digit, nor a row's end
+        np.greater(mask, is_digit, out=mask)
         np.not_equal(buf, 10, out=other)
         mask &= other
-        rule(mask)
-        np.logical_and(sep[1:-1], sep[2:], out=mask[1:-1])  # one space between tokens, none at
-        rule(mask[1:-1], 1)  # either end
-        np.equal(buf[1:-1], 48, out=mask[:-2])  # no leading zero
-        mask[:-2] &= sep[:-2]
-        mask[:-2] &= is_digit[2:]
-        rule(mask[:-2])
-        np.logical_and(is_digit[:-3], is_digit[1:-2], out=mask[:-3])  # three digits at most
-        mask[:-3] &= is_digit[2:-1]
-        mask[:-3] &= is_digit[3:]
-        rule(mask[:-3])
-        np.greater(value, 255, out=mask)  # 0-255
-        mask &= end
-        rule(mask)
+        if np.count_nonzero(mask):
+            rows = np.searchsorted(starts, np.flatnonzero(mask), side="right") - 1
+            bad[rows[rows >= 0]] = True
         ends = np.flatnonzero(end)
-        first = np.searchsorted(ends, starts)
-        tokens = np.diff(np.append(first, len(ends)))
-        strict = ~bad & (tokens == SIDE * SIDE)
-        values = value[ends].astype(np.uint8)  # exact where strict: every value is 0-255
+        bounds = np.append(np.searchsorted(ends, starts), len(ends))  # each row's runs
+        values = value[ends]
+        runs = SIDE * SIDE
+        strict = ~bad & (np.diff(bounds) == runs)
+        if strict.all():  # nearly always: every row's values side by side
+            grid = values.reshape(len(lengths), runs)
+            strict &= grid.max(axis=1) <= 255
+            shown = np.count_nonzero(grid >= 10, axis=1) + np.count_nonzero(grid >= 100, axis=1)
+            strict &= lengths == shown + (runs + runs - 1)
+        else:
+            for k in np.flatnonzero(strict).tolist():
+                row = values[bounds[k] : bounds[k + 1]]
+                shown = np.count_nonzero(row >= 10) + np.count_nonzero(row >= 100)
+                strict[k] = row.max() <= 255 and lengths[k] == shown + (runs + runs - 1)
+        faces8 = values.astype(np.uint8)  # exact where strict: every value is 0-255
         if strict.all():
-            return list(values.reshape(len(lengths), SIDE, SIDE))
+            return list(faces8.reshape(len(lengths), SIDE, SIDE))
         faces: list[np.ndarray | None] = [None] * len(lengths)
         for k in np.flatnonzero(strict).tolist():
-            faces[k] = values[first[k] : first[k] + SIDE * SIDE].reshape(SIDE, SIDE)
+            faces[k] = faces8[bounds[k] : bounds[k] + runs].reshape(SIDE, SIDE)
         return faces
