@@ -206,16 +206,16 @@ def test_fer2013_block_reader_gives_the_per_row_readers_samples(tmp_path, encodi
 def test_fer2013_pixel_block_takes_only_strict_rows():
     strict = " ".join(["0", "9", "10", "99", "100", "255"] * 384)
     cells = [
-        strict.encode(),
-        strict,  # text-mode cell: parse_pixels reads it
-        strict.replace("255", "256", 1).encode(),
-        strict.replace("99", "099", 1).encode(),
-        strict.replace("100", "1000", 1).encode(),
-        (strict + " ").encode(),
-        strict.replace(" ", "  ", 1).encode(),
-        (strict + " 1").encode(),
-        strict.rsplit(" ", 1)[0].encode(),
-        b"",
+        strict,
+        strict.replace("9", "٩", 1),  # an Arabic-Indic nine: not ASCII
+        strict.replace("255", "256", 1),
+        strict.replace("99", "099", 1),
+        strict.replace("100", "1000", 1),
+        strict + " ",
+        strict.replace(" ", "  ", 1),
+        strict + " 1",
+        strict.rsplit(" ", 1)[0],
+        "",
     ]
     out = fer2013.parse_pixel_block(cells)
     assert out[0] is not None and out[0][0, :6].tolist() == [0, 9, 10, 99, 100, 255]

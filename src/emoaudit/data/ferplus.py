@@ -32,7 +32,6 @@ import re
 from collections.abc import Iterator
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,7 +127,7 @@ def _joined_sample(
     *,
     index: int,
     plus: tuple[int, dict[str, str]] | None,
-    fer: tuple[int, dict[str, Any], np.ndarray | None] | None,
+    fer: tuple[int, dict[str, str], np.ndarray | None] | None,
     labels: Path,
     pixels: Path,
 ) -> Sample:
@@ -157,7 +156,7 @@ def _joined_sample(
     if sample.status != BAD_INPUT:
         array, problem = face, ""
         if array is None:
-            array, problem = fer2013.pixel_cell(fer_row, path=pixels, line=fer_line)
+            array, problem = fer2013.parse_pixels(fer_row["pixels"], path=pixels, line=fer_line)
         if problem:
             sample.status, sample.reason, sample.label = BAD_INPUT, problem, None
         sample.pixels = array

@@ -7,14 +7,11 @@ order, and therefore prediction shards and resume, is the same on every machine.
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from emoaudit import errors
 from emoaudit.errors import DataError
@@ -321,85 +318,19 @@ def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int
     with open_csv_text(path) as fh:
         header = _checked_header(path, _header_cells(fh), required)
         for line, text in enumerate(fh, start=2):
-            row = _large_csv_row(path, header, line, text)
-            if row is not None:
-                yield line, row
-
-
-def _large_csv_row(path: Path, header: list[str], line: int, text: str) -> dict[str, str] | None:
-    """One text line of iter_large_csv as a row; None for a blank line."""
-    text = text.rstrip("\r\n")
-    if not text:
-        return None
-    if '"' not in text:
-        return _row_dict(header, text.split(","))
-    try:
-        return _row_dict(header, next(csv.reader([text])))
-    except csv.Error as exc:  # a quoted cell over the csv module's field limit
-        row = _row_dict(header, text.split(","))
-        what = f"malformed csv record ({exc})"
-        row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=what)
-        return row
-
-
-BLOCK_ROWS = 512  # rows per block of iter_large_csv_blocks: one chunk of the runner
-
-
-def iter_large_csv_blocks(
-    path: Path, *, required: Iterable[str], raw: str, rows: int = BLOCK_ROWS
-) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """iter_large_csv's (line, row) pairs in lists of `rows`, read as bytes; the cell of column
-    `raw` stays bytes on lines read that way, for a parser that takes a whole block at once
-    (FER2013 pixels: data/fer2013.py parse_pixel_block).
-
-    Text mode cost 25 us a 9 KB FER2013 row (UTF-8 decoding, universal newlines), bytes 12.
-    Rows are identical to iter_large_csv's: a line that is plain ASCII without a quote and
-    without a carriage return other than its CRLF ending is split on commas as bytes; any other
-    line (a quote, a lone CR that text mode reads as a line break, non-ASCII bytes) goes through
-    iter_large_csv's own text handling, every other cell as str in both. A UTF-16 file, or a
-    header line with a lone CR, is read by iter_large_csv itself, its `raw` cells as str.
-    """
-    with open(path, "rb") as fh:
-        utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")
-        fh.seek(0)
-        first = fh.readline()
-    if utf16 or first.count(b"\r") != first.endswith(b"\r\n"):
-        yield from _in_blocks(iter_large_csv(path, required=required), rows)
-        return
-    with open_csv_text(path) as text:
-        header = _checked_header(path, _header_cells(text), required)
-    width = len(header)
-    block: list[tuple[int, dict[str, Any]]] = []
-    line = 1
-    with open(path, "rb") as fh:
-        fh.readline()
-        for data in fh:
-            line += 1
-            if data.isascii() and b'"' not in data and data.count(b"\r") == data.endswith(b"\r\n"):
-                cells = data.rstrip(b"\r\n").split(b",")
-                if cells == [b""]:  # a blank line
-                    continue
-                if len(cells) < width:
-                    cells += [b""] * (width - len(cells))
-                pairs = zip(header, cells, strict=False)
-                block.append((line, {n: c if n == raw else c.decode() for n, c in pairs}))
-            else:  # text mode's rows for this line, a lone CR making more than one
-                first_line = line
-                for k, text in enumerate(io.StringIO(data.decode("utf-8", "replace"), newline="")):
-                    line = first_line + k
-                    parsed = _large_csv_row(path, header, line, text)
-                    if parsed is not None:
-                        block.append((line, parsed))
-            if len(block) >= rows:
-                yield block
-                block = []
-    if block:
-        yield block
-
-
-def _in_blocks(pairs: Iterator[Any], rows: int) -> Iterator[list[Any]]:
-    while block := list(islice(pairs, rows)):
-        yield block
+            text = text.rstrip("\r\n")
+            if not text:
+                continue
+            if '"' not in text:
+                yield line, _row_dict(header, text.split(","))
+                continue
+            try:
+                row = _row_dict(header, next(csv.reader([text])))
+            except csv.Error as exc:  # a quoted cell over the csv module's field limit
+                row = _row_dict(header, text.split(","))
+                what = f"malformed csv record ({exc})"
+                row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=what)
+            yield line, row
 
 
 def display_path(path: Path | str, root: Path) -> str:
