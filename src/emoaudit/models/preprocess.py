@@ -285,7 +285,14 @@ def _tf_column_matrix(size_in: int, size_out: int, channels: int) -> np.ndarray:
 def _normalisation(spec: InputSpec, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (a, b) with normalised = pixel * a - b; computed once per spec (it was 3% of
     an audit's CPU outside ONNX Runtime, recomputed for every batch of 16 faces)."""
-    return _normalisation_of(float(spec.scale), tuple(spec.mean), tuple(spec.std), channels)
+    return _normalisation_of(float(spec.scale), _floats(spec.mean), _floats(spec.std), channels)
+
+
+def _floats(values: object) -> tuple[float, ...]:
+    """A spec's mean or std as a hashable tuple (a number or an array from the Python API)."""
+    if isinstance(values, tuple):
+        return values
+    return tuple(float(v) for v in np.ravel(values))
 
 
 @lru_cache(maxsize=64)
