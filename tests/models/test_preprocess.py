@@ -136,3 +136,17 @@ def test_all_gray_batch_gives_the_tensor_its_rgb_copies_give(resize):
     gray = [rng.integers(0, 256, size, dtype=np.uint8) for size in sizes]
     as_rgb = [np.repeat(g[:, :, None], 3, axis=2) for g in gray]
     np.testing.assert_array_equal(prepare_batch(gray, spec), prepare_batch(as_rgb, spec))
+
+
+def test_normalisation_is_the_same_for_tuples_numbers_and_arrays():
+    """The constants are cached per spec; a spec built in Python may hold a number or an array
+    for mean and std, and must normalise exactly as the tuple does."""
+    import dataclasses
+
+    spec = InputSpec(height=8, width=8, color="gray", mean=(0.5,), std=(0.25,))
+    faces = [np.arange(64, dtype=np.uint8).reshape(8, 8)]
+    want = prepare_batch(faces, spec)
+    assert want[0, 0, 1, 0] == np.float32(1 / 255 / 0.25) - np.float32(0.5 / 0.25)
+    for mean, std in ((0.5, 0.25), (np.float32(0.5), [0.25]), (np.array([0.5]), (0.25,))):
+        got = prepare_batch(faces, dataclasses.replace(spec, mean=mean, std=std))
+        np.testing.assert_array_equal(got, want)
