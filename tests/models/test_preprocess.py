@@ -111,6 +111,26 @@ def test_many_same_size_crops_match_one_at_a_time():
 
 def test_empty_batch_has_the_right_shape():
     assert prepare_batch([], HUMAN).shape == (0, 64, 64, 1)
+    assert prepare_batch([], FER).shape == (0, 64, 64, 1)
+
+
+def test_gray_block_resize_equals_cv2_resize_face_by_face():
+    """The all-gray path resizes a batch in one OpenCV call; it must give each face exactly
+    what cv2.resize gives it: any size, views into larger arrays, faces already at size."""
+    from emoaudit.models.preprocess import _resize_gray_block_cv2
+
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(1, 130, 2))
+        faces = []
+        for _ in range(int(rng.integers(1, 24))):
+            h, w = (int(v) for v in rng.integers(1, 160, 2))
+            big = rng.integers(0, 256, (h + 3, w + 5), dtype=np.uint8)
+            faces.append(big[1 : h + 1, 2 : w + 2])  # not contiguous
+        faces.append(rng.integers(0, 256, (height, width), dtype=np.uint8))
+        spec = InputSpec(height=height, width=width, color="gray")
+        want = [cv2.resize(np.ascontiguousarray(f), (width, height)) for f in faces]
+        np.testing.assert_array_equal(_resize_gray_block_cv2(faces, spec), np.stack(want))
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,8 @@ def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> N
     cvtColor maps R = G = B = v to exactly v, so the tensor is the same and fer-style gray data
     (FER2013, CK+48) pays for no conversion at all."""
     gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
+    if not faces:
+        return
     if gray_as_is and not spec.pad_square and all(face.ndim == 2 for face in faces):
         _prepare_gray_cv2(faces, spec, out)
         return
@@ -121,13 +123,32 @@ def _convert_color(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
 def _prepare_gray_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
     """All-gray batches (FER2013, CK+48 to fer): resized into one uint8 block, then converted
     and normalised in one pass (the same float32 operations as _normalise_into)."""
-    block = np.empty((len(faces), spec.height, spec.width), dtype=np.uint8)
-    for i, face in enumerate(faces):
-        block[i] = _resize_cv2(face, spec)
+    if spec.resize == "bilinear":
+        block = _resize_gray_block_cv2(faces, spec)
+    else:
+        block = np.empty((len(faces), spec.height, spec.width), dtype=np.uint8)
+        for i, face in enumerate(faces):
+            block[i] = _resize_cv2(face, spec)
     a, b = _normalisation(spec, 1)
     flat = out.reshape(len(faces), -1)
     np.multiply(block.reshape(flat.shape), a[0], out=flat)  # float32, as _normalise_into
     flat -= b[0]
+
+
+def _resize_gray_block_cv2(faces: list[np.ndarray], spec: InputSpec) -> np.ndarray:
+    """uint8 (N, H, W): every gray face through cv2.resize INTER_LINEAR in one OpenCV call.
+
+    ``cv2.dnn.blobFromImages`` with scale 1, no mean, no crop and an 8-bit blob runs the same
+    ``cv2.resize`` on each image (a face already at size is copied as it is), so the block is
+    equal to the per-face loop bit for bit (tests/models/test_preprocess.py). One call a batch
+    releases the GIL once instead of once a face: under threads each release can hand the GIL
+    to another thread and back, which cost more CPU than the resizes themselves.
+    """
+    import cv2
+
+    size = (spec.width, spec.height)
+    blob = cv2.dnn.blobFromImages(faces, 1.0, size, 0, False, False, cv2.CV_8U)
+    return blob.reshape(len(faces), spec.height, spec.width)
 
 
 def _check_face(face: np.ndarray, index: int) -> np.ndarray:
