@@ -108,12 +108,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="emoaudit-floor-data-"))
     try:
-        paths = throughput.make_faces(tmp / "data", args.n)
-        data = tmp / "data"
-        if args.format == "fer2013":
-            from emoaudit.data.images import decode_image
-
-            data = throughput.write_csv(tmp / "fer2013.csv", [decode_image(p) for p in paths])
+        data = throughput.face_dataset(tmp, args.n, args.format)
         one_core = {min(os.sched_getaffinity(0))}
         threaded_floor_us(data, args.model, args.format, cores=None)  # one-time imports
         free, pinned, serial = [], [], []

@@ -62,14 +62,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from emoaudit.data.images import decode_image
-
     tmp = Path(tempfile.mkdtemp(prefix="emoaudit-stages-"))
     try:
-        paths = throughput.make_faces(tmp / "data", args.n)
-        data = tmp / "data"
-        if args.format == "fer2013":
-            data = throughput.write_csv(tmp / "fer2013.csv", [decode_image(p) for p in paths])
+        data = throughput.face_dataset(tmp, args.n, args.format)
         acc: dict[str, float] = collections.defaultdict(float)
         instrument(acc)
         throughput.audit_rate(  # one-time imports first, as throughput.py does

@@ -76,6 +76,16 @@ def make_faces(root: Path, n: int, *, seed: int = 0) -> list[Path]:
     return paths
 
 
+def face_dataset(tmp: Path, n: int, fmt: str) -> Path:
+    """n generated faces in `fmt`: the FER2013 folder layout, or the same faces as a csv."""
+    from emoaudit.data.images import decode_image
+
+    paths = make_faces(tmp / "data", n)
+    if fmt == "fer2013":
+        return write_csv(tmp / "fer2013.csv", [decode_image(p) for p in paths])
+    return tmp / "data"
+
+
 def bare_settings(name: str, tensors: np.ndarray) -> list[tuple[str, Callable[[], float]]]:
     """ONNX Runtime alone (session.run on the prepared tensors), one timer per setting: default
     threads at batch 16-256, or one single-thread session call per core in parallel (the
