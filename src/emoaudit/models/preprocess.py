@@ -6,9 +6,9 @@ step follows the original code: fer converts to gray with OpenCV on uint8 and re
 (no half-pixel centres) in float and then weight the channels. ``InputSpec.resize`` selects the
 family (see its docstring).
 
-This is on the hot path, so crops are grouped by shape and each group is processed in one go:
-OpenCV resizes many crops at once when they are stacked along the channel axis, and the tfjs-style
-resize is two small matrix products over the whole group.
+This is on the hot path, so work is done a batch at a time where the result stays the same: gray
+faces to an OpenCV-bilinear gray model are resized in one OpenCV call, and the tfjs-style resize
+is two small matrix products over each group of same-shape crops.
 """
 
 from __future__ import annotations
@@ -60,14 +60,15 @@ def _prepare_tf(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> No
 
 def _prepare_cv2(faces: list[np.ndarray], spec: InputSpec, out: np.ndarray) -> None:
     """One OpenCV call per face (each a few microseconds in C), then one in-place normalise:
-    five times faster than stacking, transposing and resizing the batch as planes.
+    five times faster than stacking, transposing and resizing the batch as planes. All-gray
+    batches go to _prepare_gray_cv2 (one call a batch for bilinear).
 
     A 2-D gray face going to a gray model with OpenCV's weights skips the colour conversion:
     cvtColor maps R = G = B = v to exactly v, so the tensor is the same and fer-style gray data
     (FER2013, CK+48) pays for no conversion at all."""
-    gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
-    if not faces:
+    if not faces:  # nothing to resize; out is already (0, H, W, C)
         return
+    gray_as_is = spec.color == "gray" and tuple(spec.gray_weights) == _CV2_GRAY
     if gray_as_is and not spec.pad_square and all(face.ndim == 2 for face in faces):
         _prepare_gray_cv2(faces, spec, out)
         return
