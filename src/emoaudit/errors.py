@@ -22,6 +22,9 @@ MISSING_PATH = "{path}: no such file or directory"
 UNKNOWN_FORMAT = "{path}: could not detect the dataset format; pass --format (one of: {known})"
 EMPTY_DATASET = "{path}: no samples found for format '{fmt}' (expected {expected})"
 MISSING_COLUMNS = "{path}: missing column(s) {missing}; expected header {expected}"
+REPEATED_COLUMNS = (
+    "{path}: column(s) {names} appear more than once in the header; rename or remove the copies"
+)
 BAD_ROW = "{path}:{line}: {what}"
 WRONG_PIXEL_COUNT = "{path}:{line}: expected {expected} pixel values, found {found}"
 BAD_PIXEL_VALUE = "{path}:{line}: pixels must be integers 0-255 separated by spaces"

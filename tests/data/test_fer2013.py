@@ -124,9 +124,9 @@ def test_fer2013_a_broken_row_is_named_in_one_short_line(tmp_path):
 
 def _reference_samples(path):
     """The per-row reader the block reader replaced: text mode, one parse_pixels per row."""
-    from emoaudit.data.files import iter_large_csv
+    from emoaudit.data.files import iter_csv
 
-    rows = iter_large_csv(path, required=fer2013.REQUIRED)
+    rows = iter_csv(path, required=fer2013.REQUIRED)
     return [
         fer2013.row_sample(path=path, line=line, index=index, row=row)
         for index, (line, row) in enumerate(rows)

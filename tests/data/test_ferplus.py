@@ -178,3 +178,37 @@ def test_ferplus_pixels_come_from_the_fer2013_block_reader_with_its_reasons(tmp_
     assert samples[1].reason == f"{fer_csv}:3: expected 2304 pixel values, found 2303"
     np.testing.assert_array_equal(samples[2].pixels, pattern(102))
     np.testing.assert_array_equal(samples[0].pixels, pattern(100))
+
+
+def _pixel_csv_lines(tmp_path):
+    write_ferplus(tmp_path)
+    path = tmp_path / "fer2013.csv"
+    return path, path.read_text().splitlines(keepends=True)
+
+
+def test_ferplus_a_line_of_spaces_in_fer2013_csv_does_not_shift_the_join(tmp_path):
+    """A stray line of spaces used to be a record of its own: every later row of fer2013.csv
+    moved down one and was paired with the votes of the face before it."""
+    path, lines = _pixel_csv_lines(tmp_path)
+    path.write_text("".join([*lines[:3], "   \t \n", *lines[3:]]))
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert len(samples) == 6
+    for k, sample in enumerate(samples):
+        np.testing.assert_array_equal(sample.pixels, pattern(100 + k))
+    assert [s.attributes["fer2013_label"] for s in samples] == [
+        "neutral", "happy", "anger", "surprise", "sad", "disgust"
+    ]  # fmt: skip
+
+
+def test_ferplus_a_pixel_cell_quoted_across_two_lines_stays_one_record(tmp_path):
+    """The csv module reads a quoted cell with a line break as one record; so must the join."""
+    path, lines = _pixel_csv_lines(tmp_path)
+    code, pixels, usage = lines[2].rstrip("\n").split(",")
+    half = pixels.index(" ", len(pixels) // 2)
+    lines[2] = f'{code},"{pixels[:half]}\n{pixels[half + 1 :]}",{usage}\n'
+    path.write_text("".join(lines))
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert len(samples) == 6
+    for k in range(6):  # the line break reads as the space it replaced; later rows keep theirs
+        np.testing.assert_array_equal(samples[k].pixels, pattern(100 + k))
+    assert samples[2].votes["nf"] == 10

@@ -2,11 +2,13 @@ import os
 
 import pytest
 
-from emoaudit.data.files import iter_csv, iter_large_csv, walk_image_paths
+from emoaudit.data.files import iter_csv, walk_image_paths
 from emoaudit.errors import DataError
 
 
-def test_large_csv_reader_gives_the_csv_modules_rows_and_line_numbers(tmp_path):
+def test_csv_reader_gives_the_csv_modules_rows_line_numbers_and_width_problems(tmp_path):
+    from emoaudit.data.files import BAD_RECORD
+
     path = tmp_path / "f.csv"
     path.write_bytes(
         "\ufeffemotion,pixels,Usage\r\n"
@@ -15,20 +17,41 @@ def test_large_csv_reader_gives_the_csv_modules_rows_and_line_numbers(tmp_path):
         '1,"4 5, 6",PublicTest\r\n'
         "2,7 8\r\n"
         "3,9,PrivateTest,extra\r\n"
+        "   \t \r\n"
+        "5,12,Training,,\r\n"
         "4,10 11,Training".encode("utf-8")
     )
-    fast = list(iter_large_csv(path, required=("emotion", "pixels")))
-    assert fast == list(iter_csv(path, required=("emotion", "pixels")))
-    assert [line for line, _ in fast] == [2, 4, 5, 6, 7]
-    assert fast[1][1]["pixels"] == "4 5, 6"
-    assert fast[2][1] == {"emotion": "2", "pixels": "7 8", "Usage": ""}
+    rows = list(iter_csv(path, required=("emotion", "pixels")))
+    assert [line for line, _ in rows] == [2, 4, 5, 6, 8, 9]  # the line of spaces is blank
+    assert rows[1][1]["pixels"] == "4 5, 6"
+    short, long = rows[2][1], rows[3][1]
+    assert (
+        short[BAD_RECORD]
+        == f"{path}:5: 2 cells where the header has 3 (an unquoted comma in a cell?)"
+    )
+    assert long[BAD_RECORD].startswith(f"{path}:6: 4 cells where the header has 3")
+    assert BAD_RECORD not in rows[4][1]  # empty cells past the last column: a trailing comma
+    assert rows[4][1] == {"emotion": "5", "pixels": "12", "Usage": "Training"}
 
 
-def test_large_csv_reader_names_missing_columns(tmp_path):
+def test_csv_reader_names_missing_and_repeated_columns(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("emotion,Usage\n0,Training\n")
     with pytest.raises(DataError, match=r"missing column\(s\) pixels"):
-        list(iter_large_csv(path, required=("emotion", "pixels")))
+        list(iter_csv(path, required=("emotion", "pixels")))
+    path.write_text("emotion,pixels,emotion\n0,1 2,Training\n")
+    with pytest.raises(DataError, match=r"f.csv: column\(s\) emotion appear more than once"):
+        list(iter_csv(path, required=("emotion", "pixels")))
+
+
+def test_a_quoted_cell_across_lines_is_one_record(tmp_path):
+    """FER+ joins fer2013new.csv to fer2013.csv by record position: a quoted pixel cell that
+    spans two lines must stay one record, or every later row is paired with the wrong face."""
+    path = tmp_path / "f.csv"
+    path.write_text('emotion,pixels,Usage\n0,"1 2\n3 4",Training\n1,5 6,Training\n')
+    rows = list(iter_csv(path, required=("emotion", "pixels")))
+    assert [(line, row["emotion"]) for line, row in rows] == [(2, "0"), (4, "1")]
+    assert rows[0][1]["pixels"] == "1 2\n3 4"
 
 
 def test_image_paths_as_strings_list_what_walk_images_lists(tmp_path):
@@ -64,12 +87,12 @@ def test_listing_leaves_out_hidden_and_non_image_files(tmp_path):
     assert found == ["a.PNG", "b.jpg", os.path.join("sub", "d.jpeg")]
 
 
-def test_large_csv_reader_flags_a_quoted_cell_over_the_field_limit(tmp_path):
+def test_csv_reader_flags_a_quoted_cell_over_the_field_limit(tmp_path):
     from emoaudit.data.files import BAD_RECORD
 
     path = tmp_path / "f.csv"
     path.write_text('emotion,pixels\n0,"' + "1 " * 70_000 + '"\n1,2 3\n')
-    rows = list(iter_large_csv(path, required=("emotion", "pixels")))
+    rows = list(iter_csv(path, required=("emotion", "pixels")))
     assert [line for line, _ in rows] == [2, 3]
     assert rows[0][1][BAD_RECORD].startswith(f"{path}:2: malformed csv record")
     assert BAD_RECORD not in rows[1][1]

@@ -138,7 +138,7 @@ def test_fer2013_block_reader_gives_the_per_row_readers_predictions(built, tmp_p
     from run_inputs import face_rows
 
     from emoaudit.data import fer2013
-    from emoaudit.data.files import iter_large_csv
+    from emoaudit.data.files import iter_csv
 
     rows = face_rows(40, seed=3)
     rows[3][1] = rows[3][1].replace(" ", "  ", 1)
@@ -152,7 +152,7 @@ def test_fer2013_block_reader_gives_the_per_row_readers_predictions(built, tmp_p
     path.write_text(text, newline="")
 
     def per_row(root):
-        for index, (line, row) in enumerate(iter_large_csv(root, required=fer2013.REQUIRED)):
+        for index, (line, row) in enumerate(iter_csv(root, required=fer2013.REQUIRED)):
             yield fer2013.row_sample(path=root, line=line, index=index, row=row)
 
     def table(out):

@@ -17,7 +17,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, Sample
-from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_large_csv
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -66,7 +66,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, str], np.ndarray | None]]:
     """(line, row, face) for each record of a FER2013 csv, faces parsed BLOCK_ROWS at a time
     (parse_pixel_block); face None: row_sample parses the cell itself and names why."""
-    rows = iter_large_csv(path, required=REQUIRED)
+    rows = iter_csv(path, required=REQUIRED)
     while block := list(islice(rows, BLOCK_ROWS)):
         parsed = parse_pixel_block([row["pixels"] for _, row in block])
         for (line, row), pixels in zip(block, parsed, strict=True):

@@ -38,7 +38,7 @@ import numpy as np
 from emoaudit import errors
 from emoaudit.data import fer2013
 from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, find_file, iter_csv
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -142,6 +142,10 @@ def _joined_sample(
         return sample
     (plus_line, plus_row), (fer_line, fer_row, face) = plus, fer
     sample.split = plus_row["Usage"].strip() or None
+    broken = plus_row.get(BAD_RECORD) or fer_row.get(BAD_RECORD)
+    if broken:  # cells that do not line up with the header: never guessed at
+        sample.status, sample.reason = BAD_INPUT, broken
+        return sample
     fer_usage = fer_row.get("Usage", "").strip()
     if fer_usage and sample.split and fer_usage != sample.split:
         sample.status = BAD_INPUT
@@ -208,6 +212,10 @@ def _iter_named(labels: Path, png_root: Path) -> Iterator[Sample]:
         usage = row["Usage"].strip()
         name = row["Image name"].strip()
         sample = Sample(sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True)
+        if row.get(BAD_RECORD):  # cells that do not line up with the header: never guessed at
+            sample.status, sample.reason = BAD_INPUT, row[BAD_RECORD]
+            yield sample
+            continue
         apply_votes(sample, [row[c] for c in VOTE_COLUMNS], path=labels, line=line)
         folder = USAGE_FOLDERS.get(usage)
         if sample.status == BAD_INPUT:

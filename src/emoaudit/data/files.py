@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -177,20 +177,35 @@ def csv_header(path: Path) -> list[str]:
 def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row by stripped column name) one record at a time.
 
-    Missing required columns is a whole-file problem and raises one DataError; a short or long
-    row is per-row and is yielded with missing fields as "" so the adapter can flag it. A record
-    the csv module cannot take (a stray quote, a cell over the csv field limit) is yielded with
-    its first line's cells and ``row[BAD_RECORD]`` set to a one-line reason; reading resumes on
-    the next line, so one broken row never costs the rows after it (see ``csv_records``).
+    Missing or repeated columns are a whole-file problem and raise one DataError. A record the
+    csv module cannot take (a stray quote, a cell over the csv field limit) or whose cells do
+    not match the header (a short row, or a long one with text past the last column: an
+    unquoted comma shifts every cell after it into the wrong column) is yielded with its first
+    line's cells and ``row[BAD_RECORD]`` set to a one-line reason, never guessed at; reading
+    resumes on the next line, so one broken row never costs the rows after it (see
+    ``csv_records``). Empty cells past the last column (a trailing comma) are not a problem.
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open_csv_text(path) as fh:
         header = _checked_header(path, _header_cells(fh), required)
-        for line, cells, problem in csv_records(enumerate(fh, start=2), width=len(header)):
+        width = len(header)
+        for line, cells, problem in csv_records(enumerate(fh, start=2), width=width):
+            if not problem and len(cells) != width:
+                problem = _width_problem(cells, width)
             row = _row_dict(header, cells)
             if problem:
                 row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=problem)
             yield line, row
+
+
+WRONG_WIDTH = "{found} cells where the header has {expected} (an unquoted comma in a cell?)"
+
+
+def _width_problem(cells: list[str], width: int) -> str:
+    """Why a record's cells do not line up with the header, or "" when they do."""
+    if len(cells) > width and not any(cell.strip() for cell in cells[width:]):
+        return ""
+    return WRONG_WIDTH.format(found=len(cells), expected=width)
 
 
 # Key of a row dict that holds why the record is malformed; never a real column name (NUL).
@@ -231,6 +246,9 @@ def csv_records(
 ) -> Iterator[tuple[int, list[str], str]]:
     """(first line number, cells, problem) for each non-blank record of numbered text lines.
 
+    Blank lines, and lines of nothing but spaces or tabs, are not records: a stray line of
+    spaces made one, and FER+, which joins two files by record position, then paired every
+    later row with the wrong face.
     A line without a quote is split on commas (what the csv module gives for it, at a fraction of
     the cost). A line with a quote is parsed strictly; while its quoted cell is still open the
     next line is added, up to `max_lines`. A record that never closes, or that closes across
@@ -249,7 +267,7 @@ def csv_records(
             line, text = nxt
         if '"' not in text:
             text = text.rstrip("\r\n")
-            if text:
+            if text and not text.isspace():  # a line of spaces is blank, not a record
                 yield line, text.split(","), ""
             continue
         group = [text]
@@ -287,7 +305,9 @@ def _parse_record(group: list[str], *, width: int, max_lines: int) -> tuple[list
 
 
 def _checked_header(path: Path, names: list[str], required: Iterable[str]) -> list[str]:
-    """Column names, stripped; missing required columns are one DataError for the whole file."""
+    """Column names, stripped; missing required columns, or a name given twice (whichever
+    copy were read, the other's values would be silently lost), are one DataError for the
+    whole file."""
     header = [name.strip() for name in names]
     missing = [name for name in required if name not in header]
     if missing:
@@ -296,6 +316,9 @@ def _checked_header(path: Path, names: list[str], required: Iterable[str]) -> li
                 path=path, missing=", ".join(missing), expected=",".join(required)
             )
         )
+    repeated = [name for name, n in Counter(header).items() if n > 1 and name]
+    if repeated:
+        raise DataError(errors.REPEATED_COLUMNS.format(path=path, names=", ".join(repeated)))
     return header
 
 
@@ -304,33 +327,6 @@ def _row_dict(header: list[str], row: list[str]) -> dict[str, str]:
     if len(row) < len(header):
         row = row + [""] * (len(header) - len(row))
     return dict(zip(header, row, strict=False))
-
-
-def iter_large_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """``iter_csv`` for big files whose cells hold no quotes, such as FER2013's pixel strings.
-
-    The csv module's state machine costs ~40 us on a 9 KB FER2013 row, more than a third of the
-    time the model needs for the face; a plain split gives the same cells for a line without a
-    quote. A line that has one is read with the csv module (so quoted cells still work); a quoted
-    cell spanning several lines, which FER2013 files never have, becomes broken rows that the
-    adapter flags with their line numbers.
-    """
-    with open_csv_text(path) as fh:
-        header = _checked_header(path, _header_cells(fh), required)
-        for line, text in enumerate(fh, start=2):
-            text = text.rstrip("\r\n")
-            if not text:
-                continue
-            if '"' not in text:
-                yield line, _row_dict(header, text.split(","))
-                continue
-            try:
-                row = _row_dict(header, next(csv.reader([text])))
-            except csv.Error as exc:  # a quoted cell over the csv module's field limit
-                row = _row_dict(header, text.split(","))
-                what = f"malformed csv record ({exc})"
-                row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=what)
-            yield line, row
 
 
 def display_path(path: Path | str, root: Path) -> str:
