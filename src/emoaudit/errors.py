@@ -116,6 +116,20 @@ def one_line(text: object) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+def utf8_text(text: str) -> str:
+    """`text` as valid UTF-8: a file name whose bytes are not UTF-8 (common in zips made on
+    Windows) reaches Python as lone surrogates (``caf\udce9.jpg``), which Parquet and JSON writers
+    refuse, and one such name stopped a whole run. Its bytes are shown escaped (``caf\\xe9.jpg``)
+    in outputs; the file itself is still opened by its real name."""
+    if text.isascii():
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no file name produced
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def clipped(text: object, limit: int = LABEL_SHOWN) -> str:
     """`text` for a one-line reason: at most `limit` characters, the cut marked with '...'."""
     text = str(text)

@@ -167,3 +167,34 @@ def test_fer2013_block_reader_gives_the_per_row_readers_predictions(built, tmp_p
     assert blocks.to_pandas().equals(reference.to_pandas())  # NaN where NaN: no output
     statuses = blocks.column("status").to_pylist()
     assert statuses.count("ok") == 38 and statuses[7] == statuses[9] == "bad_input"
+
+
+def test_a_file_name_that_is_not_utf8_is_one_row_and_stops_nothing(tmp_path, built):
+    """Zips made on Windows hold names in a legacy code page; one such name made pyarrow refuse
+    the shard and the whole run stopped. Its row shows the name's bytes escaped."""
+    import os
+
+    import cv2
+    import numpy as np
+
+    from emoaudit.models.onnx_model import load_model
+
+    built("fer-mini-xception")
+    face = np.random.default_rng(0).integers(0, 255, (48, 48), dtype=np.uint8)
+    for name in (b"happy/ok.jpg", b"happy/caf\xe9.jpg", b"sad/\xff\xfe.jpg"):
+        path = os.path.join(os.fsencode(tmp_path / "data"), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        cv2.imencode(".jpg", face)[1].tofile(path)
+    adapter = DATASETS.get("folders")
+
+    def samples():
+        for sample in adapter.iter_samples(tmp_path / "data"):
+            sample.precropped = True
+            yield sample
+
+    model = load_model("fer-mini-xception", threads=1)
+    plan = RunPlan(dataset="folders", samples=samples, models=[model], chunk_size=2, workers=1)
+    df = pq.read_table(run_plan(plan, tmp_path / "out").predictions).to_pandas()
+    assert sorted(df.sample_id) == ["happy/caf\\xe9.jpg", "happy/ok.jpg", "sad/\\xff\\xfe.jpg"]
+    assert (df.status == "ok").all()  # read by their real names
+    assert df.path.str.endswith("happy/caf\\xe9.jpg").sum() == 1

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from emoaudit.data.base import BAD_OUTPUT, MODEL_ERROR, NO_FACE, OK, UNMAPPED_LABEL
+from emoaudit.errors import utf8_text
 from emoaudit.run.chunks import Chunk, decode_slice, variant_crops
 from emoaudit.run.protocols import face_settings, input_spec, is_face_protocol, is_protocol
 
@@ -219,27 +220,35 @@ def _table(
 
     n = len(samples)
     cols: dict[str, Any] = {
-        "sample_id": [s.sample_id for s in samples],
-        "subject_id": [s.subject_id for s in samples],
+        "sample_id": utf8_texts([s.sample_id for s in samples]),
+        "subject_id": utf8_texts([s.subject_id for s in samples]),
         "dataset": [dataset] * n,
-        "split": [s.split for s in samples],
-        "path": [s.path for s in samples],
+        "split": utf8_texts([s.split for s in samples]),
+        "path": utf8_texts([s.path for s in samples]),
         "model": [model.info.name] * n,
         "model_sha256": [model.sha256] * n,
         "condition": [condition] * n,
         "status": statuses,
-        "reason": reasons,
-        "raw_label": [s.raw_label for s in samples],
+        "reason": utf8_texts(reasons),
+        "raw_label": utf8_texts([s.raw_label for s in samples]),
         "label": [s.label for s in samples],
         "pred": preds,
     }
     for k, name in enumerate(labels):
         cols[f"prob_{name}"] = probs[:, k]
     if any(s.clip_id is not None for s in samples):
-        cols["clip_id"] = [s.clip_id for s in samples]
+        cols["clip_id"] = utf8_texts([s.clip_id for s in samples])
         cols["time_s"] = [s.time_s for s in samples]
     cols.update(_side_columns(samples))
     return pa.table(cols)
+
+
+def utf8_texts(values: list) -> list:
+    """Text columns as valid UTF-8 (errors.utf8_text): ids, paths and reasons carry file names,
+    and one name that is not UTF-8 made pyarrow refuse the whole shard."""
+    if all(not isinstance(v, str) or v.isascii() for v in values):
+        return values
+    return [utf8_text(v) if isinstance(v, str) else v for v in values]
 
 
 def _drop_non_finite(
@@ -286,5 +295,6 @@ def _side_columns(samples: list) -> dict[str, Any]:
     for field, prefix in (("attributes", "attr_"), ("votes", "votes_"), ("targets", "target_")):
         keys = sorted({k for s in samples for k in getattr(s, field)})
         for key in keys:
-            out[prefix + key] = [getattr(s, field).get(key) for s in samples]
+            values = [getattr(s, field).get(key) for s in samples]
+            out[prefix + utf8_text(key)] = utf8_texts(values)  # some come from file names
     return out
