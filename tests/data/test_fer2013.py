@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from dataset_fixtures import (
     FER_FOLDER_FILES,
+    fer2013_rows,
     pattern,
     write_fer2013,
     write_fer2013_folders,
@@ -220,3 +221,25 @@ def test_fer2013_pixel_block_takes_only_strict_rows():
     out = fer2013.parse_pixel_block(cells)
     assert out[0] is not None and out[0][0, :6].tolist() == [0, 9, 10, 99, 100, 255]
     assert all(face is None for face in out[1:])
+
+
+def test_a_very_long_pixel_cell_costs_about_its_size_and_is_one_bad_row(tmp_path):
+    """A 200 MB pixel line took 4 GB: the block parser's work arrays were sized by it, and the
+    checked path split it into 50 million strings to count them."""
+    import tracemalloc
+
+    n = 500_000
+    rows = fer2013_rows()
+    rows = [*rows[:2], ("3", " ".join(["128"] * n), "Training"), *rows[2:]]
+    path = write_fer2013(tmp_path, rows)
+    tracemalloc.start()
+    try:
+        samples = list(fer2013.iter_samples(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 4 * n  # the line is 4n bytes: read, split off its row, no more
+    long = samples[2]
+    assert long.status == "bad_input"
+    assert long.reason == f"{path}:4: expected 2304 pixel values, found {n}"
+    assert len(samples) == len(rows)

@@ -8,6 +8,7 @@ FER+ uses to join its votes.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from itertools import islice
@@ -122,17 +123,18 @@ def parse_pixels(text: str, *, path: Path, line: int) -> tuple[np.ndarray | None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            values = np.fromstring(text, dtype=np.int16, sep=" ")
+            values = np.fromstring(text[: STRICT_CHARS + 1], dtype=np.int16, sep=" ")
     except ValueError:
         values = np.zeros(0, dtype=np.int16)
     if values.size == SIDE * SIDE and values.min() >= 0 and values.max() <= 255:
         digits = values.size + np.count_nonzero(values >= 10) + np.count_nonzero(values >= 100)
         if len(text) == digits + values.size - 1:
             return values.astype(np.uint8).reshape(SIDE, SIDE), ""
-    parts = text.split()
+    found = _count_values(text) if len(text) > STRICT_CHARS else None
+    parts = text.split() if found is None or found == SIDE * SIDE else []
     if len(parts) != SIDE * SIDE:
         reason = errors.WRONG_PIXEL_COUNT.format(
-            path=path, line=line, expected=SIDE * SIDE, found=len(parts)
+            path=path, line=line, expected=SIDE * SIDE, found=len(parts) if found is None else found
         )
         return None, reason
     try:
@@ -142,6 +144,18 @@ def parse_pixels(text: str, *, path: Path, line: int) -> tuple[np.ndarray | None
     if values.min() < 0 or values.max() > 255:
         return None, errors.BAD_PIXEL_VALUE.format(path=path, line=line)
     return values.astype(np.uint8).reshape(SIDE, SIDE), ""
+
+
+# The longest cell in strict form: 2304 three-digit values and 2303 single spaces. A longer cell
+# goes to the checked path without being copied into the block's work arrays (a 200 MB line
+# took 4 GB there: seven work arrays and then 50 million strings from split()).
+STRICT_CHARS = SIDE * SIDE * 4 - 1
+
+
+def _count_values(text: str) -> int:
+    """Whitespace-separated tokens of a long cell, counted without making them (a cell of 50
+    million values would be 50 million strings)."""
+    return sum(1 for _ in re.finditer(r"\S+", text))
 
 
 def parse_pixel_block(cells: list[str]) -> list[np.ndarray | None]:
@@ -155,7 +169,7 @@ def parse_pixel_block(cells: list[str]) -> list[np.ndarray | None]:
     one row at a time, cost ~85.
     """
     out: list[np.ndarray | None] = [None] * len(cells)
-    todo = [i for i, cell in enumerate(cells) if cell.isascii()]  # a flag of str: no scan
+    todo = [i for i, c in enumerate(cells) if c.isascii() and len(c) <= STRICT_CHARS]  # no scan
     if not todo:
         return out
     groups = [todo[k : k + SUB_ROWS] for k in range(0, len(todo), SUB_ROWS)]
