@@ -208,3 +208,21 @@ def test_few_subject_clusters_earn_a_warning_and_twenty_do_not():
     assert enough["warnings"] == []
     no_subjects = analyze(synth.predictions(300), n_resamples=20)["results"][0]
     assert no_subjects["warnings"] == []
+
+
+def test_accounting_counts_rows_without_any_label_apart_from_unusable_ones():
+    import pandas as pd
+
+    from emoaudit.analysis.summary import accounting
+
+    part = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "unreadable", "bad_input", "ok"],
+            "raw_label": [None, " ", "3", "happy", "happy"],
+            "label": [None, None, None, None, "happy"],
+            "pred": ["sad", "happy", None, None, "happy"],
+        }
+    )
+    acc = accounting(part)
+    assert acc["n_unlabelled"] == 2  # the unreadable and bad rows had labels
+    assert acc["n_labelled"] == 1 and acc["n_evaluated"] == 1

@@ -113,9 +113,24 @@ def test_cannot_tell_names_missing_subjects_and_demographics(results):
         e["groups"] = {}
         e["label_free"] = None
         e["data"]["n_labelled"] = e["data"]["n_rows"] - 5
+        e["data"].pop("n_unlabelled", None)  # results written before the count existed
     notes = executive.cannot_tell(bare)
     assert any("No demographic attributes" in n for n in notes)
     assert any("5 of 240 samples have no label" in n for n in notes)
+
+
+def test_cannot_tell_does_not_call_unreadable_labelled_samples_unlabelled(results):
+    """Rows with a label whose image could not be read were reported as having no label."""
+    broken = copy.deepcopy(results)
+    for e in broken["results"]:
+        data = e["data"]
+        data["n_labelled"] = data["n_rows"] - 6
+        data["n_unlabelled"] = 2
+        data["n_evaluated"] = data["n_rows"] - 6
+    notes = executive.cannot_tell(broken)
+    assert any("2 of 240 samples have no label" in n for n in notes)
+    assert any("4 of 240 samples have a label but were not scored" in n for n in notes)
+    assert not any("6 of 240" in n for n in notes)
 
 
 def test_small_ppv_is_not_printed_as_zero():

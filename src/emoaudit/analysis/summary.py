@@ -175,6 +175,15 @@ def label_not_emitted(part: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def n_unlabelled(part: pd.DataFrame) -> int:
+    """Rows that carry no label at all. A row whose label was given but could not be used
+    (unreadable image, bad row, a label outside the canonical set) has a raw label and is not
+    counted here: the report said such rows "have no label", which blamed the dataset's
+    labelling for what were file and format problems."""
+    raw = part["raw_label"] if "raw_label" in part else part["label"]
+    return int((raw.isna() | (raw.astype("string").str.strip() == "")).sum())
+
+
 def accounting(part: pd.DataFrame) -> dict[str, Any]:
     counts = part["status"].value_counts()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
@@ -184,6 +193,7 @@ def accounting(part: pd.DataFrame) -> dict[str, Any]:
         "n_rows": len(part),
         "n_by_status": by_status,
         "n_labelled": int(part["label"].notna().sum()),
+        "n_unlabelled": n_unlabelled(part),
         "n_evaluated": int(scored.sum()),
         "label_not_emitted": label_not_emitted(part),
     }

@@ -185,6 +185,31 @@ def read_sentences(entry: dict[str, Any]) -> list[str]:
     return out
 
 
+def _unscored(model: str, acc: dict[str, Any]) -> list[str]:
+    """Samples accuracy leaves out, told apart: no label at all (the data's), or a label given
+    but not usable or not scored (unreadable file, bad row, no face: the accounting says which).
+    Results written before n_unlabelled existed count every unusable label as missing."""
+    n_total, n_lab, n_eval = acc["n_total"], acc["n_labelled"], acc["n_evaluated"]
+    if not isinstance(n_total, int) or not isinstance(n_lab, int):
+        return []
+    n_none = acc.get("n_unlabelled")
+    n_none = n_total - n_lab if not isinstance(n_none, int) else n_none
+    out = []
+    if n_none:
+        out.append(
+            f"{model}: {n_none} of {n_total} samples have no label, so accuracy covers only "
+            "the labelled ones."
+        )
+    n_left = n_total - n_none - (n_eval if isinstance(n_eval, int) else 0)
+    if isinstance(acc.get("n_unlabelled"), int) and n_left > 0 and n_eval is not None:
+        out.append(
+            f"{model}: {n_left} of {n_total} samples have a label but were not scored "
+            "(unreadable, malformed, no face or a label the model lacks: see the accounting "
+            f"table), so accuracy covers the {n_eval} that were."
+        )
+    return out
+
+
 def cannot_tell(results: dict[str, Any]) -> list[str]:
     """What this data cannot say, in the reader's terms."""
     out = []
@@ -194,13 +219,9 @@ def cannot_tell(results: dict[str, Any]) -> list[str]:
         out.append("This is a demonstration on three photos: no number here is evidence.")
     for e in clean:
         acc = view.accounting(e)
-        n_total, n_lab, n_eval = acc["n_total"], acc["n_labelled"], acc["n_evaluated"]
+        n_lab, n_eval = acc["n_labelled"], acc["n_evaluated"]
         model = view.key_of(e)[1]
-        if isinstance(n_total, int) and isinstance(n_lab, int) and n_lab < n_total:
-            out.append(
-                f"{model}: {n_total - n_lab} of {n_total} samples have no label, so accuracy "
-                "covers only the labelled ones."
-            )
+        out.extend(_unscored(model, acc))
         n_read = (e.get("label_free") or {}).get("n_scored")
         n_eval = n_eval if n_lab else (n_read if isinstance(n_read, int) else n_eval)
         if isinstance(n_eval, int) and n_eval < FEW_SAMPLES:

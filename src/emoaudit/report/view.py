@@ -143,6 +143,7 @@ def accounting(entry: dict[str, Any]) -> dict[str, Any]:
         "n_total": n_total,
         "n_evaluated": n_eval,
         "n_labelled": acc.get("n_labelled"),
+        "n_unlabelled": acc.get("n_unlabelled"),
         "by_status": dict(statuses),
     }
 
