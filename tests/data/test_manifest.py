@@ -202,3 +202,18 @@ def test_manifest_unknown_or_duplicate_vote_column_is_refused_in_one_line(tmp_pa
     path = _vote_manifest(tmp_path, ["votes_happy", "votes_happiness"])
     with pytest.raises(DataError, match="'votes_happy' and 'votes_happiness' both count 'happy'"):
         list(manifest.iter_samples(path))
+
+
+def test_one_image_named_twice_in_different_spellings_is_scored_once(tmp_path):
+    write_image(tmp_path / "img" / "a.png", 1)
+    write_image(tmp_path / "img" / "b.png", 2)
+    path = tmp_path / "m.csv"
+    rows = ["img/a.png", "./img/a.png", "img//a.png", "img/a.png/", str(tmp_path / "img/a.png")]
+    path.write_text("path,label\n" + "".join(f"{r},happy\n" for r in [*rows, "img/b.png"]))
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["ok"] + ["bad_input"] * 4 + ["ok"]
+    assert samples[1].reason == (
+        f"{path}:3: the same image file as {path}:2 ('./img/a.png'); a face counted twice "
+        "would narrow every interval, so this row is not scored"
+    )
+    assert samples[5].path == str(tmp_path / "img" / "b.png")

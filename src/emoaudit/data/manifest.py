@@ -17,12 +17,13 @@ millions of rows costs a few thousand rows of memory.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from emoaudit import errors
-from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
 from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import (
@@ -82,8 +83,34 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         )
     vote_columns(path, columns(path))
     base = path.parent
+    seen: dict[str, tuple[str, str]] = {}
     for where, row in _rows(path):
-        yield row_sample(row, base=base, where=where)
+        sample = row_sample(row, base=base, where=where)
+        if sample.path is not None and not _text(row.get("sample_id")):
+            _once(sample, seen, where=where)
+        yield sample
+
+
+SAME_IMAGE = (
+    "{where}: the same image file as {first} ('{path}'); a face counted twice would narrow "
+    "every interval, so this row is not scored"
+)
+
+
+def _once(sample: Sample, seen: dict[str, tuple[str, str]], *, where: str) -> None:
+    """A second row naming an image already listed, however the path is spelled
+    (`./img/a.jpg`, `img//a.jpg`, `img/a.jpg/`, the absolute path), is bad_input. A repeat
+    with the same sample id is left to the repeated-id rule (run/runner.py), which renames it;
+    rows given sample ids of their own are the user's stated intent and are not checked.
+    Lexical, so no system call per row; two names linked to one file are not caught."""
+    key = os.path.normpath(os.path.abspath(sample.path))
+    first, first_id = seen.setdefault(key, (where, sample.sample_id))
+    if first == where or first_id == sample.sample_id:
+        return
+    if sample.status in (OK, UNMAPPED_LABEL):
+        sample.status, sample.label = BAD_INPUT, None
+        shown = errors.one_line(sample.sample_id)
+        sample.reason = SAME_IMAGE.format(where=where, first=first, path=shown)
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
