@@ -83,9 +83,9 @@ def test_photos_are_decoded_and_cropped_a_slice_at_a_time(monkeypatch):
     seen = []
     crop = chunks._crop_faces
 
-    def spy(samples, images, *, faces):
+    def spy(samples, images, *, faces, **kw):
         seen.append(len(images))
-        return crop(samples, images, faces=faces)
+        return crop(samples, images, faces=faces, **kw)
 
     monkeypatch.setattr(chunks, "_crop_faces", spy)
     photo = np.full((120, 160, 3), 128, np.uint8)
@@ -172,3 +172,104 @@ def test_first_chunks_are_small_so_short_runs_cache_progress():
     assert sizes == [32, 64, 128, 256, 512, 508]
     assert [len(b) for b in batched(range(40), 16)] == [16, 16, 8]
     assert sum(sizes) == 1500
+
+
+FACE_RGB = (220, 30, 30)
+
+
+def _photo_with_face(width: int, height: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A flat gray photo with a red 'face' filling `box` (x0, y0, x1, y1): a crop in the right
+    place is red, one in the wrong place gray."""
+    photo = np.full((height, width, 3), 90, np.uint8)
+    x0, y0, x1, y1 = box
+    photo[y0:y1, x0:x1] = FACE_RGB
+    return photo
+
+
+def _face_fraction(crop: np.ndarray) -> float:
+    return float((np.abs(crop.astype(int) - FACE_RGB).max(axis=2) < 40).mean())
+
+
+def _boxed(tmp_path, name: str, photo: np.ndarray, box) -> Sample:
+    path = tmp_path / name
+    if name.endswith(".png"):
+        Image.fromarray(photo).save(path)
+    else:
+        _jpeg(tmp_path, name, photo)
+    return Sample(sample_id=name, dataset="affectnet", path=str(path), face_box=box)
+
+
+def _crops(samples: list[Sample]) -> list[np.ndarray | None]:
+    chunk = read_chunk(0, samples)
+    decode_chunk(chunk, faces=FaceSettings(detector="haar", margin=0.0))
+    return chunk.faces
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])  # OpenCV DCT scaling, PIL resize
+def test_an_annotated_box_crops_the_same_region_of_a_reduced_decode(tmp_path, monkeypatch, name):
+    """Photos over DECODE_PIXELS decode at 1/2 size or less, but face boxes are in the file's
+    pixels: the box is scaled, so the crop is the face, as in the full-size decode."""
+    from emoaudit.data import images
+
+    near, far = (300, 150, 420, 270), (680, 460, 780, 560)  # `far` lies past the 1/2 image
+    photo = _photo_with_face(800, 600, near)
+    photo[far[1] : far[3], far[0] : far[2]] = FACE_RGB
+    full = _crops([_boxed(tmp_path, name, photo, near)])[0]
+    assert full.shape[:2] == (120, 120) and _face_fraction(full) > 0.97
+    monkeypatch.setattr(images, "DECODE_PIXELS", 800 * 600 // 3)  # decoded at 400x300
+    samples = [_boxed(tmp_path, name, photo, box) for box in (near, far)]
+    reduced = _crops(samples)
+    assert [s.status for s in samples] == ["ok", "ok"]
+    for crop, (x0, y0, x1, y1) in zip(reduced, (near, far), strict=True):
+        assert abs(crop.shape[1] - (x1 - x0) / 2) <= 2 and abs(crop.shape[0] - (y1 - y0) / 2) <= 2
+        assert _face_fraction(crop) > 0.9
+    import cv2
+
+    halved = cv2.resize(full, reduced[0].shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(halved.astype(int) - reduced[0]).mean() < 12
+
+
+def test_a_large_reduced_file_read_again_to_decode_still_scales_its_box(tmp_path, monkeypatch):
+    from emoaudit.data import images
+    from emoaudit.run import chunks
+
+    box = (300, 150, 420, 270)
+    sample = _boxed(tmp_path, "big.jpg", _photo_with_face(800, 600, box), box)
+    monkeypatch.setattr(images, "DECODE_PIXELS", 800 * 600 // 3)
+    monkeypatch.setattr(chunks, "KEEP_BYTES", 1000)
+    monkeypatch.setattr(chunks, "READ_SIZE", 512)
+    (crop,) = _crops([sample])
+    assert sample.status == "ok" and _face_fraction(crop) > 0.9
+
+
+def test_a_box_off_the_image_is_bad_input_not_a_detector_miss(tmp_path, monkeypatch):
+    from emoaudit import faces
+
+    def no_detector(name):
+        raise AssertionError(f"detector {name} run for an annotated box")
+
+    monkeypatch.setattr(faces, "get_detector", no_detector)
+    photo = _photo_with_face(400, 300, (100, 50, 200, 150))
+    samples = [
+        _boxed(tmp_path, "a.jpg", photo, (900, 900, 950, 950)),
+        _boxed(tmp_path, "b.jpg", photo, (-80, 10, 0, 90)),
+        _boxed(tmp_path, "c.jpg", photo, (100, 50, 200, 150)),
+    ]
+    crops = _crops(samples)
+    assert [s.status for s in samples] == ["bad_input", "bad_input", "ok"]
+    assert crops[:2] == [None, None] and _face_fraction(crops[2]) > 0.97
+    assert samples[0].reason == (
+        "a.jpg: annotated face box from (900, 900) to (950, 950) lies outside the 400x300 "
+        "image; expected a box overlapping the image"
+    )
+    assert "no face found" not in samples[1].reason and "\n" not in samples[1].reason
+
+
+def test_a_box_off_a_reduced_image_names_the_files_own_size(tmp_path, monkeypatch):
+    from emoaudit.data import images
+
+    monkeypatch.setattr(images, "DECODE_PIXELS", 800 * 600 // 3)
+    sample = _boxed(tmp_path, "a.jpg", _photo_with_face(800, 600, (0, 0, 9, 9)), (810, 0, 900, 90))
+    assert _crops([sample]) == [None]
+    assert sample.status == "bad_input"
+    assert "lies outside the 800x600 image" in sample.reason

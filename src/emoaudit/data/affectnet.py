@@ -21,7 +21,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import csv_header, display_path, iter_csv, sorted_entries
+from emoaudit.data.files import BAD_RECORD, csv_header, display_path, iter_csv, sorted_entries
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -114,14 +114,23 @@ def _iter_csv(path: Path) -> Iterator[Sample]:
     bases = image_bases(path)
     for line, row in iter_csv(path, required=REQUIRED):
         rel = row["subDirectory_filePath"].strip()
-        sample = Sample(sample_id=rel, dataset=NAME, split=split)
+        sample = Sample(sample_id=rel or f"{path.name}:{line}", dataset=NAME, split=split)
+        if row.get(BAD_RECORD):  # cells that do not line up with the header: never guessed at
+            sample.status, sample.reason = BAD_INPUT, row[BAD_RECORD]
+            yield sample
+            continue
         label_code(sample, row["expression"], where=f"{path}:{line}")
         sample.targets = targets(row.get("valence", ""), row.get("arousal", ""))
         sample.face_box = face_box(row)
         image = next((b / rel for b in bases if (b / rel).is_file()), None)
         if image is None:
             sample.status, sample.label = UNREADABLE, None
-            sample.reason = errors.MISSING_IMAGE.format(path=bases[0] / rel, ref=f"{path}:{line}")
+            there = next((b / rel for b in bases if rel and (b / rel).exists()), None)
+            if there is not None:  # a folder or device: there, but not an image file
+                sample.reason = errors.NOT_A_FILE.format(path=there, ref=f"{path}:{line}")
+            else:
+                shown = bases[0] / rel if rel else "(empty path)"
+                sample.reason = errors.MISSING_IMAGE.format(path=shown, ref=f"{path}:{line}")
         else:
             sample.path = str(image)
         yield sample
@@ -167,8 +176,6 @@ def face_box(row: dict[str, str]) -> tuple[int, int, int, int] | None:
 
 
 def _iter_set(set_dir: Path) -> Iterator[Sample]:
-    import numpy as np
-
     split = split_from_name(set_dir.name)
     annotations = set_dir / "annotations"
     images = set_dir / "images"
@@ -182,25 +189,81 @@ def _iter_set(set_dir: Path) -> Iterator[Sample]:
             precropped=True,
         )
         exp_file = annotations / f"{stem}_exp.npy"
-        try:
-            code = str(np.load(exp_file, allow_pickle=False).item())
-        except (OSError, ValueError) as exc:
-            sample.status = BAD_INPUT
-            sample.reason = errors.UNREADABLE_TEXT.format(
-                path=exp_file, what="expression annotation", why=" ".join(str(exc).split())[:120]
-            )
+        code, problem = npy_number(exp_file, what="expression annotation", integer=True)
+        found = {}
+        for key in ("val", "aro"):
+            path = annotations / f"{stem}_{key}.npy"
+            if problem or not path.exists():  # valence/arousal are optional; broken is not
+                continue
+            found[key], problem = npy_number(path, what=f"{TARGET_NAMES[key]} annotation")
+        if problem:
+            sample.status, sample.reason = BAD_INPUT, problem
             yield sample
             continue
         label_code(sample, code, where=f"{exp_file}:1")
-        valence, arousal = (_npy_text(annotations / f"{stem}_{k}.npy") for k in ("val", "aro"))
-        sample.targets = targets(valence, arousal)
+        sample.targets = targets(found.get("val", ""), found.get("aro", ""))
         yield sample
 
 
-def _npy_text(path: Path) -> str:
+TARGET_NAMES = {"val": "valence", "aro": "arousal"}
+NPY_MAGIC = b"\x93NUMPY"
+NPY_EXPECTED = "expected a .npy file holding one number"
+NPY_MAX_BYTES = 1 << 16  # one number is ~130 bytes; a large file is not an annotation
+
+
+def npy_number(path: Path, *, what: str, integer: bool = False) -> tuple[str, str]:
+    """(the number as text, "") from a one-number .npy annotation, or ("", a one-line reason).
+
+    The *_set release stores each annotation as a 0-d .npy array, as a string ('3') or a
+    number. np.load would open an .npz archive or unpickle objects and raises EOFError on an
+    empty file (the CLI then printed only "Aborted."), so the file is checked here and read
+    with allow_pickle=False: whatever is wrong costs this sample, never the run.
+    """
     import numpy as np
 
+    def bad(why: str) -> tuple[str, str]:
+        why = " ".join(why.split())[:160]
+        return "", errors.UNREADABLE_TEXT.format(path=path, what=what, why=f"{why}; {NPY_EXPECTED}")
+
     try:
-        return str(np.load(path, allow_pickle=False).item())
-    except (OSError, ValueError):
-        return ""
+        with open(path, "rb") as fh:
+            data = fh.read(NPY_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return bad("no such file")
+    except OSError as exc:
+        return bad(exc.strerror or type(exc).__name__)
+    if not data:
+        return bad("empty file")
+    if data.startswith(b"PK\x03\x04"):
+        return bad("an .npz archive, not a .npy array")
+    if not data.startswith(NPY_MAGIC):
+        return bad("not a .npy file")
+    if len(data) > NPY_MAX_BYTES:
+        return bad(f"file is over {NPY_MAX_BYTES} bytes")
+    try:
+        import io
+
+        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            return bad("holds pickled Python objects")
+        return bad(f"corrupt .npy: {exc}")
+    except (OSError, EOFError) as exc:
+        return bad(f"corrupt .npy: {exc or type(exc).__name__}")
+    if array.size != 1:
+        return bad(f"holds an array of shape {array.shape}")
+    if array.dtype.kind not in "iufUS":
+        return bad(f"holds a value of type {array.dtype}")
+    value = array.reshape(()).item()
+    text = (value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return bad(f"holds {text[:40]!r}, not a number")
+    if not np.isfinite(number):
+        return bad(f"holds {text}")
+    if integer:
+        if not number.is_integer():
+            return bad(f"holds {text}, not a whole-number code")
+        return str(int(number)), ""
+    return text, ""

@@ -5,8 +5,8 @@ audited label-free by age, gender and race.
 The csv names each image relative to the dataset root (`val/1.jpg`); the split is the csv's
 (train or val). Age is already a band ("20-29", "more than 70"); race has 7 values (White, Black,
 Latino_Hispanic, East Asian, Southeast Asian, Indian, Middle Eastern). Images are face crops with
-a margin (padding 0.25 or 1.25), so faces are still detected. A row whose image is missing is
-`unreadable` with file:line; a row without `file` is `bad_input`.
+a margin (padding 0.25 or 1.25), so faces are still detected. A row whose image is missing (or
+is a folder or device) is `unreadable` with file:line; a row without `file` is `bad_input`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import iter_csv
+from emoaudit.data.files import BAD_RECORD, iter_csv
 from emoaudit.errors import DataError
 
 NAME = "fairface"
@@ -53,6 +53,9 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 def _sample(row: dict[str, str], *, split: str, base: Path, where: str) -> Sample:
     rel = row.get("file", "").strip()
     sample = Sample(sample_id=rel or where, dataset=NAME, split=split)
+    if row.get(BAD_RECORD):  # cells that do not line up with the header: never guessed at
+        sample.status, sample.reason = BAD_INPUT, row[BAD_RECORD]
+        return sample
     sample.attributes = {a: row[a].strip() for a in ATTRIBUTES if row.get(a, "").strip()}
     if not rel:
         sample.status, sample.reason = BAD_INPUT, f"{where}: empty 'file' field"
@@ -60,7 +63,10 @@ def _sample(row: dict[str, str], *, split: str, base: Path, where: str) -> Sampl
     image = base / rel
     if not image.is_file():
         sample.status = UNREADABLE
-        sample.reason = errors.MISSING_IMAGE.format(path=image, ref=where)
+        if image.exists():  # a folder or device: there, but not an image file
+            sample.reason = errors.NOT_A_FILE.format(path=image, ref=where)
+        else:
+            sample.reason = errors.MISSING_IMAGE.format(path=image, ref=where)
         return sample
     sample.path = str(image)
     return sample

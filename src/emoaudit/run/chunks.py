@@ -17,12 +17,17 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.data import images
-from emoaudit.data.base import NO_FACE, OK, UNMAPPED_LABEL, UNREADABLE, Sample
+from emoaudit.data.base import BAD_INPUT, NO_FACE, OK, UNMAPPED_LABEL, UNREADABLE, Sample
 from emoaudit.data.images import ImageDecodeError, decode_image_bytes, gray_to_rgb
 from emoaudit.run.cache import stable_digest
 
 MISSING_IMAGE = "{path}: image file not found"
 NO_FACE_FOUND = "{sample}: no face found by detector '{detector}'"
+BOX_OUTSIDE = (
+    "{sample}: annotated face box from ({x0}, {y0}) to ({x1}, {y1}) lies outside the "
+    "{width}x{height} image; expected a box overlapping the image"
+)
+BOX_NO_SIZE = "{sample}: cannot read the image size to place the annotated face box ({why})"
 
 
 @dataclass
@@ -304,19 +309,27 @@ def _decode_and_crop(
     face the default detector misses may be found by another."""
     out: list[np.ndarray | None] = []
     variants: dict[str, list[np.ndarray | None]] = {}
-    group: list[tuple[Sample, np.ndarray | None]] = []
+    group: list[tuple[Sample, np.ndarray | None, tuple[float, float, float, float] | None]] = []
     held = 0
 
     def crop_group() -> None:
-        decoded = [i for _, i in group]
+        decoded = [i for _, i, _ in group]
         if faces.variants:
             for condition, crops in variant_crops(decoded, faces.variant_map()).items():
                 variants.setdefault(condition, []).extend(crops)
-        out.extend(_crop_faces([s for s, _ in group], decoded, faces=faces))
+        out.extend(
+            _crop_faces(
+                [s for s, _, _ in group], decoded, faces=faces, boxes=[b for _, _, b in group]
+            )
+        )
 
     for sample, data in zip(samples, content, strict=True):
-        image = _decoded(sample, data)
-        group.append((sample, image))
+        image, box = _decoded(sample, data), None
+        if image is not None and sample.face_box is not None and not sample.precropped:
+            box, problem = _placed_box(sample, data, image)
+            if problem:  # the annotation's fault, not the detector's: none is run
+                sample.status, sample.reason, image = BAD_INPUT, errors.one_line(problem), None
+        group.append((sample, image, box))
         held += 0 if image is None else image.shape[0] * image.shape[1]
         if held >= images.DECODE_PIXELS:
             crop_group()
@@ -350,17 +363,72 @@ def variant_crops(
     return out
 
 
+def _placed_box(
+    sample: Sample, data: bytes | None, image: np.ndarray
+) -> tuple[tuple[float, float, float, float] | None, str]:
+    """The dataset's face box (annotated in the photo's own pixels) in the pixels of `image`,
+    or a reason it cannot be used.
+
+    Photos over images.DECODE_PIXELS are decoded at 1/2, 1/4 or 1/8 size, so an AffectNet box
+    applied as is cropped the wrong region of a 6000x3000 photo and scored it ok. The box is
+    scaled by the actual reduction: the size in the file's header over the decoded size (one
+    factor for both axes, so an EXIF-rotated photo scales alike). A decode under a quarter of
+    DECODE_PIXELS cannot have been reduced (even 1/2 size keeps over a quarter), which spares
+    the header read for nearly every photo. A box off the image would otherwise be reported
+    as the detector finding no face, though none ran.
+    """
+    x0, y0, x1, y1 = sample.face_box
+    height, width = image.shape[:2]
+    size = (width, height)
+    if sample.pixels is None and 4 * height * width > images.DECODE_PIXELS:
+        size = _header_size(sample, data)
+        if size is None:
+            return None, BOX_NO_SIZE.format(sample=sample.sample_id, why="unreadable header")
+    if x1 <= 0 or y1 <= 0 or x0 >= size[0] or y0 >= size[1]:
+        return None, BOX_OUTSIDE.format(
+            sample=sample.sample_id, x0=x0, y0=y0, x1=x1, y1=y1, width=size[0], height=size[1]
+        )
+    scale = max(height, width) / max(size)
+    return (x0 * scale, y0 * scale, x1 * scale, y1 * scale), ""
+
+
+def _header_size(sample: Sample, data: bytes | None) -> tuple[int, int] | None:
+    """(width, height) as stored in the image file, from its header alone (not decoded)."""
+    import io
+
+    from PIL import Image
+
+    data = data if data is not None else sample.encoded
+    if data is not None and data[:3] == b"\xff\xd8\xff":
+        frame = images._jpeg_frame(data)
+        if frame is not None:
+            return frame[0], frame[1]
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else sample.path) as im:
+            return im.size
+    except (OSError, ValueError, SyntaxError, TypeError):
+        return None
+
+
 def _crop_faces(
-    samples: list[Sample], images: list[np.ndarray | None], *, faces: FaceSettings
+    samples: list[Sample],
+    images: list[np.ndarray | None],
+    *,
+    faces: FaceSettings,
+    boxes: list[tuple[float, float, float, float] | None] | None = None,
 ) -> list[np.ndarray | None]:
+    """Crop each decoded photo at its annotated box (`boxes`, in decoded pixels: see
+    _placed_box; by default the samples' own face_box) or where the detector finds a face."""
     from emoaudit.faces import face_crops
 
+    if boxes is None:
+        boxes = [getattr(s, "face_box", None) for s in samples]
     todo = [i for i, img in enumerate(images) if img is not None and not samples[i].precropped]
     crops = face_crops(
         [images[i] for i in todo],
         detector=faces.detector,
         margin=faces.margin,
-        boxes=[getattr(samples[i], "face_box", None) for i in todo],
+        boxes=[boxes[i] for i in todo],
     )
     out = list(images)
     for i, crop in zip(todo, crops, strict=True):
