@@ -39,3 +39,14 @@ def test_folder_with_the_list_analyze_returned_and_several_faces(tmp_path):
     assert items[2].message == deepface.NO_EMOTION.format(
         where=f"{folder / 'c.png.json'}:1", index=0
     )
+
+
+def test_a_nan_percentage_is_a_bad_output_not_a_malformed_record(tmp_path):
+    path = tmp_path / "df.jsonl"
+    path.write_text(
+        '{"img_path": "a.jpg", "emotion": {"happy": NaN, "sad": 10.0}}\n'
+        '{"img_path": "b.jpg", "emotion": {"happy": "lots", "sad": 10.0}}\n'
+    )
+    a, b = deepface.read(path)
+    assert (a.key, a.faces, a.bad) == ("a.jpg", [], f"{path}:1: score for 'happy' is NaN")
+    assert isinstance(b, Problem) and b.message.startswith(f"{path}:2: score for 'happy' is not")

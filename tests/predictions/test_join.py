@@ -66,7 +66,8 @@ def test_every_sample_gets_a_row_and_every_problem_is_counted_with_its_line(tmp_
     acc = results["provenance"]["predictions_import"]
     assert {k: acc[k] for k in acc if k.startswith("n_")} == {
         "n_records": 12, "n_matched": 10, "n_samples_without_output": 2,
-        "n_outputs_without_sample": 1, "n_duplicates": 1, "n_malformed": 1,
+        "n_outputs_without_sample": 1, "n_duplicates": 1, "n_malformed": 1, "n_bad_outputs": 0,
+        "n_not_probabilities": 0,
     }  # fmt: skip
     assert DUPLICATE.format(where=f"{preds}:12", key="row3", first=f"{preds}:5") in acc["problems"]
     assert UNMATCHED.format(where=f"{preds}:13", key="row99") in acc["problems"]
@@ -262,3 +263,89 @@ def test_unusable_requests_are_refused_in_one_line(tmp_path, case):
     with pytest.raises(EmoauditError) as err:
         _audit(data, tmp_path / "out", preds, **kw)
     assert str(err.value) == expected
+
+
+def _scored_csv(path: Path, rows: list[list[float]]) -> Path:
+    lines = ["sample_id," + ",".join(f"prob_{x}" for x in LABELS7)]
+    lines += [f"row{i}," + ",".join(map(str, r)) for i, r in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["logits", "sum_0.01", "sum_5"])
+def test_scores_that_are_not_probabilities_are_kept_as_scores_and_never_calibrated(tmp_path, kind):
+    data, labels = _fer_csv(tmp_path / "fer2013.csv", 30)
+    rng = np.random.default_rng(1)
+    onehot = np.eye(7)[[LABELS7.index(x) for x in labels]] * 0.6 + 0.4 / 7  # sums to 1
+    scores = {"logits": np.log(onehot), "sum_0.01": onehot / 100, "sum_5": onehot * 5}[kind]
+    scores[:5] = rng.dirichlet(np.ones(7), 5)  # some rows are fine: one bad row is enough
+    preds = _scored_csv(tmp_path / "p.csv", scores.tolist())
+    results = _audit(data, tmp_path / "out", preds)
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    assert not any(c.startswith("prob_") for c in df) and "score_happy" in df
+    assert df.pred[5:].tolist() == labels[5:]  # top-1 from the argmax still works
+    acc = results["provenance"]["predictions_import"]
+    assert acc["probabilities"] is False and acc["n_not_probabilities"] == 25
+    assert acc["probabilities_reason"].startswith("Scores are not probabilities: 25 of 30 scored")
+    assert f"(first: {preds}:7: " in acc["probabilities_reason"]
+    assert acc["notes"] == acc["probabilities_reason"]  # what the report's banner shows
+    [result] = results["results"]
+    assert "calibration" not in result and result["headline"]["accuracy"]["n"] == 30
+
+
+def test_rounded_probabilities_and_deepface_percentages_are_probabilities(
+    tmp_path, dataset, examples
+):
+    data, labels = _fer_csv(tmp_path / "fer2013.csv", 30)
+    rng = np.random.default_rng(2)
+    rounded = np.round(rng.dirichlet(np.ones(7), 30), 2)  # sums drift up to +-0.035
+    assert np.abs(rounded.sum(1) - 1).max() > 0.005
+    results = _audit(data, tmp_path / "out", _scored_csv(tmp_path / "p.csv", rounded.tolist()))
+    assert results["provenance"]["predictions_import"]["probabilities"] is True
+    assert "calibration" in results["results"][0]
+    deepface = _audit(
+        dataset, tmp_path / "o2", examples / "deepface.jsonl", predictions_format="deepface"
+    )
+    acc = deepface["provenance"]["predictions_import"]
+    assert acc["probabilities"] is True and acc["probabilities_reason"] is None
+
+
+def test_a_nan_score_makes_its_sample_bad_output_with_the_line(tmp_path):
+    data, labels = _fer_csv(tmp_path / "fer2013.csv", 8)
+    rows = np.full((8, 7), 1 / 7)
+    rows[2, 3] = np.nan
+    rows[5, 0] = np.inf
+    preds = _scored_csv(tmp_path / "p.csv", rows.tolist())
+    results = _audit(data, tmp_path / "out", preds)
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    assert (
+        df.status.tolist() == ["ok"] * 2 + ["bad_output"] + ["ok"] * 2 + ["bad_output"] + ["ok"] * 2
+    )
+    assert df.reason[2] == f"{preds}:4: score for 'happy' is NaN"
+    assert df.reason[5] == f"{preds}:7: score for 'anger' is inf"
+    assert df.pred[[2, 5]].isna().all()
+    acc = results["provenance"]["predictions_import"]
+    assert acc["n_bad_outputs"] == 2 and acc["n_malformed"] == 0 and acc["probabilities"] is True
+    assert results["results"][0]["data"]["n_by_status"]["bad_output"] == 2
+
+
+def test_a_file_with_no_usable_output_stops_the_run_in_one_line(tmp_path):
+    from emoaudit.predictions.join import NO_OUTPUTS_IN_FILE
+
+    data, _ = _fer_csv(tmp_path / "fer2013.csv", 4)
+    preds = tmp_path / "p.csv"
+    preds.write_text("sample_id,pred,prob_happy\n")
+    with pytest.raises(EmoauditError) as err:
+        _audit(data, tmp_path / "out", preds)
+    assert str(err.value) == NO_OUTPUTS_IN_FILE.format(file=preds, malformed=0, first="")
+    preds.write_text("sample_id,pred\nrow0,happy,extra\n")
+    args = ["audit", str(data), "--predictions", str(preds), "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert f"{preds}: no outputs in it (1 malformed records); first problem: {preds}:2: " in (
+        result.output
+    )
+    preds.write_text("sample_id,pred,prob_happy\nrow0,,nan\nrow99,happy,\n")  # NaN, or no match
+    with pytest.raises(EmoauditError) as err:
+        _audit(data, tmp_path / "out", preds)
+    assert str(err.value).startswith(f"{preds}: none of its 2 outputs can be scored for a sample")

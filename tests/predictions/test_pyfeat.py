@@ -6,6 +6,7 @@ import pytest
 
 from emoaudit.errors import EmoauditError
 from emoaudit.predictions import pyfeat
+from emoaudit.predictions.base import Problem
 from emoaudit.predictions.join import read_index
 
 HEADER = (
@@ -44,3 +45,16 @@ def test_a_csv_without_fex_columns_is_refused(tmp_path):
     with pytest.raises(EmoauditError) as err:
         list(pyfeat.read(path))
     assert str(err.value).startswith(f"{path}: not a py-feat Fex CSV; missing column(s) anger")
+
+
+def test_a_bom_and_a_stray_quote_cost_nothing_but_the_quoted_row(tmp_path):
+    path = tmp_path / "fex.csv"
+    row = "1,1,10,10,0.9,0.1,0.1,0.1,0.4,0.1,0.1,0.2,{name},0"
+    rows = [row.format(name=f"{i}.jpg") for i in range(20)]
+    rows[2] = '"' + rows[2]  # line 4 never closes its quote
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8-sig")
+    items = list(pyfeat.read(path))
+    assert [i.where for i in items if isinstance(i, Problem)] == [f"{path}:4"]
+    assert [i.key for i in items if not isinstance(i, Problem)] == [
+        f"{i}.jpg" for i in range(20) if i != 2
+    ]

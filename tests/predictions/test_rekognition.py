@@ -68,3 +68,11 @@ def test_every_rekognition_type_has_a_canonical_name_or_stays_itself():
         "FEAR": "fear",
     }  # fmt: skip
     assert canonical("CALM") is None  # never merged into neutral
+
+
+def test_an_infinite_confidence_is_a_bad_output(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"image": "a.jpg", "FaceDetails": [{"Emotions": [{"Type": "HAPPY", '
+                    '"Confidence": Infinity}]}]}\n')  # fmt: skip
+    [record] = rekognition.read(path)
+    assert record.bad == f"{path}:1: score for 'HAPPY' is inf" and record.faces == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from emoaudit.errors import EmoauditError
 from emoaudit.predictions import table_parquet
+from emoaudit.predictions.base import COLLIDING_COLUMNS
 
 
 def test_rows_are_read_in_batches_with_their_row_number(tmp_path, monkeypatch):
@@ -37,3 +40,17 @@ def test_a_file_that_is_not_parquet_is_refused(tmp_path):
     with pytest.raises(EmoauditError) as err:
         list(table_parquet.read(path))
     assert str(err.value).startswith(f"{path}: not a Parquet file")
+
+
+def test_nan_scores_are_bad_outputs_and_two_columns_for_one_label_are_refused(tmp_path):
+    path = tmp_path / "p.parquet"
+    table = {"sample_id": ["a", "b"], "prob_happy": [0.3, math.nan], "prob_sad": [0.7, 0.5]}
+    pq.write_table(pa.table(table), path)
+    a, b = table_parquet.read(path)
+    assert a.bad is None and b.bad == f"{path}:row 2: score for 'happy' is NaN"
+    pq.write_table(pa.table({**table, "Happiness": [0.1, 0.2]}), path)
+    with pytest.raises(EmoauditError) as err:
+        list(table_parquet.read(path))
+    assert str(err.value) == COLLIDING_COLUMNS.format(
+        path=path, columns="'prob_happy', 'Happiness'", label="happy"
+    )

@@ -11,6 +11,7 @@ Problem naming its file and line, never an exception, so one bad line cannot cos
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,31 @@ NO_KEY = "{where}: no sample key; expected one of the fields {fields}"
 BAD_SCORE = "{where}: score for '{label}' is not a number ({value})"
 REPEATED_LABEL = "{where}: labels {labels} both mean '{canonical}'"
 NO_OUTPUTS = "{where}: no prediction and no scores"
+NOT_FINITE = "{where}: score for '{label}' is {what}"
+CORRUPT_SCORE = "{where}: score for '{label}' holds a NUL byte ({value}); a corrupted file?"
+COLLIDING_COLUMNS = "{path}: columns {columns} all hold the score for '{label}'; keep one of them"
+REPEATED_COLUMNS = "{path}: column '{name}' appears {n} times; keep one of them"
+NOT_PROBABILITIES = (
+    "Scores are not probabilities: {n} of {total} scored records are not (first: {first}), so "
+    "they are kept as score_<label> columns and calibration, log loss, Brier and top-2 accuracy "
+    "are not computed; top-1 metrics use the top score (or `pred`)."
+)
+NOT_EVERY_LABEL = (
+    "Scores are not probabilities: no score for {missing}, labels the system emits, so they are "
+    "kept as score_<label> columns and calibration, log loss, Brier and top-2 accuracy are not "
+    "computed; top-1 metrics use the top score (or `pred`)."
+)
+OUT_OF_RANGE = "{where}: score for '{label}' is {value:g}, outside [0, 1]"
+BAD_SUM = "{where}: scores sum to {total:.4g}, not 1 (within {tolerance})"
+
+# How far a row's scores may sum from 1 and still be read as probabilities. Vendors and
+# spreadsheets write probabilities rounded to 2 decimals (percentages to 0-1 decimals, i.e. 2-3
+# decimals once divided by 100): rounding each of up to 10 labels moves the sum by at most
+# 10 x 0.005 = 0.05. Wider would admit scores that are not a distribution (ECE and Brier
+# then measure the scale, not calibration); narrower would reject every file rounded so, one
+# unlucky row being enough. Logits, sigmoid outputs and unnormalised scores miss it by far.
+SUM_TOLERANCE = 0.05
+RANGE_SLACK = 1e-6  # float noise around 0 and 1 (97.5 / 100 and the like), never a real score
 
 
 @dataclass(slots=True)
@@ -52,6 +78,9 @@ class Record:
     key: str  # sample id or image path as the file writes it
     where: str  # file:line, for every message about this record
     faces: list[Face]
+    # Why the output exists but cannot be scored (a NaN or inf score): the sample is then
+    # `bad_output` with this reason, not `no_output`, which would hide that the system answered.
+    bad: str | None = None
 
 
 @dataclass(slots=True)
@@ -72,8 +101,6 @@ def normalise_key(key: str) -> str:
 
 def number(value: Any) -> float | None:
     """A finite float, or None for anything else (strings, NaN, bools)."""
-    import math
-
     if isinstance(value, bool):
         return None
     try:
@@ -83,7 +110,42 @@ def number(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[str, Any] | Problem]:
+def score_value(raw: Any, *, where: str, label: str) -> float | str | Problem | None:
+    """A score as a float; None when blank (missing is missing, not zero); a `bad` reason (str)
+    for NaN, inf or a NUL byte, which are an answer that cannot be scored rather than a
+    malformed record; a Problem for anything else that is not a number."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if isinstance(raw, str) and "\x00" in raw:
+        value = raw.replace("\x00", "\\0")[:40]
+        return CORRUPT_SCORE.format(where=where, label=label, value=value)
+    if isinstance(raw, bool):
+        return Problem(where, BAD_SCORE.format(where=where, label=label, value=str(raw)[:40]))
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return Problem(where, BAD_SCORE.format(where=where, label=label, value=str(raw)[:40]))
+    if math.isnan(value):
+        return NOT_FINITE.format(where=where, label=label, what="NaN")
+    if math.isinf(value):
+        return NOT_FINITE.format(where=where, label=label, what="inf" if value > 0 else "-inf")
+    return value
+
+
+def not_probabilities(scores: dict[str, float], *, where: str) -> str | None:
+    """Why one face's scores are not a probability distribution, or None when they are."""
+    for label, value in scores.items():
+        if not -RANGE_SLACK <= value <= 1 + RANGE_SLACK:
+            return OUT_OF_RANGE.format(where=where, label=label, value=value)
+    total = math.fsum(scores.values())
+    if abs(total - 1) > SUM_TOLERANCE:
+        return BAD_SUM.format(where=where, total=total, tolerance=SUM_TOLERANCE)
+    return None
+
+
+def iter_json_lines(
+    path: Path, *, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
+) -> Iterator[tuple[str, Any] | Problem]:
     """(file:line, parsed value) for each non-blank line; a bad line is a Problem."""
     with open(path, "rb") as fh:
         line_no = 0
@@ -101,7 +163,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[str, Any] | Problem]:
             if not line.strip():
                 continue
             try:
-                yield where, json.loads(line)
+                yield where, json.loads(line, object_pairs_hook=object_pairs_hook)
             except (ValueError, UnicodeDecodeError) as exc:
                 yield Problem(where, NOT_JSON.format(where=where, why=str(exc)[:80]))
 

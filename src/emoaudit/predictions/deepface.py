@@ -21,6 +21,7 @@ from emoaudit.predictions.base import (
     Record,
     number,
     read_json_records,
+    score_value,
 )
 
 NAME = "deepface"
@@ -46,19 +47,23 @@ def record(doc: Any, *, key: str, where: str) -> Record | Problem:
         face = _face(item, where=where, index=index)
         if isinstance(face, Problem):
             return face
+        if isinstance(face, str):  # a NaN or inf score: the image is bad_output
+            return Record(key=key, where=where, faces=[], bad=face)
         faces.append(face)
     return Record(key=key, where=where, faces=faces)
 
 
-def _face(item: Any, *, where: str, index: int) -> Face | Problem:
+def _face(item: Any, *, where: str, index: int) -> Face | Problem | str:
     emotion = item.get("emotion") if isinstance(item, dict) else None
     if not isinstance(emotion, dict) or not emotion:
         return Problem(where, NO_EMOTION.format(where=where, index=index))
     face = Face()
     for label, raw in emotion.items():
-        value = number(raw)
+        value = score_value(raw, where=where, label=str(label))
         if value is None:
             return Problem(where, BAD_SCORE.format(where=where, label=label, value=str(raw)[:40]))
+        if isinstance(value, Problem | str):
+            return value
         face.scores[str(label)] = value / 100.0
     if isinstance(item.get("dominant_emotion"), str):
         face.pred = item["dominant_emotion"]

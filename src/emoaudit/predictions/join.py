@@ -23,9 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emoaudit.data.base import NO_FACE, OK, UNMAPPED_LABEL, Sample
-from emoaudit.errors import MISSING_PATH, DataError
-from emoaudit.predictions.base import REPEATED_LABEL, Face, Problem, Record, normalise_key
+from emoaudit.data.base import BAD_OUTPUT, NO_FACE, OK, UNMAPPED_LABEL, Sample
+from emoaudit.errors import MISSING_PATH, DataError, one_line
+from emoaudit.predictions.base import (
+    NOT_EVERY_LABEL,
+    NOT_PROBABILITIES,
+    REPEATED_LABEL,
+    Face,
+    Problem,
+    Record,
+    normalise_key,
+    not_probabilities,
+)
 from emoaudit.taxonomy import canonical, canonical_order, output_label
 
 NO_OUTPUT = "no_output"  # status: the file has no output for this sample
@@ -36,6 +45,13 @@ DUPLICATE = "{where}: another output for '{key}' (first at {first}); the first i
 PROBLEMS_SHOWN = 20  # messages kept in run.json; the counts cover every one
 BOX_MATCH_IOU = 0.3  # a system's face box this close to the dataset's box is the same face
 IMPORT_DIR = ".cache/imported"
+NO_OUTPUTS_IN_FILE = (
+    "{file}: no outputs in it ({malformed} malformed records){first}; nothing was audited"
+)
+NONE_USABLE = (
+    "{file}: none of its {records} outputs can be scored for a sample of {data} ({matched} "
+    "matched, {bad} bad outputs){first}; nothing was audited"
+)
 
 
 @dataclass
@@ -55,6 +71,9 @@ class _Index:
     problems: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     suffixes: dict[str, str | None] | None = None  # built on the first sample not found exactly
+    n_scored: int = 0  # records with scores: those the probability check read
+    n_not_probabilities: int = 0
+    first_not_probability: str | None = None
 
     def by_suffix(self, key: str) -> Record | None:
         """The output whose key ends with `/key` (an absolute path from another machine, an
@@ -101,6 +120,10 @@ def read_index(module: Any, path: Path) -> _Index:
             index.problem("malformed", clash)
             continue
         index.counts["records"] += 1
+        if item.bad:
+            index.problem("bad_output", item.bad)
+        else:
+            _check_probabilities(index, item)
         key = normalise_key(item.key)
         first = index.records.get(key)
         if first is not None:
@@ -109,6 +132,38 @@ def read_index(module: Any, path: Path) -> _Index:
             continue
         index.records[key] = item
     return index
+
+
+def _check_probabilities(index: _Index, record: Record) -> None:
+    """Count a scored record whose scores are not a distribution (outside [0, 1], or not summing
+    to 1 within base.SUM_TOLERANCE): one such record means the file's scores cannot be
+    calibrated as they stand, and ECE or Brier of logits would be numbers about nothing."""
+    faces = [face for face in record.faces if face.scores]
+    if not faces:
+        return
+    index.n_scored += 1
+    why = next((w for f in faces if (w := not_probabilities(f.scores, where=record.where))), None)
+    if why:
+        index.n_not_probabilities += 1
+        index.first_not_probability = index.first_not_probability or why
+
+
+def probability_check(module: Any, index: _Index, labels: list[str]) -> tuple[bool, str | None]:
+    """(whether the scores are written as prob_ columns, why not in words): only when the format
+    can give probabilities, every label the system emits has a score (partial scores, a file
+    with `pred` and a happy column, cannot be calibrated) and every scored record is a
+    probability distribution. The reason goes to run.json and the report's banner."""
+    if not module.PROBABILITIES or index.n_scored == 0:
+        return False, None
+    missing = [label for label in labels if label not in scored_labels(index)]
+    if missing:
+        return False, NOT_EVERY_LABEL.format(missing=", ".join(missing))
+    if index.n_not_probabilities:
+        why = NOT_PROBABILITIES.format(
+            n=index.n_not_probabilities, total=index.n_scored, first=index.first_not_probability
+        )
+        return False, why
+    return True, None
 
 
 def _repeated_label(record: Record) -> str | None:
@@ -184,16 +239,14 @@ def import_predictions(
     index = read_index(module, file)
     sha = file_sha256(file)
     labels = model_labels(module, index)
-    # Scores are probabilities only when every label the system emits has one; partial scores
-    # (a file with `pred` and a happy column) are kept as score_<label>, out of calibration.
-    probabilities = bool(module.PROBABILITIES) and set(labels) <= scored_labels(index)
+    probabilities, not_probabilities_why = probability_check(module, index, labels)
     shards = out / IMPORT_DIR
     shutil.rmtree(shards, ignore_errors=True)
     paths: list[Path] = []
     digests: list[str] = []
     rules: Counter = Counter()
     preds: Counter = Counter()
-    n_samples = matched = 0
+    n_samples = matched = n_to_score = n_answered = 0
     ctx = {"file": file, "model": model_name, "sha": sha, "labels": labels, "dataset": dataset,
            "probabilities": probabilities}  # fmt: skip
     for i, chunk in enumerate(batched(samples, chunk_size)):
@@ -201,6 +254,8 @@ def import_predictions(
         for sample in chunk:
             record = _take(index, sample, data_root)
             matched += record is not None
+            n_to_score += sample.status == OK
+            n_answered += sample.status == OK and record is not None and not record.bad
             rows.append(_row(sample, record, ctx=ctx, rules=rules, preds=preds))
         digests.append(stable_digest([_sample_fingerprint(s) for s in chunk]))
         path = shards / f"{i:06d}.parquet"
@@ -214,6 +269,8 @@ def import_predictions(
     shutil.rmtree(shards, ignore_errors=True)
     for key, record in index.records.items():
         index.problem("unmatched", UNMATCHED.format(where=record.where, key=key))
+    if n_to_score and not n_answered:
+        raise DataError(_nothing_usable(index, file=file, data=data_root, matched=matched))
     accounting = {
         "file": str(file.resolve()),
         "format": fmt,
@@ -221,13 +278,16 @@ def import_predictions(
         "model": model_name,
         "labels": labels,
         "probabilities": probabilities,
-        "notes": module.NOTES,
+        "probabilities_reason": not_probabilities_why,
+        "notes": not_probabilities_why or module.NOTES,
         "n_records": index.counts["records"],
         "n_matched": matched,
         "n_samples_without_output": n_samples - matched,
         "n_outputs_without_sample": index.counts["unmatched"],
         "n_duplicates": index.counts["duplicate"],
         "n_malformed": index.counts["malformed"],
+        "n_bad_outputs": index.counts["bad_output"],
+        "n_not_probabilities": index.n_not_probabilities,
         "face_rule": dict(sorted(rules.items())),
         "non_canonical_predictions": dict(sorted(preds.items())),
         "problems": index.problems,
@@ -239,6 +299,22 @@ def import_predictions(
         dataset_digest=stable_digest(digests),
         accounting=accounting,
     )
+
+
+def _nothing_usable(index: _Index, *, file: Path, data: Path, matched: int) -> str:
+    """The one line for a file that gave no sample a usable output (header only, every record
+    malformed or NaN, or keys that match nothing): an audit of no outputs is not an audit."""
+    first = f"; first problem: {index.problems[0]}" if index.problems else ""
+    if not index.counts["records"]:
+        message = NO_OUTPUTS_IN_FILE.format(
+            file=file, malformed=index.counts["malformed"], first=first
+        )
+    else:
+        message = NONE_USABLE.format(
+            file=file, records=index.counts["records"], data=data, matched=matched,
+            bad=index.counts["bad_output"], first=first,
+        )  # fmt: skip
+    return one_line(message)
 
 
 def _sample_fingerprint(sample: Sample) -> list[Any]:
@@ -275,6 +351,8 @@ def _row(
     if record is None:
         reason = NO_OUTPUT_REASON.format(sample=sample.sample_id, file=ctx["file"])
         return {**row, "status": NO_OUTPUT, "reason": reason}
+    if record.bad:
+        return {**row, "status": BAD_OUTPUT, "reason": record.bad}
     if not record.faces:
         return {**row, "status": NO_FACE, "reason": SYSTEM_NO_FACE.format(where=record.where)}
     face, rule = choose_face(record.faces, sample)

@@ -2,6 +2,8 @@
 emotion columns anger, disgust, fear, happiness, sadness, surprise, neutral (probabilities),
 the face box FaceRectX/Y/Width/Height in pixels and the image path in `input`.
 
+Read like the generic CSV (predictions/table_csv.py): BOM or UTF-16, a stray quote costing only
+its own row, a row whose cells do not line up with the header reported with its line.
 Rows of one image are consecutive (py-feat writes them so); they become one record with several
 faces. A row whose emotions are all empty is an image where py-feat found no face. The same
 `input` again after other images is reported as a duplicate.
@@ -9,12 +11,12 @@ faces. A row whose emotions are all empty is an image where py-feat found no fac
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit.errors import EmoauditError
 from emoaudit.predictions.base import BAD_SCORE, Face, Problem, Record, number
+from emoaudit.predictions.table_csv import csv_rows, header_names
 
 NAME = "pyfeat"
 DESCRIPTION = "py-feat Fex CSV (one row per face; anger ... neutral, FaceRect*, input)"
@@ -26,43 +28,33 @@ NOTES = (
 )
 BOX = ("FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight")
 MISSING_FEX_COLUMNS = "{path}: not a py-feat Fex CSV; missing column(s) {missing}"
-BAD_CSV = "{where}: unreadable CSV row ({why})"
 
 
 def read(path: Path) -> Iterator[Record | Problem]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("input", *LABELS) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise EmoauditError(MISSING_FEX_COLUMNS.format(path=path, missing=", ".join(missing)))
-        current: Record | None = None
-        while True:
-            before = reader.line_num
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                where = f"{path}:{reader.line_num}"
-                yield Problem(where, BAD_CSV.format(where=where, why=str(exc)[:80]))
-                if reader.line_num == before:
-                    break
-                continue
-            where = f"{path}:{reader.line_num}"
-            face = _face(row, where=where)
-            if isinstance(face, Problem):
-                yield face
-                continue
-            key = (row.get("input") or "").strip()
-            if current is not None and current.key == key:
-                if face is not None:
-                    current.faces.append(face)
-                continue
-            if current is not None:
-                yield current
-            current = Record(key=key, where=where, faces=[face] if face is not None else [])
+    names = header_names(path)
+    missing = [c for c in ("input", *LABELS) if c not in names]
+    if missing:
+        raise EmoauditError(MISSING_FEX_COLUMNS.format(path=path, missing=", ".join(missing)))
+    current: Record | None = None
+    for item in csv_rows(path, names):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        where, row = item
+        face = _face(row, where=where)
+        if isinstance(face, Problem):
+            yield face
+            continue
+        key = (row.get("input") or "").strip()
+        if current is not None and current.key == key:
+            if face is not None:
+                current.faces.append(face)
+            continue
         if current is not None:
             yield current
+        current = Record(key=key, where=where, faces=[face] if face is not None else [])
+    if current is not None:
+        yield current
 
 
 def _face(row: dict, *, where: str) -> Face | Problem | None:

@@ -21,6 +21,7 @@ from emoaudit.predictions.base import (
     Record,
     number,
     read_json_records,
+    score_value,
 )
 
 NAME = "rekognition"
@@ -51,20 +52,25 @@ def record(doc: Any, *, key: str, where: str) -> Record | Problem:
         face = _face(detail, where=where, index=index)
         if isinstance(face, Problem):
             return face
+        if isinstance(face, str):  # a NaN or inf score: the image is bad_output
+            return Record(key=key, where=where, faces=[], bad=face)
         faces.append(face)
     return Record(key=key, where=where, faces=faces)
 
 
-def _face(detail: Any, *, where: str, index: int) -> Face | Problem:
+def _face(detail: Any, *, where: str, index: int) -> Face | Problem | str:
     emotions = detail.get("Emotions") if isinstance(detail, dict) else None
     if not isinstance(emotions, list) or not emotions:
         return Problem(where, NO_EMOTIONS.format(where=where, index=index))
     face = Face(box_units="ratio")
     for item in emotions:
         label = item.get("Type") if isinstance(item, dict) else None
-        value = number(item.get("Confidence")) if isinstance(item, dict) else None
-        if not isinstance(label, str) or value is None:
+        raw = item.get("Confidence") if isinstance(item, dict) else None
+        value = score_value(raw, where=where, label=str(label)) if isinstance(label, str) else None
+        if value is None:
             return Problem(where, BAD_SCORE.format(where=where, label=label, value=str(item)[:40]))
+        if isinstance(value, Problem | str):
+            return value
         face.scores[label] = value / 100.0
     box = detail.get("BoundingBox")
     if isinstance(box, dict):

@@ -7,20 +7,22 @@ A row names its sample by `sample_id` or `path` (first found of base.KEY_FIELDS)
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from emoaudit.errors import EmoauditError
 from emoaudit.predictions.base import (
-    BAD_SCORE,
+    COLLIDING_COLUMNS,
     KEY_FIELDS,
     NO_KEY,
     NO_OUTPUTS,
+    REPEATED_COLUMNS,
     Face,
     Problem,
     Record,
-    number,
+    score_value,
 )
-from emoaudit.taxonomy import NON_CANONICAL_OUTPUTS, is_known_raw_label
+from emoaudit.taxonomy import NON_CANONICAL_OUTPUTS, is_known_raw_label, output_label
 
 PRED_COLUMNS = ("pred", "prediction", "label_pred")
 NO_OUTPUT_COLUMNS = (
@@ -29,11 +31,12 @@ NO_OUTPUT_COLUMNS = (
 )
 NO_KEY_COLUMN = "{path}: no sample key column; expected one of {fields}, found {found}"
 
-PROBABILITIES = True
+PROBABILITIES = True  # when every scored row is a distribution (join.probability_check)
 LABELS = None  # learnt from the file: its score columns, else the predicted values
 NOTES = (
-    "Scores are read as probabilities: calibration, log loss and top-2 accuracy apply when "
-    "every label has a score; with `pred` alone only label metrics apply."
+    "Scores are read as probabilities (each in [0, 1], each row summing to 1): calibration, log "
+    "loss and top-2 accuracy apply when every label has a score; with `pred` alone only label "
+    "metrics apply."
 )
 
 
@@ -59,25 +62,52 @@ def columns(path: Any, names: list[str]) -> tuple[str, str | None, dict[str, str
     scores = {c: lab for c in names if c not in KEY_FIELDS and (lab := score_label(c))}
     if pred is None and not scores:
         raise EmoauditError(NO_OUTPUT_COLUMNS.format(path=path, found=found))
+    clash = column_clash(path, names, used=[key, *([pred] if pred else []), *scores])
+    if clash:
+        raise EmoauditError(clash)
     return key, pred, scores
+
+
+def column_clash(where: Any, names: list[str], *, used: list[str]) -> str | None:
+    """Why the columns cannot be read unambiguously, or None: a used column named twice, or two
+    score columns for one label (`prob_happy` and `happy`, `sad` and `Sadness`). Read by name,
+    one copy would silently overwrite the other, so the file is refused rather than guessed at."""
+    counts = Counter(names)
+    for name in dict.fromkeys(used):
+        if counts[name] > 1:
+            return REPEATED_COLUMNS.format(path=where, name=name, n=counts[name])
+    by_label: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        label = score_label(name) if name not in KEY_FIELDS else None
+        if label:
+            by_label.setdefault(output_label(label), []).append(name)
+    for label, group in by_label.items():
+        if len(group) > 1:
+            columns = ", ".join(f"'{c}'" for c in group)
+            return COLLIDING_COLUMNS.format(path=where, columns=columns, label=label)
+    return None
 
 
 def row_record(
     row: dict[str, Any], *, where: str, key: str, pred: str | None, scores: dict[str, str]
 ) -> Record | Problem:
-    """One row as a Record; a blank key, a non-numeric score or an empty row is a Problem."""
+    """One row as a Record; a blank key, a non-numeric score or an empty row is a Problem; a
+    NaN or inf score makes a Record with `bad` set (the sample becomes bad_output)."""
     sample = row.get(key)
     if sample is None or str(sample).strip() == "":
         return Problem(where, NO_KEY.format(where=where, fields=key))
     face = Face()
+    bad = None
     for column, label in scores.items():
-        raw = row.get(column)
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            continue  # a missing score is missing, not zero
-        value = number(raw)
-        if value is None:
-            return Problem(where, BAD_SCORE.format(where=where, label=label, value=str(raw)[:40]))
-        face.scores[label] = value
+        value = score_value(row.get(column), where=where, label=label)
+        if isinstance(value, Problem):
+            return value
+        if isinstance(value, str):
+            bad = bad or value  # the first, but a later malformed score still wins
+        elif value is not None:  # a missing score is missing, not zero
+            face.scores[label] = value
+    if bad:
+        return Record(key=str(sample), where=where, faces=[], bad=bad)
     stated = row.get(pred) if pred else None
     if stated is not None and str(stated).strip():
         face.pred = str(stated).strip()
