@@ -349,3 +349,24 @@ def test_a_file_with_no_usable_output_stops_the_run_in_one_line(tmp_path):
     with pytest.raises(EmoauditError) as err:
         _audit(data, tmp_path / "out", preds)
     assert str(err.value).startswith(f"{preds}: none of its 2 outputs can be scored for a sample")
+
+
+def test_a_dataset_file_name_that_is_not_utf8_does_not_stop_the_import(tmp_path):
+    """As in the runner: such a name reached pyarrow as lone surrogates and ended the run."""
+    import os
+
+    import cv2
+
+    face = np.full((48, 48), 90, dtype=np.uint8)
+    for name in (b"happy/a.jpg", b"happy/caf\xe9.jpg"):
+        path = os.path.join(os.fsencode(tmp_path / "data"), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        cv2.imencode(".jpg", face)[1].tofile(path)
+    preds = tmp_path / "vendor.csv"
+    preds.write_text("path,pred\nhappy/a.jpg,happy\n")
+    out = tmp_path / "out"
+    _audit(tmp_path / "data", out, preds, fmt="folders")
+    df = pd.read_parquet(out / "predictions.parquet").set_index("sample_id")
+    assert df.loc["happy/a.jpg", "status"] == "ok"
+    assert df.loc["happy/caf\\xe9.jpg", "status"] == NO_OUTPUT
+    assert "happy/caf\\xe9.jpg: no output" in df.loc["happy/caf\\xe9.jpg", "reason"]

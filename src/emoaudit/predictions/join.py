@@ -431,32 +431,32 @@ def _table(chunk: list[Sample], rows: list[dict[str, Any]], *, ctx: dict) -> Any
     """The chunk's rows in the predictions.parquet layout (see run/predict.py _table)."""
     import pyarrow as pa
 
-    from emoaudit.run.predict import _side_columns
+    from emoaudit.run.predict import _side_columns, utf8_texts
 
     n = len(chunk)
     cols: dict[str, Any] = {
-        "sample_id": [s.sample_id for s in chunk],
-        "subject_id": [s.subject_id for s in chunk],
+        "sample_id": utf8_texts([s.sample_id for s in chunk]),
+        "subject_id": utf8_texts([s.subject_id for s in chunk]),
         "dataset": [ctx["dataset"]] * n,
-        "split": [s.split for s in chunk],
-        "path": [s.path for s in chunk],
+        "split": utf8_texts([s.split for s in chunk]),
+        "path": utf8_texts([s.path for s in chunk]),
         "model": [ctx["model"]] * n,
         "model_sha256": [ctx["sha"]] * n,
         "condition": ["clean"] * n,
         "status": [r["status"] for r in rows],
-        "reason": [r["reason"] for r in rows],
-        "raw_label": [s.raw_label for s in chunk],
+        "reason": utf8_texts([r["reason"] for r in rows]),
+        "raw_label": utf8_texts([s.raw_label for s in chunk]),
         "label": [s.label for s in chunk],
         "pred": [r["pred"] for r in rows],
     }
     fixed = set(cols)
     extra = sorted({k for r in rows for k in r} - fixed)
     for name in extra:
-        cols[name] = [r.get(name) for r in rows]
+        cols[name] = utf8_texts([r.get(name) for r in rows])
     for label in ctx["labels"] if ctx["probabilities"] else ():
         cols.setdefault(f"prob_{label}", [None] * n)  # a label the system can emit has its column
     if any(s.clip_id is not None for s in chunk):
-        cols["clip_id"] = [s.clip_id for s in chunk]
+        cols["clip_id"] = utf8_texts([s.clip_id for s in chunk])
         cols["time_s"] = [s.time_s for s in chunk]
     cols.update(_side_columns(chunk))
     return pa.table(cols)
