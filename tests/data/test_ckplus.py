@@ -47,3 +47,21 @@ def test_ckplus48_reports_a_linked_folder_instead_of_scoring_it_twice(tmp_path):
     got = {s.sample_id: (s.label, s.status) for s in ckplus48.iter_samples(tmp_path)}
     assert set(got) == set(CKPLUS48_FILES) | {"happy/alias"}  # not happy/alias/S010_004_...
     assert got["happy/alias"] == ("happy", "unreadable")
+
+
+def test_ckplus48_image_beside_the_class_folders_is_a_bad_input_row(tmp_path):
+    write_ckplus48(tmp_path)
+    write_image(tmp_path / "S012_001_00000001.png", 3)
+    samples = list(ckplus48.iter_samples(tmp_path))
+    assert len(samples) == len(CKPLUS48_FILES) + 1
+    stray = samples[0]  # the top level's files come before its class folders
+    assert (stray.sample_id, stray.status, stray.label, stray.path) == (
+        "S012_001_00000001.png",
+        "bad_input",
+        None,
+        None,
+    )
+    assert stray.reason == (
+        "S012_001_00000001.png: image outside any class folder; "
+        "expected <class>/S010_004_00000017.png"
+    )

@@ -114,3 +114,39 @@ def test_csv_records_reread_the_lines_a_broken_record_had_taken():
     ]
     problems = [problem.split(" (")[0].split(" and")[0] for _, _, problem in got]
     assert problems == ["malformed csv record", "", "a quoted cell spans 2 lines", "", ""]
+
+
+def test_walk_of_a_tree_deeper_than_the_recursion_limit(tmp_path):
+    import sys
+
+    # A 1,100-deep tree was a RecursionError traceback. The limit is lowered instead of the
+    # tree made that deep: shutil.rmtree (pytest's clean-up) recurses too, and fails on it.
+    depth = 200
+    path = tmp_path / "a"
+    for _ in range(depth):
+        path = path / "d"
+    path.mkdir(parents=True)
+    for image in (path / "deep.jpg", tmp_path / "a" / "top.jpg", tmp_path / "b.jpg"):
+        image.write_bytes(b"x")
+    frames, frame = 0, sys._getframe()
+    while frame is not None:
+        frames, frame = frames + 1, frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + depth // 2)
+    try:
+        found = list(walk_image_paths(tmp_path))
+    finally:
+        sys.setrecursionlimit(old)
+    assert found == [
+        str(tmp_path / "b.jpg"),
+        str(tmp_path / "a" / "top.jpg"),
+        str(path / "deep.jpg"),
+    ]
+
+
+def test_walk_order_is_depth_first_files_before_sub_folders(tmp_path):
+    for rel in ("z.jpg", "a/b/1.jpg", "a/2.jpg", "a/c/3.jpg", "b/4.jpg", "a/b/e/5.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    found = [os.path.relpath(p, tmp_path) for p in walk_image_paths(tmp_path)]
+    assert found == ["z.jpg", "a/2.jpg", "a/b/1.jpg", "a/b/e/5.jpg", "a/c/3.jpg", "b/4.jpg"]

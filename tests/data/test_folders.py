@@ -103,3 +103,69 @@ def test_a_folder_that_cannot_be_listed_is_one_unreadable_sample(tmp_path, monke
         "unreadable",
         f"{root / 'happy' / 'private'}: cannot list folder (Permission denied)",
     )
+
+
+# --- images outside any class folder are rows, never dropped (hostile-input sweep) ----------
+
+
+def _image(root, rel, seed=0):
+    from dataset_fixtures import write_image
+
+    return write_image(root / rel, seed)
+
+
+def test_an_image_beside_the_class_folders_is_a_bad_input_row(tmp_path):
+    for rel in ("happy/a.png", "sad/b.png", "root.jpg", "._root.jpg"):
+        _image(tmp_path, rel)
+    (tmp_path / ".DS_Store").write_bytes(b"Bud1")
+    got = {s.sample_id: (s.status, s.path, s.reason) for s in folders.iter_samples(tmp_path)}
+    assert set(got) == {"root.jpg", "happy/a.png", "sad/b.png"}  # hidden names: skipped
+    assert got["root.jpg"] == (
+        "bad_input",
+        None,  # never read: a stray is counted, not scored
+        "root.jpg: image outside any class folder; expected <class>/<image>",
+    )
+
+
+def test_an_image_directly_in_a_split_folder_is_a_bad_input_row(tmp_path):
+    for rel in ("train/happy/a.png", "train/stray.jpg", "test/sad/b.png", "top.png"):
+        _image(tmp_path, rel)
+    samples = list(folders.iter_samples(tmp_path))
+    got = {s.sample_id: (s.split, s.status) for s in samples}
+    assert got == {
+        "top.png": (None, "bad_input"),
+        "train/stray.jpg": ("train", "bad_input"),
+        "train/happy/a.png": ("train", "ok"),
+        "test/sad/b.png": ("test", "ok"),
+    }
+    stray = next(s for s in samples if s.sample_id == "train/stray.jpg")
+    assert stray.reason.endswith("image outside any class folder; expected <split>/<class>/<image>")
+
+
+def test_fer2013_folders_read_a_val_split_and_count_stray_images(tmp_path):
+    # (fer2013-folders tests otherwise live in test_fer2013.py)
+    from emoaudit.data import fer2013_folders
+
+    for rel in (
+        "train/happy/Training_1.jpg",
+        "test/sad/PublicTest_2.jpg",
+        "val/angry/PrivateTest_3.jpg",
+        "validation/fear/4.jpg",
+        "train/x.jpg",
+        "x.jpg",
+        "extra/neutral/5.jpg",
+    ):
+        _image(tmp_path, rel)
+    assert fer2013_folders.detect(tmp_path)
+    got = [
+        (s.sample_id, s.split, s.label, s.status) for s in fer2013_folders.iter_samples(tmp_path)
+    ]
+    assert got == [  # train, test, then val splits: the order before val was read is kept
+        ("x.jpg", None, None, "bad_input"),
+        ("extra/neutral/5.jpg", None, None, "bad_input"),
+        ("train/x.jpg", "train", None, "bad_input"),
+        ("train/happy/Training_1.jpg", "Training", "happy", "ok"),
+        ("test/sad/PublicTest_2.jpg", "PublicTest", "sad", "ok"),
+        ("val/angry/PrivateTest_3.jpg", "PrivateTest", "anger", "ok"),
+        ("validation/fear/4.jpg", "validation", "fear", "ok"),
+    ]

@@ -73,3 +73,44 @@ def test_class_folders_are_still_class_folders(tmp_path):
     _image(tmp_path / "s" / "train" / "happy" / "a.png")
     _image(tmp_path / "s" / "test" / "sad" / "b.png")
     assert detect_format(tmp_path / "s") == "folders"
+
+
+def test_utkface_age_over_the_human_limit_is_bad_input_not_a_crash(tmp_path):
+    from emoaudit.data.inspect import inspect_dataset
+
+    root = tmp_path / "UTKFace"
+    for name in (
+        "201_0_0_20170109150557335.jpg",  # once StopIteration inside the generator
+        "999_1_1_20170109150557335.jpg",
+        "122_1_1_20170109150557335.jpg",
+        "30_0_1_20170116174525126.jpg",
+    ):
+        _image(root / name)
+    rows = {s.sample_id: s for s in utkface.iter_samples(root)}
+    assert rows["122_1_1_20170109150557335.jpg"].attributes["age_band"] == "60+"
+    bad = rows["201_0_0_20170109150557335.jpg"]
+    assert (bad.status, bad.attributes) == ("bad_input", {})
+    assert bad.reason == (
+        "201_0_0_20170109150557335.jpg: age 201 is over 122, the oldest documented human age "
+        "(expected <age>_<gender 0|1>_<race 0-4>_<date>.jpg)"
+    )
+    assert rows["999_1_1_20170109150557335.jpg"].status == "bad_input"
+    assert utkface.age_band(201) is None
+    info = inspect_dataset(root, fmt="utkface")
+    assert info["statuses"] == {"ok": 2, "bad_input": 2}
+
+
+def test_utkface_links_not_followed_are_unreadable_rows(tmp_path):
+    root = tmp_path / "UTKFace"
+    _image(root / "26_1_2_20170116174525125.jpg")
+    _image(tmp_path / "outside" / "30_0_1_20170116174525126.jpg")
+    (root / "30_0_1_20170116174525126.jpg").symlink_to(
+        tmp_path / "outside" / "30_0_1_20170116174525126.jpg"
+    )
+    (root / "40_0_1_20170116174525126.jpg").symlink_to(root / "gone.jpg")
+    got = {s.sample_id: (s.status, s.path) for s in utkface.iter_samples(root)}
+    assert got == {  # the two links used to vanish without a row
+        "26_1_2_20170116174525125.jpg": ("ok", str(root / "26_1_2_20170116174525125.jpg")),
+        "30_0_1_20170116174525126.jpg": ("unreadable", None),
+        "40_0_1_20170116174525126.jpg": ("unreadable", None),
+    }

@@ -34,3 +34,50 @@ def test_rafdb_labels_splits_images_and_attributes(tmp_path):
     assert samples[5].reason.endswith(f"(referenced by {listing}:6)")
     assert samples[6].reason == f"{listing}:7: expected '<image name> <code 1-7>'"
     assert list(rafdb.iter_samples(basic))[0].sample_id == "train_00001.jpg"
+
+
+def _list_file(tmp_path, content: bytes):
+    from dataset_fixtures import write_image
+
+    base = tmp_path / "basic"
+    for n in (1, 2):
+        write_image(base / "Image" / "aligned" / f"train_0000{n}_aligned.jpg", n)
+    listing = base / "EmoLabel" / "list_patition_label.txt"
+    listing.parent.mkdir(parents=True)
+    listing.write_bytes(content)
+    return listing
+
+
+def test_rafdb_a_line_that_is_not_utf8_is_one_bad_row(tmp_path):
+    listing = _list_file(tmp_path, b"train_00001.jpg 4\ntr\xe9in_00002.jpg 5\ntrain_00002.jpg 5\n")
+    got = [(s.sample_id, s.status, s.reason) for s in rafdb.iter_samples(tmp_path)]
+    assert got == [  # once a UnicodeDecodeError traceback that ended the run
+        ("train_00001.jpg", "ok", ""),
+        (
+            "line2",
+            "bad_input",
+            f"{listing}:2: not UTF-8 text (byte 0xe9 at column 3); "
+            "expected '<image name> <code 1-7>'",
+        ),
+        ("train_00002.jpg", "ok", ""),
+    ]
+
+
+def test_rafdb_a_utf8_bom_is_not_part_of_the_first_name(tmp_path):
+    _list_file(tmp_path, b"\xef\xbb\xbftrain_00001.jpg 4\r\ntrain_00002.jpg 5\r\n")
+    got = [(s.sample_id, s.split, s.label, s.status) for s in rafdb.iter_samples(tmp_path)]
+    assert got == [
+        ("train_00001.jpg", "train", "happy", "ok"),
+        ("train_00002.jpg", "train", "sad", "ok"),
+    ]
+
+
+def test_rafdb_an_image_name_with_a_folder_is_bad_input_not_read(tmp_path):
+    listing = _list_file(tmp_path, b"../../secret.jpg 4\n/etc/x.jpg 4\ntrain_00001.jpg 4\n")
+    samples = list(rafdb.iter_samples(tmp_path))
+    assert [(s.sample_id, s.status, s.path) for s in samples[:2]] == [
+        ("line1", "bad_input", None),
+        ("line2", "bad_input", None),
+    ]
+    assert samples[0].reason == f"{listing}:1: expected '<image name> <code 1-7>'"
+    assert samples[2].status == "ok"

@@ -4,7 +4,7 @@ Layout: `<class>/S010_004_00000017.png` with classes anger, contempt, disgust, f
 sadness, surprise (no neutral). Usually the last three frames of each labelled sequence, so
 several near-identical images share a subject and sequence: the subject id (`S010`) is kept
 for subject-level resampling. Classes are mapped by folder name; unknown folders are kept as
-``unmapped_label``.
+``unmapped_label``; an image beside the class folders is a ``bad_input`` row, not left out.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ PRECROPPED = True
 
 CLASS_NAMES = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 FILE_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.\w+$")
+LAYOUT = "<class>/S010_004_00000017.png"
 
 
 def detect(root: Path) -> bool:
@@ -44,6 +45,9 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         raise DataError(
             errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected="<class>/S*_*_*.png")
         )
+    from emoaudit.data.folders import stray_samples
+
+    yield from stray_samples(root=root, directory=root, expected=LAYOUT, dataset=NAME)
     for class_dir in classes:
         for image in walk_image_paths(class_dir):
             match = FILE_NAME.match(os.path.basename(image))

@@ -40,7 +40,10 @@ def is_image(path: Path | str) -> bool:
 
 
 def sorted_entries(directory: Path | str) -> list[os.DirEntry]:
-    """One directory's entries, hidden files left out, sorted by name (deterministic order)."""
+    """One directory's entries sorted by name (deterministic order), hidden ones left out on
+    purpose: names starting with '.' are macOS AppleDouble files (``._face.jpg``, metadata that
+    only looks like an image), ``.DS_Store``, ``.git`` and the like, never dataset images
+    (docs/datasets.md, "Hidden files")."""
     with os.scandir(directory) as it:
         return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
 
@@ -99,13 +102,30 @@ def walk_image_paths(directory: Path | str) -> Iterator[str]:
     yield from _walk(top, os.path.realpath(top) + os.sep)
 
 
-def _walk(directory: str, inside: str) -> Iterator[str]:
+def _walk(top: str, inside: str) -> Iterator[str]:
+    """Depth first with an explicit stack of pending sub-folders, not recursion: a tree nested
+    1,100 folders deep (hostile or generated) hit Python's recursion limit and ended the run
+    with a traceback. Same order as the recursive walk: a folder's files, then each sub-folder
+    in full, in name order. A path too long to list is one ``Skipped`` folder like any other."""
+    pending: list[Iterator[str]] = [iter((top,))]
+    while pending:
+        directory = next(pending[-1], None)
+        if directory is None:
+            pending.pop()
+            continue
+        dirs: list[str] = []
+        yield from _walk_one(directory, inside, dirs)
+        if dirs:
+            pending.append(iter(dirs))
+
+
+def _walk_one(directory: str, inside: str, dirs: list[str]) -> Iterator[str]:
+    """One folder's images and links; its sub-folders are appended to `dirs` for later."""
     try:
         entries = sorted_entries(directory)
     except OSError as exc:
         yield Skipped(directory, errors.UNLISTABLE_FOLDER.format(path=directory, why=_why(exc)))
         return
-    dirs = []
     for entry in entries:  # regular files first: they are nearly every entry
         if entry.is_file(follow_symlinks=False):
             if is_image(entry.name):
@@ -118,8 +138,6 @@ def _walk(directory: str, inside: str) -> Iterator[str]:
                 yield skipped
             elif is_image(entry.name):
                 yield entry.path
-    for sub in dirs:
-        yield from _walk(sub, inside)
 
 
 def _link_problem(entry: os.DirEntry, inside: str) -> Skipped | None:

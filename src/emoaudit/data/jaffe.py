@@ -4,17 +4,21 @@ pose 1, image 29.
 Expression codes AN, DI, FE, HA, NE, SA, SU. The 256x256 photos include hair and shoulders, so
 faces are detected and cropped (not precropped). Several TIFFs are palette images; decoding in
 emoaudit.data.images converts through the palette rather than reading indices as gray levels.
+The label is in the name, not the file type, so copies converted to PNG or JPEG (common on
+dataset mirrors) are read too: they were once left out without a row. A link the walk does not
+follow is an ``unreadable`` row, as in the class-folder formats.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import BAD_INPUT, Sample
-from emoaudit.data.files import display_path, walk_images
+from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
+from emoaudit.data.files import Skipped, display_path, walk_image_paths, walk_images
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -31,46 +35,42 @@ CODES = {
     "SA": "sad",
     "SU": "surprise",
 }
-FILE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d*)\.(\d+)\.tiff?$", re.IGNORECASE)
+# Any image extension (walk_image_paths only yields image names): the name carries the label.
+FILE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d*)\.(\d+)\.\w+$", re.IGNORECASE)
 PATTERN_TEXT = "<subject>.<AN|DI|FE|HA|NE|SA|SU><n>.<image>.tiff"
-
-
-def _tiffs(root: Path) -> Iterator[Path]:
-    return (p for p in walk_images(root) if p.suffix.lower() in (".tif", ".tiff"))
 
 
 def detect(root: Path) -> bool:
     if not root.is_dir():
         return False
-    first = next(_tiffs(root), None)
+    first = next(walk_images(root), None)
     return first is not None and bool(FILE_NAME.match(first.name))
 
 
 def iter_samples(root: Path) -> Iterator[Sample]:
     found = False
-    for image in _tiffs(root) if root.is_dir() else ():
+    for image in walk_image_paths(root) if root.is_dir() else ():
         found = True
         yield _sample(root, image)
     if not found:
         raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=PATTERN_TEXT))
 
 
-def _sample(root: Path, image: Path) -> Sample:
-    sample = Sample(sample_id=display_path(image, root), dataset=NAME, path=str(image))
-    match = FILE_NAME.match(image.name)
-    if not match:
-        sample.status = BAD_INPUT
-        sample.reason = errors.BAD_FILENAME.format(
-            path=sample.sample_id, dataset="JAFFE", pattern=PATTERN_TEXT
-        )
+def _sample(root: Path, image: str) -> Sample:
+    sample = Sample(sample_id=display_path(image, root), dataset=NAME, path=image)
+    if isinstance(image, Skipped):  # a link not followed, a folder that cannot be listed
+        sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
         return sample
-    subject, code = match.group(1).upper(), match.group(2).upper()
-    sample.subject_id, sample.raw_label = subject, code
+    match = FILE_NAME.match(os.path.basename(image))
+    code = match.group(2).upper() if match else None
     if code not in CODES:
         sample.status = BAD_INPUT
         sample.reason = errors.BAD_FILENAME.format(
             path=sample.sample_id, dataset="JAFFE", pattern=PATTERN_TEXT
         )
+        if match:
+            sample.subject_id, sample.raw_label = match.group(1).upper(), code
         return sample
+    sample.subject_id, sample.raw_label = match.group(1).upper(), code
     sample.label = canonical(CODES[code])
     return sample

@@ -36,6 +36,14 @@ GENDER = {"0": "male", "1": "female", "2": "unsure"}
 RACE = {"0": "Caucasian", "1": "African-American", "2": "Asian"}
 AGE = {"0": "0-3", "1": "4-19", "2": "20-39", "3": "40-69", "4": "70+"}
 LANDMARK_LINES = 5
+EXPECTED_LINE = "expected '<image name> <code 1-7>'"
+NOT_UTF8 = "not UTF-8 text (byte 0x{byte} at column {column}); " + EXPECTED_LINE
+
+
+def _plain_name(name: str) -> bool:
+    """An image name is a bare file name: `../x.jpg` or `/etc/x.jpg` would make emoaudit read a
+    file outside the dataset folder (a list file is data, not a manifest)."""
+    return name not in (".", "..") and "/" not in name and "\\" not in name
 
 
 def dataset_root(root: Path) -> Path | None:
@@ -53,22 +61,50 @@ def iter_samples(root: Path) -> Iterator[Sample]:
     if base is None:
         raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=str(LIST_FILE)))
     list_path = base / LIST_FILE
-    with open(list_path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if line.strip():
-                yield _sample(base=base, list_path=list_path, line_no=line_no, line=line)
+    try:
+        fh = open(list_path, "rb")  # bytes: each line is decoded on its own
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise DataError(
+            errors.UNREADABLE_TEXT.format(path=list_path, what="the label list", why=why)
+        ) from None
+    with fh:
+        for line_no, raw in enumerate(fh, start=1):
+            line, problem = _decode_line(raw, first=line_no == 1)
+            if problem or line.strip():
+                yield _sample(
+                    base=base, list_path=list_path, line_no=line_no, line=line, problem=problem
+                )
 
 
-def _sample(*, base: Path, list_path: Path, line_no: int, line: str) -> Sample:
+def _decode_line(raw: bytes, *, first: bool) -> tuple[str, str]:
+    """(text, problem) for one line of the label list, decoded on its own.
+
+    The list is ASCII in every copy seen, but a hand-edited one may hold a Latin-1 byte (once a
+    UnicodeDecodeError that ended the run) or start with a UTF-8 BOM (once glued to the first
+    image name, so that image was "not found"). The BOM is dropped; a line that is not UTF-8 is
+    a ``bad_input`` row naming the byte, and the lines around it are read as usual. The name is
+    not guessed from another encoding: a wrong guess would score a different file.
+    """
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start : exc.start + 1].hex()
+        return "", NOT_UTF8.format(byte=byte, column=exc.start + 1)
+
+
+def _sample(*, base: Path, list_path: Path, line_no: int, line: str, problem: str = "") -> Sample:
     parts = line.split()
-    if len(parts) != 2:
+    if not problem and (len(parts) != 2 or not _plain_name(parts[0])):
+        problem = EXPECTED_LINE
+    if problem:
         return Sample(
             sample_id=f"line{line_no}",
             dataset=NAME,
             status=BAD_INPUT,
-            reason=errors.BAD_ROW.format(
-                path=list_path, line=line_no, what="expected '<image name> <code 1-7>'"
-            ),
+            reason=errors.BAD_ROW.format(path=list_path, line=line_no, what=problem),
         )
     name, code = parts
     stem = name.rsplit(".", 1)[0]
