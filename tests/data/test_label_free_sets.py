@@ -66,6 +66,17 @@ def test_a_plain_image_folder_is_audited_label_free(tmp_path):
     assert rows["c.png"].attributes == {}
 
 
+def test_an_image_folder_does_not_follow_a_link_out_of_it(tmp_path):
+    """A link to a file outside the folder was read as an ordinary image of the set."""
+    _image(tmp_path / "outside.png")
+    _image(tmp_path / "set" / "a.png")
+    (tmp_path / "set" / "b.png").symlink_to(tmp_path / "outside.png")
+    rows = {s.sample_id: s for s in image_folder.iter_samples(tmp_path / "set")}
+    assert rows["a.png"].status == "ok"
+    assert rows["b.png"].status == "unreadable" and rows["b.png"].path is None
+    assert "b.png" in rows["b.png"].reason
+
+
 def test_class_folders_are_still_class_folders(tmp_path):
     _image(tmp_path / "d" / "happy" / "a.png")
     _image(tmp_path / "d" / "train" / "sad" / "b.png")
