@@ -359,6 +359,7 @@ def report(
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
         _check_groups_in(out, _split(groups))
         with out_lock(out):
+            _say_if_no_run_info(out, quiet=quiet)
             results = build_results(
                 out,
                 groups=_split(groups) or None,
@@ -382,6 +383,22 @@ def report(
         from emoaudit.report.console import print_summary
 
         print_summary(results)
+
+
+NO_RUN_INFO = (
+    "note: no {path} (an audit stopped before it finished, or predictions made elsewhere): "
+    "the results carry no dataset or model provenance; rerunning the audit into this folder "
+    "resumes from its cache and writes it"
+)
+
+
+def _say_if_no_run_info(out: Path, *, quiet: bool) -> None:
+    """An audit removes run.json before it replaces the predictions and writes it again after
+    (run/audit.py clear_derived_outputs): without it, a report lacks provenance; say why."""
+    from emoaudit.analysis.results import RUN_INFO
+
+    if not quiet and not (out / RUN_INFO).exists():
+        typer.echo(NO_RUN_INFO.format(path=out / RUN_INFO), err=True)
 
 
 def _check_groups_in(out: Path, groups: list[str]) -> None:

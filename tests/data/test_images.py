@@ -47,6 +47,23 @@ def test_exif_orientation_applied(tmp_path):
     assert decode_image(path).shape == (60, 20, 3)  # displayed tall
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+def test_exif_orientation_applied_on_the_pil_path(tmp_path, mode):
+    """PNG goes through PIL, whose EXIF rotation now happens in place (no full-size copy)."""
+    pixels = np.arange(20 * 60, dtype=np.uint16).reshape(20, 60) % 250
+    image = Image.fromarray(pixels.astype(np.uint8)).convert(mode)
+    if mode == "I;16":
+        image = Image.fromarray((pixels * 257).astype(np.uint16))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "r.png"
+    image.save(path, exif=exif.tobytes())
+    decoded = decode_image(path)
+    assert decoded.shape == (60, 20, 3)
+    expected = np.rot90(decode_image(_save(image, tmp_path / "plain.png")), k=-1)
+    np.testing.assert_array_equal(decoded, expected)
+
+
 @pytest.mark.parametrize("suffix", ["png", "jpg"])
 def test_decompression_bomb_limit(tmp_path, suffix):
     path = _save(Image.new("L", (100, 100)), tmp_path / f"big.{suffix}")
@@ -267,3 +284,104 @@ def test_paths_that_are_no_image_file_say_what_they_are(tmp_path, monkeypatch):
     with pytest.raises(ImageDecodeError) as info:
         decode_image(big)
     assert str(info.value) == f"{big}: cannot decode image (Permission denied)"
+
+
+def _whole_array_formula(arr, mode):
+    """The scaling as it was before it went block-wise (one float64 pass over the image)."""
+    arr = arr.astype(np.float64)
+    if mode == "F":
+        top = 1.0 if arr.size and float(arr.max()) <= 1.0 else 255.0
+    elif mode.startswith("I;16") or (arr.size and float(arr.max()) > 255):
+        top = 65535.0
+    else:
+        top = 255.0
+    return np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+
+
+def _high_depth_cases():
+    """Random 16-bit, 32-bit 'I' and 'F' images with the edge values planted in them."""
+    rng = np.random.default_rng(7)
+    shape = (23, 41)
+    u16 = rng.integers(0, 65536, shape).astype(np.uint16)
+    u16.flat[:4] = [0, 255, 256, 65535]
+    big_i = rng.integers(-70000, 70000, shape).astype(np.int32)  # above 255: scaled as 16-bit
+    big_i.flat[:6] = [0, 255, 256, 65535, 2**31 - 1, -(2**31)]
+    small_i = rng.integers(0, 256, shape).astype(np.int32)  # 8-bit values: kept as they are
+    small_i.flat[:2] = [0, 255]
+    unit_f = rng.random(shape).astype(np.float32)  # 0-1: scaled by 255
+    unit_f.flat[:3] = [0.0, 1.0, -0.5]
+    wide_f = (rng.random(shape) * 400 - 50).astype(np.float32)
+    wide_f.flat[:6] = [np.nan, 0.0, 255.0, 256.0, 65535.0, np.inf]
+    nan_unit_f = unit_f.copy()
+    nan_unit_f.flat[5] = np.nan  # a NaN maximum: scaled by 255, as the whole array was
+    return [
+        ("I;16", u16),
+        ("I;16B", u16.astype(">u2")),
+        ("I", big_i),
+        ("I", small_i),
+        ("F", unit_f),
+        ("F", wide_f),
+        ("F", nan_unit_f),
+    ]
+
+
+@pytest.mark.parametrize("block", [1, 7, 41, 100, 1 << 20])  # 7: tiles cut rows and columns
+@pytest.mark.parametrize(("mode", "arr"), _high_depth_cases())
+def test_block_wise_scaling_is_bit_identical_to_the_whole_array_formula(
+    monkeypatch, block, mode, arr
+):
+    from emoaudit.data import images
+
+    monkeypatch.setattr(images, "BLOCK_PIXELS", block)
+    im = Image.fromarray(arr)
+    assert im.mode == mode
+    with np.errstate(invalid="ignore"):  # NaN cast to uint8, in both
+        expected = _whole_array_formula(np.asarray(im), mode)
+        got = images._high_depth_to_uint8(im, mode)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("suffix", "mode", "arr"), [
+    (".png", "L", np.random.default_rng(3).integers(0, 256, (23, 41)).astype(np.uint8)),
+    (".png", "I;16", _high_depth_cases()[0][1]),
+    (".tif", "I", _high_depth_cases()[2][1]),
+    (".tif", "F", _high_depth_cases()[5][1]),
+])  # fmt: skip
+def test_a_reduced_gray_image_has_the_pixels_of_reducing_its_rgb(
+    tmp_path, monkeypatch, suffix, mode, arr
+):
+    """The gray plane is reduced before it becomes RGB: the same pixels, a third the memory."""
+    import cv2
+
+    from emoaudit.data import images
+
+    path = _save(Image.fromarray(arr), tmp_path / f"d{suffix}")
+    monkeypatch.setattr(images, "DECODE_PIXELS", 100)  # 23x41 -> 1/4: 6x11
+    with np.errstate(invalid="ignore"):
+        gray = arr if mode == "L" else _whole_array_formula(arr, mode)
+        rgb = np.repeat(gray[:, :, None], 3, axis=2)
+        got = decode_image(path)
+    expected = cv2.resize(rgb, (11, 6), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("mode", "value", "scaled"), [("I;16", 1000, 4), ("F", 100.0, 100)])
+def test_scaling_a_high_depth_image_holds_no_full_size_float_copy(mode, value, scaled):
+    """A 16-bit PNG of a few hundred KB can decode to 64M pixels: float64 over the whole image
+    held ~1.8 GB. The bound: the uint8 result plus a few blocks of work."""
+    import tracemalloc
+
+    from emoaudit.data.images import BLOCK_PIXELS, _high_depth_to_uint8
+
+    side = 3000  # 9M pixels: 72 MB as one float64 array
+    dtype = np.uint16 if mode == "I;16" else np.float32
+    im = Image.fromarray(np.full((side, side), value, dtype))
+    tracemalloc.start()
+    try:
+        out = _high_depth_to_uint8(im, mode)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (side, side) and int(out[0, 0]) == scaled
+    assert peak < side * side + 16 * BLOCK_PIXELS  # the result, one tile and its float64 work

@@ -484,3 +484,65 @@ def test_ferplus_as_users_have_it_is_audited_not_all_bad(layout, tmp_path, zoo_h
         assert orig["agrees_with_plurality"]["n"] == 2 and orig["n_no_expression_plurality"] == 2
     else:
         assert all(o is None for o in original)
+
+
+def _write_vendor_csv(path: Path, n: int) -> Path:
+    lines = ["sample_id,pred,happy,sad,neutral"]
+    lines += [f"row{i},happy,0.6,0.3,0.1" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("source", ["inference", "imported"])
+def test_a_rerun_killed_as_its_predictions_land_leaves_no_output_of_the_old_ones(
+    tmp_path, zoo_home, monkeypatch, source
+):
+    """SIGKILL just after a rerun replaced predictions.parquet (24 -> 32 samples) left the first
+    run's run.json, results.json and report beside the new rows, all looking current."""
+    from typer.testing import CliRunner
+
+    from emoaudit.cli import app
+    from emoaudit.run import merge
+    from emoaudit.run.audit import derived_outputs
+
+    data = write_fer_csv(tmp_path / "fer2013.csv", face_rows(24))
+    out = tmp_path / "out"
+    if source == "inference":
+        how = ["--model", "fer-mini-xception"]
+    else:
+        how = ["--predictions", str(_write_vendor_csv(tmp_path / "vendor.csv", 24))]
+    cli = CliRunner()
+    audit = cli.invoke(app, ["audit", str(data), *how, "--out", str(out), "--resamples", "20",
+                             "--quiet", "--include-examples"])  # fmt: skip
+    assert audit.exit_code == 0, audit.output
+    made = {p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
+    assert made - {"predictions.parquet"} <= {p.name for p in derived_outputs(out)}
+
+    write_fer_csv(data, face_rows(32))
+    if source == "imported":
+        _write_vendor_csv(tmp_path / "vendor.csv", 32)
+    left = []
+
+    def merge_then_killed(paths, target):
+        merge_shards(paths, target)
+        left.extend(p.name for p in derived_outputs(out) if p.exists())
+        raise KeyboardInterrupt  # the kill: nothing after the new predictions runs
+
+    merge_shards = merge.merge_shards
+    monkeypatch.setattr(merge, "merge_shards", merge_then_killed)
+    rerun = AuditRequest(data=data, out=out, models=how[1:] if source == "inference" else [],
+                         n_resamples=20)  # fmt: skip
+    if source == "imported":
+        rerun.predictions = tmp_path / "vendor.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_audit(rerun)
+    assert left == []
+    assert pq.read_metadata(out / "predictions.parquet").num_rows == 32
+
+    monkeypatch.setattr(merge, "merge_shards", merge_shards)
+    report = cli.invoke(app, ["report", str(out), "--resamples", "20"])
+    assert report.exit_code == 0, report.output
+    assert f"note: no {out / 'run.json'}" in report.output  # the provenance is missing: said
+    blocks = json.loads((out / "results.json").read_text())["results"]  # one per split
+    assert sum(sum(b["data"]["n_by_status"].values()) for b in blocks) == 32
+    assert (out / "report.html").is_file()

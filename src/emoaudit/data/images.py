@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +31,11 @@ DECODE_PIXELS = 16_000_000
 # Byte budget per image file, checked (fstat) before a byte is read: a 5 GB file is refused, not
 # read whole. An 8000x8000 16-bit RGB TIFF uncompressed is 384 MB; real photos are far smaller.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# 16-bit and 32-bit gray modes, scaled to 8 bits through float64 BLOCK_PIXELS at a time: the
+# whole 64M-pixel image at once held ~1.8 GB (a 143 KB 16-bit PNG could ask for that); a block
+# keeps the float64 work near 12 MB whatever the image size.
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+BLOCK_PIXELS = 1 << 20
 
 BAD_PATH = "not a regular file ({kind})"
 TOO_MANY_BYTES = "file is {size} bytes, above the limit of {limit}"
@@ -151,7 +157,9 @@ def _decode_pil(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
                 if factor > 1 and im.format == "JPEG":  # libjpeg scales while decoding
                     im.draft(im.mode, (-(-width // factor), -(-height // factor)))
                 im.load()
-                im = ImageOps.exif_transpose(im)
+                # in place: the default returns a full-size copy even when nothing is rotated
+                # (an 8000x8000 16-bit PNG peaked 120 MB higher for it)
+                ImageOps.exif_transpose(im, in_place=True)
                 return _reduced(_to_rgb(im))
     except ImageDecodeError:
         raise
@@ -280,8 +288,12 @@ def gray_to_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def _to_rgb(im) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image, imported lazily
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return gray_to_rgb(_high_depth_to_uint8(np.asarray(im), mode))
+    # Gray is reduced while still one plane: the colour copy is then made at the reduced size
+    # (INTER_AREA treats channels alike, so the pixels are those of reducing the RGB).
+    if mode in HIGH_DEPTH_MODES:
+        return gray_to_rgb(_reduced(_high_depth_to_uint8(im, mode)))
+    if mode == "L":
+        return gray_to_rgb(_reduced(np.asarray(im)))
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("LA", "PA", "La", "RGBa"):
@@ -297,16 +309,56 @@ def _to_rgb(im) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image, imported lazil
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def _high_depth_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
-    """Scale 16-bit or 32-bit gray to 0-255; 'I' images holding 8-bit values stay as they are."""
-    arr = arr.astype(np.float64)
+def _high_depth_to_uint8(im, mode: str) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image
+    """Scale 16-bit or 32-bit gray to 0-255; 'I' images holding 8-bit values stay as they are.
+
+    Tiles are cropped out of PIL's own buffer (twice when the scale needs the maximum first)
+    instead of np.asarray(im), a full-size copy: besides the decoded image only the uint8
+    result and one tile's float64 work are held.
+    """
+    width, height = im.size
+    tiles = _tiles(width, height)
+    needs_max = not mode.startswith("I;16")
+    blocks = (np.asarray(im.crop(box)) for box in tiles) if needs_max else ()
+    top = _high_depth_top(mode, blocks)
+    out = np.empty((height, width), np.uint8)
+    for x0, y0, x1, y1 in tiles:
+        out[y0:y1, x0:x1] = _scaled_block(np.asarray(im.crop((x0, y0, x1, y1))), top)
+    return out
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Crop boxes of at most BLOCK_PIXELS, in row order; a very wide image is cut across too."""
+    cols = max(1, min(width, BLOCK_PIXELS))
+    rows = max(1, BLOCK_PIXELS // cols)
+    return [
+        (x0, y0, min(x0 + cols, width), min(y0 + rows, height))
+        for y0 in range(0, height, rows)
+        for x0 in range(0, width, cols)
+    ]
+
+
+def _high_depth_top(mode: str, blocks: Iterable[np.ndarray]) -> float:
+    """The value that maps to 255. A NaN maximum (an 'F' image holding NaN) stays NaN here,
+    as the maximum of the whole array did, so the choice matches the whole-array formula."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    maxima = [float(b.max()) for b in blocks if b.size]
+    if not maxima:
+        return 255.0
+    peak = float(np.max(maxima))
     if mode == "F":
-        top = 1.0 if arr.size and float(arr.max()) <= 1.0 else 255.0
-    elif mode.startswith("I;16") or (arr.size and float(arr.max()) > 255):
-        top = 65535.0
-    else:
-        top = 255.0
-    return np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        return 1.0 if peak <= 1.0 else 255.0
+    return 65535.0 if peak > 255 else 255.0
+
+
+def _scaled_block(block: np.ndarray, top: float) -> np.ndarray:
+    """The original whole-array formula, on one block: rint(x * 255 / top) clipped to 0-255."""
+    work = block.astype(np.float64)
+    np.multiply(work, 255.0 / top, out=work)
+    np.rint(work, out=work)
+    np.clip(work, 0, 255, out=work)
+    return work.astype(np.uint8)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -278,6 +278,7 @@ def _run_audit(
         workers=workers,
     )
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    clear_derived_outputs(req.out)  # the runner may now replace predictions.parquet
     if req.executor == "ray":
         from emoaudit.run.ray_executor import run_plan_ray
 
@@ -361,6 +362,7 @@ def _run_imported(
     req.out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     name = req.model_name or req.predictions.name.split(".")[0]
+    clear_derived_outputs(req.out)  # the join may now replace predictions.parquet
     outcome = import_predictions(
         adapter.iter_samples(req.data, **req.extra),
         file=req.predictions, fmt=pfmt, model_name=name, dataset=fmt, data_root=req.data,
@@ -403,6 +405,35 @@ def _imported_run_info(
         "n_rows": outcome.n_rows,
         **req.provenance_extra,
     }
+
+
+def clear_derived_outputs(out: Path) -> None:
+    """Remove what was computed from OUT/predictions.parquet, before a run may replace it.
+
+    A rerun killed just after its new predictions.parquet landed left them beside the previous
+    run's run.json, results.json and report, all looking current (640 rows under a report of
+    600). Without those files a folder is consistent at every instant: each derived file is
+    written after the predictions it comes from, and `emoaudit report` rebuilds the rest from
+    whichever predictions.parquet is there. Removal was chosen over a 'running' mark in run.json
+    because no reader (report, compare, flagging, the API, a user's own script) has to learn to
+    check a mark. The cost: a rerun that fails before its predictions land leaves the previous
+    ones without their report, until `emoaudit report OUT` recomputes it. Reports go first and
+    run.json last, so a report never outlives the results it shows.
+    """
+    for path in derived_outputs(out):
+        path.unlink(missing_ok=True)
+
+
+def derived_outputs(out: Path) -> list[Path]:
+    """Every file of OUT made from predictions.parquet, in the order they are removed."""
+    from emoaudit.analysis.results import RESULTS, RUN_INFO
+    from emoaudit.report.card import CARD
+    from emoaudit.report.html import REPORT
+    from emoaudit.report.pdf import PDF
+    from emoaudit.report.tables import TABLES
+
+    names = [REPORT, PDF, CARD, *(f"{table}.csv" for table in TABLES), RESULTS, RUN_INFO]
+    return [out / name for name in names]
 
 
 def _results(req: AuditRequest) -> dict[str, Any]:
