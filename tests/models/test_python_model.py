@@ -122,6 +122,9 @@ def test_bad_models_and_outputs_are_one_line_errors():
         (np.zeros((2, 2)), "shape (2, 2)"),
         (np.full((2, 3), np.nan), "NaN or inf"),
         (np.full((2, 3), 0.5), "not probabilities"),
+        ([[10**400, 1, 0]] * 2, "returned list"),  # a cast to float overflows
+        (np.full((2, 3), 1 / 3 + 1j), "complex numbers"),  # the imaginary part, lost in silence
+        ([[0.5, 0.5], [1.0]], "returned list"),  # ragged
         (ValueError("boom\nsecond line"), "ValueError: boom"),
     ]
     for result, fragment in cases:

@@ -173,8 +173,12 @@ def check_probabilities(raw: Any, *, n: int, info: Any) -> np.ndarray:
     kind = "probabilities" if info.outputs_probabilities else "logits"
     expected = f"a ({n}, {k}) array of {kind}"
     try:
-        arr = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr = np.asarray(raw)
+        if arr.dtype.kind == "c":  # a cast to float would drop the imaginary part in silence
+            raise ModelError(BAD_OUTPUT.format(name=info.name, got="complex numbers",
+                                               expected=expected))  # fmt: skip
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):  # ragged, text, an int too big for a float
         raise ModelError(BAD_OUTPUT.format(name=info.name, got=type(raw).__name__,
                                            expected=expected)) from None  # fmt: skip
     if arr.shape != (n, k):
