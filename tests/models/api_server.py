@@ -193,6 +193,62 @@ def _image_from(req: BaseHTTPRequestHandler, body: bytes) -> bytes | None:
     return None
 
 
+class ScriptedApi:
+    """Answers request n (counted from 1) with whatever ``reply(req, n)`` writes: the hostile
+    answers (huge, dripping, echoing the key, malformed) of tests/models/test_http_json.py.
+    ``stopped`` is set by stop(), so a reply that drips or hangs can end with the test."""
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self.total = 0
+        self.headers: list[dict] = []
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ScriptedApi:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with api.lock:
+                    api.total += 1
+                    n = api.total
+                    api.headers.append(dict(self.headers))
+                try:
+                    api.reply(self, n)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a cap or a deadline)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def send(req, status: int, body: bytes | str, ctype: str = "application/json", **headers) -> None:
+    """A whole answer with its length (for ScriptedApi replies)."""
+    _reply(req, status, body.encode() if isinstance(body, str) else body, headers, ctype)
+
+
 def _reply(req, status: int, body: bytes, headers: dict | None = None, ctype: str = "") -> None:
     req.send_response(status)
     req.send_header("Content-Type", ctype or "application/json")
@@ -255,6 +311,34 @@ retries = {retries}
 backoff_s = 0.01
 max_backoff_s = 0.05
 """
+
+
+PLAIN_SPEC = """
+[request]
+timeout_s = {timeout_s}
+
+[headers]
+X-Api-Key = "${{EMOAUDIT_TEST_API_KEY}}"
+
+[response]
+scores = "{scores}"
+labels = ["happy", "sad"]
+
+[limits]
+concurrency = 4
+retries = {retries}
+backoff_s = 0.01
+max_backoff_s = 0.02
+max_retry_after_s = 1
+max_answer_bytes = {max_answer_bytes}
+"""
+
+
+def write_plain_spec(path, **kw) -> object:
+    """A spec for answers shaped {"happy": p, "sad": q} (ScriptedApi); keywords override."""
+    values = {"timeout_s": 0.5, "scores": "", "retries": 0, "max_answer_bytes": 4096} | kw
+    path.write_text(PLAIN_SPEC.format(**values))
+    return path
 
 
 def write_spec(path, **kw) -> object:

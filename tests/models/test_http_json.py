@@ -9,15 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-from api_server import FakeApi, ZooModel, write_spec
+from api_server import FakeApi, ScriptedApi, ZooModel, send, write_plain_spec, write_spec
 
 from emoaudit.errors import ModelError
 from emoaudit.models.http_json import (
+    MISSING_SCORE,
+    NON_FINITE_SCORE,
     PHOTO_NEEDS_CLEAN,
     REQUEST_FAILED,
     RESPONSES_DIR,
@@ -342,3 +346,248 @@ def test_json_pointers():
     body: dict = {"Attributes": ["ALL"]}
     set_pointer(body, "/Image/Bytes", "xx")
     assert body == {"Attributes": ["ALL"], "Image": {"Bytes": "xx"}}
+
+
+# -- hostile answers (ScriptedApi): every face gets a row, in bounded memory and time ------------
+
+
+@pytest.fixture
+def scripted():
+    started: list[ScriptedApi] = []
+
+    def make(reply) -> ScriptedApi:
+        api = ScriptedApi(reply).start()
+        started.append(api)
+        return api
+
+    yield make
+    for api in started:
+        api.stop()
+
+
+def _predict(api, spec, tmp_path, n=1):
+    """The model's answer for n distinct tiny faces: (probabilities, {index: failure})."""
+    model = http_model(f"http+json:{api.url}/x", spec_path=spec, out=tmp_path)
+    faces = [np.full((8, 8, 3), i, np.uint8) for i in range(n)]
+    samples = [SimpleNamespace(sample_id=f"s{i}") for i in range(n)]
+    return model.predict_faces(faces, samples=samples, condition="clean")
+
+
+@pytest.mark.parametrize("how", ["declared", "chunked"])
+def test_an_answer_over_max_answer_bytes_is_a_model_error(tmp_path, scripted, api_key, how):
+    """An endless chunked body reached 7.4 GB of RSS in 25 s; a declared 300 MB body 2.6 GB."""
+
+    def reply(req, n):
+        req.send_response(200)
+        req.send_header("Content-Type", "application/json")
+        if how == "declared":
+            req.send_header("Content-Length", str(10**9))
+        else:
+            req.send_header("Transfer-Encoding", "chunked")
+        req.end_headers()
+        for _ in range(10_000):  # 10 MB at most: the client hangs up after 1 KB
+            chunk = b" " * 1024
+            req.wfile.write(b"400\r\n" + chunk + b"\r\n" if how == "chunked" else chunk)
+
+    api = scripted(reply)
+    spec = write_plain_spec(tmp_path / "api.toml", max_answer_bytes=1000, retries=2)
+    probs, errors = _predict(api, spec, tmp_path)
+    why = "answer larger than 1000 bytes"
+    assert errors == {0: REQUEST_FAILED.format(sample="s0", attempts=1, why=why)}
+    assert np.isnan(probs).all() and api.total == 1  # a cap is not retried
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_timeout_bounds_the_whole_attempt_not_each_read(tmp_path, scripted, api_key, where):
+    """A byte every 50 ms never tripped a 0.3 s socket timeout: timeout_s was per read."""
+
+    def reply(req, n):
+        if where == "headers":
+            req.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        else:
+            req.send_response(200)
+            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Length", "100")
+            req.end_headers()
+        while not api.stopped.wait(0.05):
+            req.wfile.write(b"X-A: b\r\n" if where == "headers" else b" ")
+            req.wfile.flush()
+
+    api = scripted(reply)
+    spec = write_plain_spec(tmp_path / "api.toml", timeout_s=0.3, retries=1)
+    start = time.monotonic()
+    _, errors = _predict(api, spec, tmp_path)
+    elapsed = time.monotonic() - start
+    why = "timed out after 0.3 s"
+    assert errors == {0: REQUEST_FAILED.format(sample="s0", attempts=2, why=why)}
+    assert 0.6 <= elapsed < 1.5  # two attempts of 0.3 s and a backoff of at most 20 ms
+
+
+NUMBERS = {
+    '{"happy": NaN, "sad": 0.5}': ("bad_output", NON_FINITE_SCORE, "NaN", "happy"),
+    '{"happy": 0.5, "sad": -Infinity}': ("bad_output", NON_FINITE_SCORE, "infinite", "sad"),
+    '{"happy": 1' + "0" * 400 + ', "sad": 1}': (
+        "bad_output", NON_FINITE_SCORE, "too large for a float", "happy",
+    ),
+    '{"happy": 0.9}': ("model_error", MISSING_SCORE, None, "sad"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("body", list(NUMBERS))
+def test_scores_no_float_can_hold_or_a_missing_label_name_the_label(
+    tmp_path, scripted, api_key, body
+):
+    """NaN was "negative or sum to zero", 10**400 an OverflowError that ended the run, and a
+    missing label a score of 0 (status ok: a made-up prediction)."""
+    api = scripted(lambda req, n: send(req, 200, body))
+    spec = write_plain_spec(tmp_path / "api.toml")
+    probs, errors = _predict(api, spec, tmp_path)
+    status, template, what, label = NUMBERS[body]
+    reason = template.format(sample="s0", what=what, label=label)
+    assert errors == {0: (status, reason) if status == "bad_output" else reason}
+    assert np.isnan(probs).all()
+
+
+def test_huge_but_finite_scores_are_normalised(tmp_path, scripted, api_key):
+    api = scripted(lambda req, n: send(req, 200, '{"happy": 1e308, "sad": 1e308}'))
+    probs, errors = _predict(api, write_plain_spec(tmp_path / "api.toml"), tmp_path)
+    assert errors == {} and np.allclose(probs, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"happy": 0.5, "happy": -3, "sad": 0.5}', "answer has duplicate key 'happy'"),
+        ("[" * 200_000 + "]" * 200_000, "answer nested deeper than 64 levels"),
+        (
+            '{"happy": 1, "sad": ' + "[" * 100 + "]" * 100 + "}",
+            "answer nested deeper than 64 levels",
+        ),
+    ],
+)
+def test_ambiguous_or_deep_json_is_a_model_error_not_a_traceback(
+    tmp_path, scripted, api_key, body, why
+):
+    """json kept the last of two values in silence; 200,000 brackets raised RecursionError."""
+    api = scripted(lambda req, n: send(req, 200, body))
+    spec = write_plain_spec(tmp_path / "api.toml", retries=2, max_answer_bytes=10**6)
+    _, errors = _predict(api, spec, tmp_path)
+    assert errors == {0: REQUEST_FAILED.format(sample="s0", attempts=1, why=why)}
+    assert api.total == 1
+
+
+def test_a_retry_after_over_the_limit_says_so(tmp_path, scripted, api_key):
+    api = scripted(
+        lambda req, n: send(req, 429, "slow down", "text/plain", **{"Retry-After": "3600"})
+    )
+    spec = write_plain_spec(tmp_path / "api.toml", retries=3)
+    _, errors = _predict(api, spec, tmp_path)
+    why = "HTTP 429 (rate limited); Retry-After 3600 s is longer than max_retry_after_s (1 s)"
+    assert errors == {0: REQUEST_FAILED.format(sample="s0", attempts=1, why=why)}
+
+
+@pytest.mark.parametrize(
+    "body", [b"\xef\xbb\xbf" + b'{"happy": 3, "sad": 1}', '{"happy": 3, "sad": 1}'.encode("utf-16")]
+)
+def test_stored_answers_read_back_whatever_their_encoding(tmp_path, scripted, api_key, body):
+    """A BOM answer was stored with the BOM as text, and every later run stopped reading it."""
+    api = scripted(lambda req, n: send(req, 200, body))
+    spec = write_plain_spec(tmp_path / "api.toml")
+    first, errors = _predict(api, spec, tmp_path, n=2)
+    assert errors == {} and np.allclose(first, [0.75, 0.25])
+    again, errors = _predict(api, spec, tmp_path, n=2)  # a new run: from the store
+    assert errors == {} and api.total == 2 and np.array_equal(first, again)
+    stored = sorted((tmp_path / RESPONSES_DIR).rglob("*.json"))
+    stored[0].write_text('{"body": "\ufeff{\\"happy\\": 1,"}')  # damaged, or an old format
+    again, errors = _predict(api, spec, tmp_path, n=2)
+    assert errors == {} and api.total == 3 and np.array_equal(first, again)  # asked again
+
+
+SCRUB_KEY = "sk/CANARY+7f3a9c2e 1b4d5f6a8e0c"  # "/", "+" and " ": escaped forms differ
+
+
+def _echoes(key: str) -> list:
+    """The key echoed in every place an answer can hold text, in every spelling, straddling
+    every cut a reason has had (40, 60 and 200 characters) and has (120)."""
+    spellings = [
+        key,
+        key.replace("/", "\\/"),
+        urllib.parse.quote(key, safe=""),
+        urllib.parse.quote_plus(key),
+        "".join(f"\\u{ord(c):04x}" for c in key),
+    ]
+    out = []
+    for spelling in spellings:
+        for pad in (0, 14, 33, 38, 40, 59, 112, 118, 120, 190, 199):
+            x = "x" * pad
+            out += [
+                f'{{"scores": {{"happy": 0.5, "sad": 0.5, "{x}{spelling}": 0.1}}}}',
+                f'{{"scores": {{"happy": 0.5, "sad": "{x}{spelling}"}}}}',
+                f"text/html; k={x}{spelling}",
+                f'{{"scores": {{"happy": 0.5, "sad": 0.5}}, "x": ["{x}{spelling}"]}}',
+            ]
+    return out
+
+
+def test_a_key_echoed_anywhere_never_reaches_any_output(tmp_path, scripted, monkeypatch):
+    """Reasons were cut before the key was scrubbed: a key straddling the cut survived in
+    predictions.parquet and the shards (`invalid key sk-CANARY-7f3a9c2e1b4d5f6a8e`)."""
+    monkeypatch.setenv("EMOAUDIT_TEST_API_KEY", SCRUB_KEY)
+    echoes = _echoes(SCRUB_KEY)
+
+    def reply(req, n):
+        echo = echoes[(n - 1) % len(echoes)]
+        send(req, 200, *(("nope", echo) if echo.startswith("text/") else (echo,)))
+
+    api = scripted(reply)
+    spec = write_plain_spec(tmp_path / "api.toml", scores="/scores")
+    rng = np.random.default_rng(3)
+    data = tmp_path / "faces.csv"
+    rows = [" ".join(map(str, rng.integers(0, 255, 48 * 48))) for _ in echoes]
+    data.write_text("emotion,pixels,Usage\n" + "".join(f"3,{r},Test\n" for r in rows))
+    out = tmp_path / "out"
+    req = AuditRequest(data=data, out=out, models=[f"http+json:{api.url}/x"], model_spec=spec,
+                       n_resamples=20, chunk_size=64)  # fmt: skip
+    run_audit(req)
+    assert api.total == len(echoes) and all(h["X-Api-Key"] == SCRUB_KEY for h in api.headers)
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert df.status.value_counts().to_dict() == {"model_error": len(echoes) * 3 // 4,
+                                                  "ok": len(echoes) // 4}  # fmt: skip
+    assert len(list((out / RESPONSES_DIR).rglob("*.json"))) == len(echoes) // 4  # stored
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" and ".cache" in p.parts for p in files)
+    pieces = {SCRUB_KEY[i : i + 6] for i in range(len(SCRUB_KEY) - 5)}
+    pieces |= {urllib.parse.quote(p, safe="") for p in pieces}
+    for path in files:
+        data_bytes = path.read_bytes()
+        for piece in pieces:
+            assert piece.encode() not in data_bytes, (path, piece)
+
+
+def test_ctrl_c_stops_at_once_and_writes_nothing_half(tmp_path, scripted, faces_csv, api_key):
+    """With 30 s requests queued, SIGINT waited for each of them (still running 30 s on)."""
+
+    def reply(req, n):
+        api.stopped.wait(20)
+
+    api = scripted(reply)
+    spec = write_plain_spec(tmp_path / "api.toml", timeout_s=15, retries=3)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "emoaudit", "audit", str(faces_csv), "--model",
+           f"http+json:{api.url}/x", "--model-spec", str(spec), "--out", str(out),
+           "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while api.total < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert api.total == 4  # concurrency 4: the rest are queued
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 3
+    assert proc.returncode != 0 and b"Traceback" not in stdout + stderr
+    assert api.total == 4  # nothing queued was sent after Ctrl-C
+    assert not (out / "predictions.parquet").exists()
+    assert not list((out / ".cache").rglob("*.parquet"))  # no shard for the cut-off faces
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp") or ".tmp" in p.name]

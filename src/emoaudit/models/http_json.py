@@ -16,7 +16,12 @@ this module adds is the discipline of talking to a paid, rate-limited, flaky ser
   retries such rows on the next run), never a crash and never a made-up prediction;
 - secrets: ``${VAR}`` in the URL or headers is read from the environment when the model is
   loaded and lives only in memory; the endpoint is recorded as its template, stored answers
-  and every reason are scrubbed of the values, and header values are never recorded.
+  and every reason are scrubbed of the values, and header values are never recorded;
+- the answer is hostile too: its size is capped (``max_answer_bytes``), ``timeout_s`` bounds
+  the whole attempt (a reply dripping one byte a second never ends otherwise), and every way
+  it can be wrong (NaN, a missing or repeated label, a duplicate key, nesting a parser cannot
+  follow, a number no float holds) is a status on that face, never a traceback;
+- Ctrl-C stops the run at once: queued requests are cancelled and those in flight cut off.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ import base64
 import hashlib
 import http.client
 import json
+import math
 import random
+import re
+import signal
+import socket
 import sys
 import threading
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
+import weakref
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -38,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.data.base import NO_FACE
+from emoaudit.data.base import BAD_OUTPUT, NO_FACE
 from emoaudit.errors import ModelError
 from emoaudit.models.http_spec import HttpSpec, expand, read_http_spec, secrets_in
 from emoaudit.models.python_model import ExternalInfo, RawFaces
@@ -51,6 +62,21 @@ REQUEST_FAILED = "{sample}: API request failed after {attempts} attempt(s): {why
 BAD_RESPONSE = "{sample}: API response {why}"
 NO_FACE_IN_RESPONSE = "{sample}: the API found no face ({pointer} is missing or empty)"
 UNEXPECTED_LABEL = "{sample}: API returned label '{label}', which the spec neither maps nor ignores"
+REPEATED_LABEL = "{sample}: API returned label '{label}' more than once"
+MISSING_SCORE = "{sample}: API response has no score for label '{label}'"
+NON_FINITE_SCORE = "{sample}: API response score for label '{label}' is {what}"
+NOT_A_PAIR = "{sample}: API response has a label/score pair that is not (text, number): {pair}"
+NOT_SCORES = "{sample}: API response scores are negative or sum to zero"
+ANSWER_TOO_LARGE = "answer larger than {limit} bytes"
+TIMED_OUT = "timed out after {timeout:g} s"
+NOT_JSON = "answer is not JSON (content type {ctype!r})"
+MALFORMED = "malformed JSON ({why})"
+TOO_DEEP = "answer nested deeper than {depth} levels"
+DUPLICATE_KEY = "answer has duplicate key {key!r}"
+RETRY_AFTER_TOO_LONG = (
+    "{why}; Retry-After {seconds:.0f} s is longer than max_retry_after_s ({limit:g} s)"
+)
+INTERRUPTED = "interrupted: queued API requests cancelled"
 PHOTO_NEEDS_CLEAN = (
     "{sample}: image = 'photo' sends the stored file unchanged; condition '{condition}' "
     "needs image = 'face'"
@@ -62,7 +88,13 @@ SECRET_ON_COMMAND_LINE = (
     "shell passes ${{VAR}} through"
 )
 SCRUBBED = "[secret]"
+MAX_DEPTH = 64  # JSON nesting: an emotion answer has under 10 levels; 200,000 broke json.loads
+MAX_FIELD = 120  # characters of one field of a reason (a label, a content type), after scrubbing
+WAIT_STEP_S = 0.2  # how often a waiting thread looks for Ctrl-C
+# headers that carry no credential: their values are not scrubbed from reasons
+PUBLIC_HEADERS = {"accept", "accept-encoding", "accept-language", "content-type", "user-agent"}
 _MISSING = object()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Transient(Exception):
@@ -75,6 +107,20 @@ class Transient(Exception):
 
 class Final(Exception):
     """A failure that asking again will not fix (400, 401, 403, 404, ...)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C reached the run: the requests of this model stop, and no row is written for them."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def http_model(target: str, *, spec_path: Path | None, out: Path | None) -> HttpModel:
@@ -100,6 +146,7 @@ class HttpModel:
         self._headers = {k: expand(v, path=spec.path, where="headers")
                          for k, v in spec.headers.items()}  # fmt: skip
         self._secrets = secrets_in([url_template, *spec.headers.values()])
+        self._forms = secret_forms([*self._secrets, *header_secrets(self._headers)])
         if any(secret in arg for secret in self._secrets for arg in sys.argv):
             raise ModelError(SECRET_ON_COMMAND_LINE.format(url=self.scrub(url_template)))
         self.spec_sha256 = hashlib.sha256(spec.text.encode()).hexdigest()
@@ -126,54 +173,95 @@ class HttpModel:
         self._next_start = 0.0
         self._local = threading.local()
         self._rng = random.Random()
+        self._stop = threading.Event()
+        self._deadlines = Deadlines()
+        _LIVE.add(self)
+        hook_sigint()
 
     # -- the runner's entry point -------------------------------------------------------------
 
     def predict_faces(
         self, faces: list[np.ndarray], *, samples: list, condition: str
     ) -> tuple[np.ndarray, dict[int, Any]]:
-        """Probabilities per face (NaN where it failed) and {index: reason or (status, reason)}."""
+        """Probabilities per face (NaN where it failed) and {index: reason or (status, reason)}.
+
+        Raises Interrupted after Ctrl-C, so the runner writes no shard for these faces.
+        """
+        self._check_interrupt()
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.spec.concurrency, thread_name_prefix="http")
-        futures = [
-            self._pool.submit(self._one, face, sample, condition)
-            for face, sample in zip(faces, samples, strict=True)
-        ]
-        probs = np.full((len(faces), len(self.info.labels)), np.nan)
-        errors: dict[int, Any] = {}
-        for i, future in enumerate(futures):
-            result = future.result()
-            if isinstance(result, np.ndarray):
-                probs[i] = result
-            else:
-                errors[i] = result
+            pool = self._pool
+        futures = []
+        try:
+            for face, sample in zip(faces, samples, strict=True):
+                futures.append(pool.submit(self._one, face, sample, condition))
+            probs = np.full((len(faces), len(self.info.labels)), np.nan)
+            errors: dict[int, Any] = {}
+            for i, future in enumerate(futures):
+                result = self._result(future)
+                if isinstance(result, np.ndarray):
+                    probs[i] = result
+                else:
+                    errors[i] = result
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            self._check_interrupt()  # a pool shut down by Ctrl-C refuses submit: RuntimeError
+            raise
         return probs, errors
 
+    def interrupt(self) -> None:
+        """Stop now: called from the SIGINT handler, in the main thread between two bytecodes,
+        so it takes no lock a worker could hold; sockets in flight are shut down."""
+        self._stop.set()
+        self._deadlines.abort_all()
+
+    def _check_interrupt(self) -> None:
+        if self._stop.is_set():
+            pool = self._pool
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise Interrupted(INTERRUPTED)
+
+    def _result(self, future: Any) -> Any:
+        """Short waits: a thread blocked in result() for a 30 s request would not see Ctrl-C."""
+        while True:
+            try:
+                return future.result(timeout=WAIT_STEP_S)
+            except FutureTimeout:
+                self._check_interrupt()
+            except CancelledError:
+                raise Interrupted(INTERRUPTED) from None
+
     def _one(self, face: np.ndarray, sample: Any, condition: str) -> np.ndarray | Any:
+        if self._stop.is_set():
+            raise Interrupted(INTERRUPTED)
         sid = sample.sample_id
         if self.spec.image == "photo" and condition != "clean":
-            return PHOTO_NEEDS_CLEAN.format(sample=sid, condition=condition)
+            return self._reason(PHOTO_NEEDS_CLEAN, sample=sid, condition=condition)
         image = self._image_bytes(face, sample)
         if image is None:
-            return NO_PHOTO.format(sample=sid)
-        key = self.cache_key(hashlib.sha256(image).hexdigest())
+            return self._reason(NO_PHOTO, sample=sid)
+        image_sha = hashlib.sha256(image).hexdigest()
+        key = self.cache_key(image_sha)
         stored = self._cached(key)
         if stored is not None:
-            with self._lock:
-                self.stats["cache_hits"] += 1
-            return self._parse(json.loads(stored["body"]), sid)
+            result = self._parse(stored, sid)
+            if not isinstance(result, str):  # a stored answer that now fails is asked again
+                with self._lock:
+                    self.stats["cache_hits"] += 1
+                return result
         try:
-            body, ctype, attempts = self._request_with_retries(image)
-            doc = parse_json(body, ctype)
+            doc, ctype = self._request_with_retries(image)
         except (Transient, Final) as exc:
             with self._lock:
                 self.stats["failed"] += 1
             attempts = getattr(exc, "attempts", 1)
-            return self.scrub(REQUEST_FAILED.format(sample=sid, attempts=attempts, why=exc))
+            return self._reason(REQUEST_FAILED, sample=sid, attempts=attempts, why=exc)
         result = self._parse(doc, sid)
-        if isinstance(result, np.ndarray) or isinstance(result, tuple):
-            self._store(key, image_sha=hashlib.sha256(image).hexdigest(), body=body, ctype=ctype)
+        if not isinstance(result, str):  # probabilities, no_face or bad_output: a usable answer
+            self._store(key, image_sha=image_sha, doc=doc, ctype=ctype)
         return result
 
     # -- what is sent ---------------------------------------------------------------------------
@@ -221,7 +309,8 @@ class HttpModel:
 
     # -- the wire ---------------------------------------------------------------------------------
 
-    def _request_with_retries(self, image: bytes) -> tuple[bytes, str, int]:
+    def _request_with_retries(self, image: bytes) -> tuple[Any, str]:
+        """The answer as parsed and scrubbed, and its content type; at most 1 + retries tries."""
         body, headers = self.build_request(image)
         attempt = 0
         while True:
@@ -231,21 +320,25 @@ class HttpModel:
                 with self._lock:
                     self.stats["requests"] += 1
                 data, ctype = self._send(body, headers)
-                parse_json(data, ctype)  # an unreadable answer is retried like a 5xx
-                return data, ctype, attempt
+                # an unreadable answer is retried like a 5xx; scrubbed before anything reads it,
+                # so a fresh answer and the same answer read back from the store agree
+                ctype = self.scrub(ctype)  # before a message quotes it
+                return self.scrub_doc(parse_json(data, ctype)), ctype
             except Final as exc:
                 exc.attempts = attempt
                 raise
             except Transient as exc:
-                if attempt > self.spec.retries:
-                    exc.attempts = attempt
-                    raise
                 if exc.retry_after is not None and exc.retry_after > self.spec.max_retry_after_s:
-                    exc.attempts = attempt
-                    raise
+                    why = RETRY_AFTER_TOO_LONG.format(
+                        why=exc, seconds=exc.retry_after, limit=self.spec.max_retry_after_s
+                    )
+                    raise _attempts(Transient(why), attempt) from None
+                if attempt > self.spec.retries:
+                    raise _attempts(exc, attempt) from None
                 with self._lock:
                     self.stats["retries"] += 1
-                time.sleep(self._backoff(attempt, exc.retry_after))
+                if self._stop.wait(self._backoff(attempt, exc.retry_after)):
+                    raise Interrupted(INTERRUPTED) from None
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter (uniform 0..cap) on an exponential cap; never sooner than Retry-After."""
@@ -254,32 +347,56 @@ class HttpModel:
         return max(wait, retry_after) if retry_after is not None else wait
 
     def _wait_for_rate(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted(INTERRUPTED)
         if not self.spec.rate_per_s:
             return
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start)
             self._next_start = start + 1.0 / self.spec.rate_per_s
-        if start > now:
-            time.sleep(start - now)
+        if start > now and self._stop.wait(start - now):
+            raise Interrupted(INTERRUPTED)
 
     def _send(self, body: bytes, headers: dict[str, str]) -> tuple[bytes, str]:
+        """One attempt, connect to last byte within timeout_s (a socket timeout bounds each read
+        only: a server dripping a byte a second held a request for days), and at most
+        max_answer_bytes read (an endless body reached 7.4 GB in 25 s)."""
         parts = urllib.parse.urlsplit(self._url)
-        conn = self._connection(parts)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        timeout = self.spec.timeout_s
+        conn = self._connection(parts)
+        watch = self._deadlines.watch(conn, time.monotonic() + timeout)
         try:
-            conn.request(self.spec.method, target, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        except TimeoutError:
+            try:
+                if conn.sock is None:
+                    conn.connect()  # plain or TLS: the watchdog sees conn.sock during TLS
+                watch.sock = conn.sock
+                if watch.expired:  # passed while nothing was there to shut down
+                    raise TimeoutError
+                conn.request(self.spec.method, target, body=body, headers=headers)
+                resp = conn.getresponse()
+                status, ctype = resp.status, resp.getheader("Content-Type", "") or ""
+                data = read_capped(resp, self.spec.max_answer_bytes) if status < 300 else b""
+            finally:
+                expired = self._deadlines.release(watch)
+        except _TooLarge:
             self._drop()
-            raise Transient(f"timed out after {self.spec.timeout_s:g} s") from None
-        except (OSError, http.client.HTTPException) as exc:
+            raise Final(ANSWER_TOO_LARGE.format(limit=self.spec.max_answer_bytes)) from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # ValueError: http.client refuses a header value holding a line break (whose text,
+            # the key, it would put in the message: only the type is kept)
             self._drop()
+            if self._stop.is_set():
+                raise Interrupted(INTERRUPTED) from None
+            if expired or isinstance(exc, TimeoutError):
+                raise Transient(TIMED_OUT.format(timeout=timeout)) from None
             raise Transient(f"connection error ({type(exc).__name__})") from None
-        if resp.getheader("Connection", "").lower() == "close":
+        if expired:  # a body that ends at the cut-off (no length given) is not a whole answer
             self._drop()
-        status, ctype = resp.status, resp.getheader("Content-Type", "") or ""
+            raise Transient(TIMED_OUT.format(timeout=timeout))
+        if status >= 300 or resp.getheader("Connection", "").lower() == "close":
+            self._drop()  # an error's body is not read: the connection cannot be reused
         if status == 429:
             raise Transient("HTTP 429 (rate limited)", retry_after(resp.getheader("Retry-After")))
         if status >= 500:
@@ -306,35 +423,53 @@ class HttpModel:
     # -- what comes back --------------------------------------------------------------------------
 
     def _parse(self, doc: Any, sid: str) -> np.ndarray | Any:
+        """Probabilities, or a reason (model_error), or (status, reason) for no_face/bad_output.
+
+        Every label of the spec must have exactly one finite score: a missing one read as 0 was
+        a made-up prediction, and of two values for one label json kept the last in silence.
+        """
         spec = self.spec
         if spec.no_face is not None:
             face = get_pointer(doc, spec.no_face)
             if face is _MISSING or face in (None, [], {}):
-                return (NO_FACE, NO_FACE_IN_RESPONSE.format(sample=sid, pointer=spec.no_face))
+                return (NO_FACE, self._reason(NO_FACE_IN_RESPONSE, sample=sid,
+                                              pointer=spec.no_face))  # fmt: skip
         if spec.items is not None:
             items = get_pointer(doc, spec.items)
             if not isinstance(items, list):
-                return BAD_RESPONSE.format(sample=sid, why=f"has no list at {spec.items}")
+                return self._reason(BAD_RESPONSE, sample=sid, why=f"has no list at {spec.items}")
             pairs = [(get_pointer(it, spec.label), get_pointer(it, spec.score)) for it in items]
         else:
             obj = get_pointer(doc, spec.scores)
             if not isinstance(obj, dict):
-                return BAD_RESPONSE.format(sample=sid, why=f"has no object at {spec.scores}")
+                why = f"has no object at {spec.scores!r}"
+                return self._reason(BAD_RESPONSE, sample=sid, why=why)
             pairs = list(obj.items())
         scores = np.zeros(len(spec.labels))
+        seen: set[str] = set()
         for label, score in pairs:
             number = isinstance(score, int | float) and not isinstance(score, bool)
             if not isinstance(label, str) or not number:
-                why = f"has a label/score pair that is not (text, number): {label!r}, {score!r}"
-                return self.scrub(BAD_RESPONSE.format(sample=sid, why=why[:200]))
+                pair = f"{_repr(label)}, {_repr(score)}"
+                return self._reason(NOT_A_PAIR, sample=sid, pair=pair)
             if label in self._index:
-                scores[self._index[label]] = float(score)
+                if label in seen:
+                    return self._reason(REPEATED_LABEL, sample=sid, label=label)
+                seen.add(label)
+                value = finite(score)
+                if isinstance(value, str):
+                    reason = self._reason(NON_FINITE_SCORE, sample=sid, what=value, label=label)
+                    return (BAD_OUTPUT, reason)
+                scores[self._index[label]] = value
             elif label not in spec.ignore:
-                return self.scrub(UNEXPECTED_LABEL.format(sample=sid, label=label[:40]))
-        total = scores.sum()
-        if not np.isfinite(total) or total <= 0 or (scores < 0).any():
-            return BAD_RESPONSE.format(sample=sid, why="scores are negative or sum to zero")
-        return scores / total
+                return self._reason(UNEXPECTED_LABEL, sample=sid, label=label)
+        missing = [label for label in spec.labels if label not in seen]
+        if missing:
+            return self._reason(MISSING_SCORE, sample=sid, label=missing[0])
+        if (scores < 0).any() or scores.max() <= 0:
+            return self._reason(NOT_SCORES, sample=sid)
+        scores = scores / scores.max()  # two scores of 1e308 summed to inf
+        return scores / scores.sum()
 
     def cache_key(self, image_sha256: str) -> str:
         return hashlib.sha256(
@@ -344,14 +479,23 @@ class HttpModel:
     def _path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.json"
 
-    def _cached(self, key: str) -> dict | None:
-        path = self._path(key)
+    def _cached(self, key: str) -> Any | None:
+        """The stored answer, parsed; None (ask again) for one missing or unreadable.
+
+        Answers stored before answers were re-serialised hold the body as text: a UTF-8 BOM
+        kept in it made every later run stop with a JSONDecodeError.
+        """
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(self._path(key).read_text(encoding="utf-8"))
+            body = record["body"]
+            data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
+            return self.scrub_doc(parse_json(data, "application/json"))
+        except (OSError, ValueError, TypeError, KeyError, RecursionError, Transient, Final):
             return None
 
-    def _store(self, key: str, *, image_sha: str, body: bytes, ctype: str) -> None:
+    def _store(self, key: str, *, image_sha: str, doc: Any, ctype: str) -> None:
+        """The answer as parsed (ASCII JSON), not the bytes received: whatever their encoding
+        (a BOM, UTF-16), what is read back is what was scored."""
         from emoaudit.run.cache import write_text_atomic
 
         record = {
@@ -360,25 +504,242 @@ class HttpModel:
             "image_sha256": image_sha,
             "content_type": ctype,
             "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "body": self.scrub(body.decode("utf-8", errors="replace")),
+            "body": json.dumps(doc),
         }
-        write_text_atomic(self._path(key), json.dumps(record))
+        write_text_atomic(self._path(key), self.scrub(json.dumps(record)))
+
+    def _reason(self, template: str, **fields: Any) -> str:
+        """Every reason is made here: each field is scrubbed of secrets whole, then made one
+        line and cut. Cutting first let a key that straddled the cut reach predictions.parquet
+        (`invalid key sk-CANARY-7f3a9c2e1b4d5f6a8e`: the scrub no longer matched the rest)."""
+        clean = {}
+        for name, value in fields.items():
+            text = self.scrub(str(value))
+            if name != "sample":
+                text = _CONTROL.sub(" ", text)
+                text = text if len(text) <= MAX_FIELD else text[: MAX_FIELD - 3] + "..."
+            clean[name] = text
+        return self.scrub(template.format(**clean))
 
     def scrub(self, text: str) -> str:
-        """Remove every secret value this model holds from `text`."""
-        for secret in self._secrets:
-            text = text.replace(secret, SCRUBBED)
+        """Remove every secret this model holds from `text`, in the forms an answer may echo it
+        (as sent, JSON-escaped, URL-encoded, repr-escaped)."""
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, SCRUBBED)
         return text
+
+    def scrub_doc(self, doc: Any) -> Any:
+        """`doc` with every string (keys too) scrubbed: catches a key escaped as \\uXXXX."""
+        if not self._forms:
+            return doc
+        if isinstance(doc, str):
+            return self.scrub(doc)
+        if isinstance(doc, list):
+            return [self.scrub_doc(x) for x in doc]
+        if isinstance(doc, dict):
+            return {self.scrub(k): self.scrub_doc(v) for k, v in doc.items()}
+        return doc
+
+
+class Deadlines:
+    """One thread per model that shuts down the socket of an attempt past its deadline, which
+    unblocks whatever read is waiting on it (headers or body, plain or TLS)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: dict[int, Watch] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, conn: http.client.HTTPConnection, deadline: float) -> Watch:
+        item = Watch(conn, deadline)
+        with self._cond:
+            self._watches[id(item)] = item
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines",
+                                                daemon=True)  # fmt: skip
+                self._thread.start()
+            self._cond.notify()
+        return item
+
+    def release(self, item: Watch) -> bool:
+        """Stop watching; True if the deadline passed (the answer, if any, is cut off)."""
+        with self._cond:
+            self._watches.pop(id(item), None)
+        return item.expired
+
+    def abort_all(self) -> None:
+        for item in list(self._watches.values()):  # no lock: see HttpModel.interrupt
+            item.abort()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for key, item in list(self._watches.items()):
+                    if item.deadline <= now:
+                        del self._watches[key]
+                        item.expired = True
+                        item.abort()
+                nearest = min((w.deadline for w in self._watches.values()), default=None)
+                self._cond.wait(None if nearest is None else max(0.001, nearest - now))
+
+
+class Watch:
+    """One attempt's connection and deadline; `sock` is kept because http.client drops
+    conn.sock on `Connection: close` while the body is still being read from it."""
+
+    def __init__(self, conn: http.client.HTTPConnection, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.sock: socket.socket | None = None
+        self.expired = False
+
+    def abort(self) -> None:
+        for sock in (self.sock, self.conn.sock):
+            if sock is not None:
+                try:  # the plain socket's shutdown: SSLSocket's would tear down TLS state
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except (OSError, TypeError):
+                    pass
+
+
+_LIVE: weakref.WeakSet[HttpModel] = weakref.WeakSet()
+_PREVIOUS_SIGINT: list[Any] = []
+
+
+def hook_sigint() -> None:
+    """Chain a SIGINT handler that stops every live HTTP model before the usual
+    KeyboardInterrupt. Without it Ctrl-C waited for every queued request (the runner's pools
+    shut down waiting for their work): 30 s later a run was still going."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGINT)
+    if current is _on_sigint or current in (signal.SIG_IGN, None):
+        return
+    _PREVIOUS_SIGINT[:] = [current]
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _on_sigint(signum: int, frame: Any) -> Any:
+    for model in list(_LIVE):
+        model.interrupt()
+    previous = _PREVIOUS_SIGINT[0] if _PREVIOUS_SIGINT else None
+    if callable(previous):
+        return previous(signum, frame)
+    raise KeyboardInterrupt
+
+
+def _attempts(exc: Exception, attempts: int) -> Exception:
+    exc.attempts = attempts
+    return exc
+
+
+def _repr(value: Any) -> str:
+    """repr of a JSON value, bounded: a list of a million numbers is not printed whole."""
+    if isinstance(value, list | dict) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)}>"
+    return repr(value)
+
+
+def finite(score: int | float) -> float | str:
+    """The score as a float, or what is wrong with it (json reads NaN, Infinity and integers
+    of any length: float(10**400) raised OverflowError and stopped the run)."""
+    try:
+        value = float(score)
+    except OverflowError:
+        return "too large for a float"
+    if math.isnan(value):
+        return "NaN"
+    return value if math.isfinite(value) else "infinite"
+
+
+def header_secrets(headers: dict[str, str]) -> list[str]:
+    """Header values that may be credentials (all but a few standard ones), whole and each
+    word of 8 characters or more (`Bearer <token>`)."""
+    out = []
+    for name, value in headers.items():
+        if name.lower() in PUBLIC_HEADERS:
+            continue
+        out.append(value)
+        out.extend(word for word in value.split() if len(word) >= 8)
+    return out
+
+
+def secret_forms(secrets: list[str]) -> list[str]:
+    """Each secret as an answer or a message may spell it (as sent, JSON-escaped with or
+    without ``\\/``, URL-encoded, and each of those as repr() shows it), longest first."""
+    forms: set[str] = set()
+    for secret in secrets:
+        escaped = json.dumps(secret)[1:-1]
+        spellings = {
+            secret,
+            escaped,
+            escaped.replace("/", "\\/"),
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            urllib.parse.quote(secret, safe=""),
+            urllib.parse.quote(secret),
+            urllib.parse.quote_plus(secret),
+        }
+        forms |= spellings | {repr(form)[1:-1] for form in spellings}
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+def read_capped(resp: http.client.HTTPResponse, limit: int) -> bytes:
+    """The body, or _TooLarge as soon as it passes `limit` bytes (a declared length is
+    checked before reading)."""
+    if resp.length is not None and resp.length > limit:
+        raise _TooLarge
+    buf = bytearray()
+    while len(buf) <= limit:
+        chunk = resp.read(min(1 << 16, limit + 1 - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    if len(buf) > limit:
+        raise _TooLarge
+    return bytes(buf)
 
 
 def parse_json(body: bytes, ctype: str) -> Any:
-    """The answer as JSON; a wrong content type or malformed body is Transient (retried)."""
+    """The answer as JSON; a wrong content type or malformed body is Transient (retried), an
+    ambiguous one (a key twice) or one nested past MAX_DEPTH is Final."""
     if "json" not in ctype.lower():
-        raise Transient(f"answer is not JSON (content type {ctype[:60] or 'missing'!r})")
+        raise Transient(NOT_JSON.format(ctype=ctype or "missing"))
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Transient(f"malformed JSON ({str(exc)[:80]})") from None
+        doc = json.loads(body, object_pairs_hook=_unique_keys)  # the encoding: RFC 8259 rules
+    except _DuplicateKey as exc:
+        raise Final(DUPLICATE_KEY.format(key=exc.key)) from None
+    except RecursionError:
+        raise Final(TOO_DEEP.format(depth=MAX_DEPTH)) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int over 4300 digits
+        raise Transient(MALFORMED.format(why=exc)) from None
+    if too_deep(doc):
+        raise Final(TOO_DEEP.format(depth=MAX_DEPTH))
+    return doc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return doc
+
+
+def too_deep(doc: Any) -> bool:
+    """Nested past MAX_DEPTH (walked with a stack: the walk itself must not recurse)."""
+    stack = [(doc, 1)] if isinstance(doc, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def retry_after(value: str | None) -> float | None:
@@ -391,7 +752,7 @@ def retry_after(value: str | None) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
 

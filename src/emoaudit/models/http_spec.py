@@ -32,8 +32,13 @@ _TABLES: dict[str, set[str]] = {
     "response": {"items", "label", "score", "scores", "labels", "ignore", "map", "no_face"},
     "limits": {
         "concurrency", "rate_per_s", "retries", "backoff_s", "max_backoff_s", "max_retry_after_s",
+        "max_answer_bytes",
     },
 }  # fmt: skip
+# An emotion answer is a few hundred bytes (Rekognition's DetectFaces with every attribute and
+# landmark: about 5 KB a face); 4 MiB leaves room for a hundred faces and bounds what a broken or
+# hostile endpoint can make emoaudit hold (an endless body reached 7.4 GB in 25 s without it).
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _CHOICES = {
     "send": ("base64_json", "multipart", "raw"),
     "image": ("face", "photo"),
@@ -76,6 +81,7 @@ class HttpSpec:
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     max_retry_after_s: float = 120.0
+    max_answer_bytes: int = MAX_ANSWER_BYTES
 
     def as_dict(self) -> dict:
         """What provenance records: the shape of the API, never header values."""
@@ -237,10 +243,10 @@ def _response(path: Path, table: dict) -> dict:
 
 def _limits(path: Path, table: dict) -> dict:
     out: dict[str, Any] = {}
-    for key in ("concurrency", "retries"):
+    for key in ("concurrency", "retries", "max_answer_bytes"):
         if key in table:
             value = table[key]
-            low = 1 if key == "concurrency" else 0
+            low = 0 if key == "retries" else 1
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 _bad(path, f"[limits] {key} must be an integer >= {low}, got {value!r}")
             out[key] = value
