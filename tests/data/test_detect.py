@@ -109,3 +109,29 @@ def test_undetected_folder_lists_the_formats_tried(tmp_path):
         detect_format(tmp_path)
     assert "Tried ferplus, fer2013, manifest" in str(info.value)
     assert "none matched this folder's layout" in str(info.value)
+
+
+@pytest.mark.parametrize(("videos", "images"), [(3, 2), (1, 3)])
+def test_folder_of_videos_and_images_is_refused_naming_both(tmp_path, videos, images):
+    """Either generic format reads one kind only: guessing dropped the minority silently."""
+    for i in range(videos):
+        (tmp_path / f"clip{i}.mp4").write_bytes(b"")
+    (tmp_path / "photos").mkdir()
+    for i in range(images):
+        (tmp_path / "photos" / f"face{i}.jpg").write_bytes(b"")
+    with pytest.raises(DataError) as info:
+        detect_format(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path}: holds both video files (e.g. clip0.mp4)")
+    assert "image files (e.g. photos/face0.jpg)" in message and "pass --format" in message
+    assert "\n" not in message
+
+
+def test_one_kind_of_media_is_still_detected(tmp_path):
+    (tmp_path / "a.mp4").write_bytes(b"")
+    (tmp_path / "b.gif").write_bytes(b"")  # read by both formats: not a second kind
+    (tmp_path / ".hidden.jpg").write_bytes(b"")  # AppleDouble-style: skipped by the adapters
+    assert detect_format(tmp_path) == "video"
+    (tmp_path / "a.mp4").unlink()
+    (tmp_path / "c.png").write_bytes(b"")
+    assert detect_format(tmp_path) == "images"

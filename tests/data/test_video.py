@@ -200,3 +200,108 @@ def test_stopping_early_closes_the_file(tmp_path, monkeypatch):
     assert len(opened) == 1 and not opened[0].closed
     gen.close()
     assert opened[0].closed
+
+
+def write_h264(path: Path, *, n: int, rate: int, fmt: str | None = None, **options) -> Path:
+    """H.264 (the codec phones write) with a key frame every 10 frames; `fmt` "h264" writes a
+    raw elementary stream, which carries no timestamps."""
+    img = photo("astronaut")
+    with av.open(str(path), "w", format=fmt, options=options) as container:
+        stream = container.add_stream("libx264", rate=rate, options={"g": "10"})
+        stream.width = stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(frame_at(img, i, n), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_clip_without_timestamps_is_one_row_saying_so(tmp_path):
+    write_h264(tmp_path / "clip.ts", n=20, rate=10, fmt="h264")  # raw stream, misnamed
+    write_video(tmp_path / "good.mp4", n=10, rate=10)
+    samples = list(video.iter_samples(tmp_path, fps=5))
+    assert [s.clip_id for s in samples] == ["clip.ts"] + ["good.mp4"] * 5
+    bad = samples[0]
+    assert bad.sample_id == "clip.ts#unreadable" and bad.status == UNREADABLE
+    assert bad.reason.startswith(f"{tmp_path / 'clip.ts'}: cannot decode video (no frame times")
+    assert "\n" not in bad.reason
+
+
+def test_truncated_clip_keeps_its_frames_and_says_where_decoding_stopped(tmp_path):
+    """Frame threading drops the broken frames without raising: the cut must still show."""
+    path = write_h264(tmp_path / "full.mp4", n=100, rate=10, movflags="faststart")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    samples = list(video.iter_samples(cut, fps=5))
+    *frames, last = samples
+    assert len(frames) > 10 and all(s.status == "ok" for s in frames)
+    assert frames[-1].time_s < 9
+    assert last.sample_id == "cut.mp4#truncated" and last.status == UNREADABLE
+    assert last.clip_id == "cut.mp4" and last.path is None
+    end = float(last.reason.split("frames decode up to ")[1].split(" s ")[0])
+    assert frames[-1].time_s < end < frames[-1].time_s + 0.5  # sampled at 5 of its 10 fps
+    assert last.reason.startswith(f"{cut}: video ends early: frames decode up to {end:.3f} s of")
+    assert "of the 10.000 s its container declares" in last.reason and "\n" not in last.reason
+    # the whole file: every frame, no problem row
+    whole = list(video.iter_samples(path, fps=5))
+    assert len(whole) == 50 and all(s.status == "ok" for s in whole)
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_frames_are_turned_upright_by_the_display_rotation(tmp_path, degrees):
+    """Phones store portrait video sideways with a display rotation: audited as shown."""
+    upright = frame_at(photo("astronaut"), 0, 1)
+    stored = np.ascontiguousarray(np.rot90(upright, -degrees // 90))  # rotation is anticlockwise
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        stream.set_display_rotation(degrees)
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    pixels = video.frame_pixels(next(video.iter_samples(path, fps=5))).astype(int)
+    assert np.abs(pixels - upright).mean() < 6
+    assert np.abs(pixels - stored).mean() > 6 * np.abs(pixels - upright).mean()
+
+
+def test_frames_under_a_millisecond_apart_get_unique_ids(tmp_path):
+    path = write_video(tmp_path / "fast.mp4", n=20, rate=10000)
+    samples = list(video.iter_samples(path, fps=1e9))
+    ids = [s.sample_id for s in samples]
+    assert len(samples) == 20 and len(set(ids)) == 20
+    assert ids[:3] == ["fast.mp4#t=0.000000", "fast.mp4#t=0.000100", "fast.mp4#t=0.000200"]
+    assert [s.time_s for s in samples] == [round(k / 10000, 6) for k in range(20)]
+
+
+def test_ids_keep_millisecond_digits_when_those_are_unique():
+    assert video._id_decimals(5, 30) == video._id_decimals(1e9, 1000) == 3
+    assert video._id_decimals(1e9, 10000) == video._id_decimals(5000, None) == 6
+    assert video._time_text(0.2, None) == "0.200"
+    assert video._time_text(0.2, None, 6) == "0.200000"
+    assert video._time_text(0.2004, 0.2) == "0.200400"  # variable rate: closer than its rate
+    assert video._time_text(0.201, 0.2004) == "0.201"
+    assert video._time_text(0.2 + 1e-13, 0.2) == repr(0.2 + 1e-13)
+
+
+def test_images_in_a_video_folder_get_a_row_each(tmp_path):
+    write_video(tmp_path / "a.mp4", n=10, rate=10)
+    (tmp_path / "face.jpg").write_bytes(b"")
+    samples = list(video.iter_samples(tmp_path, fps=2))
+    assert [s.sample_id for s in samples] == ["a.mp4#t=0.000", "a.mp4#t=0.500", "face.jpg"]
+    row = samples[-1]
+    assert row.status == UNREADABLE and row.path is None
+    assert row.reason == (
+        f"{tmp_path / 'face.jpg'}: an image file, not a video; --format video reads only video"
+        " files (audit images with --format images)"
+    )
+    (tmp_path / "a.mp4").unlink()
+    with pytest.raises(DataError, match="it holds image files: --format images reads them"):
+        list(video.iter_samples(tmp_path))

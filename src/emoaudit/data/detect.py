@@ -1,11 +1,14 @@
 """Pick the dataset format for a path, and open a dataset as a checked stream of Samples.
 
 Detection tries the most specific layouts first: FER+ also contains a fer2013.csv, and almost
-anything made of class folders would pass the generic `folders` test.
+anything made of class folders would pass the generic `folders` test. A folder holding both
+video files and images is refused when it would be read by a catch-all (video, folders,
+images): each of those reads one kind, so guessing silently dropped the other.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +32,13 @@ DETECTION_ORDER: tuple[str, ...] = (
 )
 # the catch-alls, tried last (after any plug-in formats): class folders, then any images
 FALLBACKS = ("folders", "images")
+# formats that read every file of one kind under a folder: a folder mixing kinds is refused
+ONE_KIND = ("video", "folders", "images")
+MIXED_MEDIA = (
+    "{path}: holds both video files (e.g. {video}) and image files (e.g. {image}); --format"
+    " video reads only the videos and --format images only the images: pass --format, or put"
+    " each kind in its own folder"
+)
 
 
 def _candidates() -> list[str]:
@@ -51,11 +61,41 @@ def detect_format(root: Path) -> str:
         adapter: DatasetAdapter = DATASETS.get(name)
         try:
             if adapter.detect(root):
-                return name
+                break
         except OSError:
             continue
-    message = errors.UNKNOWN_FORMAT.format(path=root, known=", ".join(DATASETS.names()))
-    raise DataError(f"{message}. {why_not_detected(root)}")
+    else:
+        message = errors.UNKNOWN_FORMAT.format(path=root, known=", ".join(DATASETS.names()))
+        raise DataError(f"{message}. {why_not_detected(root)}")
+    if name in ONE_KIND:
+        mixed = mixed_media(root)
+        if mixed:
+            raise DataError(mixed)
+    return name
+
+
+def mixed_media(root: Path) -> str | None:
+    """MIXED_MEDIA for a folder holding both videos and images, else None. Walks until it has
+    seen one of each, so a folder of one kind is listed once (as its adapter will list it
+    anyway). Hidden files are skipped as the adapters skip them; .gif, which both the video and
+    the image formats read, counts as neither."""
+    from emoaudit.data.files import IMAGE_EXTENSIONS
+    from emoaudit.data.video import VIDEO_SUFFIXES
+
+    if not root.is_dir():
+        return None
+    kinds = {"video": VIDEO_SUFFIXES - IMAGE_EXTENSIONS, "image": IMAGE_EXTENSIONS - VIDEO_SUFFIXES}
+    first: dict[str, str] = {}
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(f for f in files if not f.startswith(".")):
+            suffix = os.path.splitext(name)[1].lower()
+            for kind, suffixes in kinds.items():
+                if suffix in suffixes and kind not in first:
+                    first[kind] = os.path.relpath(os.path.join(directory, name), root)
+        if len(first) == len(kinds):
+            return MIXED_MEDIA.format(path=root, **first)
+    return None
 
 
 # single-file table formats and the columns each needs (as their adapters require them)

@@ -8,12 +8,16 @@ only sampled frames are converted, so a two-hour video needs the memory of a fra
 video (long videos exhausting RAM is a known failure of other tools). The runner holds a few
 chunks of 512 samples: as raw 1080p RGB that was 3 GB a chunk and 6.6 GB at peak (issue 15),
 as JPEG it is a few hundred KB a frame. Frames over images.DECODE_PIXELS (8K video) are scaled
-down first, as photos are.
+down first, as photos are, and turned upright by the stream's display rotation (phones store
+portrait video sideways and rely on players to turn it, as EXIF does for photos).
 
 Frame selection: the first frame at or after each multiple of 1/fps. A clip that cannot be
-opened, has no video stream or breaks while decoding yields one ``unreadable`` Sample with the
-reason (after any frames already read), so one bad file cannot cost the rest of a folder.
-PyAV is the optional ``video`` extra: ``pip install 'emoaudit[video]'``.
+opened, has no video stream, has no frame timestamps or breaks while decoding yields one
+``unreadable`` Sample with the reason (after any frames already read), so one bad file cannot
+cost the rest of a folder. A clip whose frames stop well before the duration its container
+declares yields a ``<clip>#truncated`` row after the frames that did decode: with frame
+threading FFmpeg drops the broken frames instead of raising, so a cut file would otherwise be
+silently shorter. PyAV is the optional ``video`` extra: ``pip install 'emoaudit[video]'``.
 """
 
 from __future__ import annotations
@@ -37,24 +41,48 @@ VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .avi .mkv .webm .mpg .mpeg .mts .m2ts .ts .wmv .flv .3gp .ogv .gif".split()
 )
 UNREADABLE_VIDEO = "{path}: cannot decode video ({why})"
+NO_TIMESTAMPS = (
+    "no frame timestamps, so its frames cannot be placed in time; a raw elementary stream"
+    " has none: remux it into a container, e.g. ffmpeg -i IN -c copy OUT.mp4"
+)
+SOME_UNTIMED = "{path}: {n} decoded frame(s) had no timestamp and were left out"
+TRUNCATED = (
+    "{path}: video ends early: frames decode up to {end:.3f} s of the {expected:.3f} s its"
+    " container declares (truncated or damaged file); the frames before are kept"
+)
+NOT_A_VIDEO = (
+    "{path}: an image file, not a video; --format video reads only video files"
+    " (audit images with --format images)"
+)
 NEEDS_PYAV = "--format video needs PyAV: pip install 'emoaudit[video]' ({why})"
 BAD_FPS = "--fps must be a positive number of frames per second, got {fps}"
 TIME_EPS = 1e-6  # frame times are rationals turned into floats; do not miss a grid point by that
-
-
-def _videos(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
-            yield path
+# Decoding may stop this short of the declared end (B-frame reordering, rounding of the last
+# frame's duration) without the file being cut; a truncated file misses far more.
+END_SLACK_S = 0.25
+END_SLACK_FRAMES = 3
 
 
 IMAGE_SUFFIXES = frozenset(".jpg .jpeg .png .bmp .tif .tiff .webp .pgm .ppm".split())
+
+
+def _files(root: Path) -> list[Path]:
+    """Videos and images under `root` in path order: images are listed too, so that each one
+    can get a row saying it was not read (a photo left in a clip folder is not silently lost).
+    A list of paths, not frames: a folder of clips is small."""
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES and path.is_file()
+    ]
+
+
 DETECT_SCAN_LIMIT = 1000  # files looked at when guessing whether a folder holds videos
 
 
 def detect(root: Path) -> bool:
-    """A video file, or a folder where video files outnumber images (a photo dataset with a
-    stray clip in it stays a photo dataset)."""
+    """A video file, or a folder where video files outnumber images (detect.detect_format then
+    refuses a folder holding both kinds: the video format reads no images)."""
     if root.is_file():
         return root.suffix.lower() in VIDEO_SUFFIXES
     if not root.is_dir():
@@ -83,13 +111,18 @@ def iter_samples(root: Path, *, fps: float = DEFAULT_FPS) -> Iterator[Sample]:
     if root.is_file():
         yield from iter_clip(root, clip=root.name, fps=fps)
         return
-    found = False
-    for path in _videos(root):
-        found = True
-        yield from iter_clip(path, clip=path.relative_to(root).as_posix(), fps=fps)
-    if not found:
-        suffixes = ", ".join(sorted(VIDEO_SUFFIXES))
-        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=suffixes))
+    paths = _files(root)
+    if not any(path.suffix.lower() in VIDEO_SUFFIXES for path in paths):
+        expected = ", ".join(sorted(VIDEO_SUFFIXES))
+        if paths:  # only images: one line pointing at the right format beats a row per image
+            expected += "; it holds image files: --format images reads them"
+        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=expected))
+    for path in paths:
+        name = path.relative_to(root).as_posix()
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            yield _not_a_video(path, name)
+        else:
+            yield from iter_clip(path, clip=name, fps=fps)
 
 
 def _unreadable(path: Path, clip: str, why: object) -> Sample:
@@ -99,6 +132,15 @@ def _unreadable(path: Path, clip: str, why: object) -> Sample:
         status=UNREADABLE,
         reason=UNREADABLE_VIDEO.format(path=path, why=str(why).strip() or type(why).__name__),
         clip_id=clip,
+    )
+
+
+def _not_a_video(path: Path, name: str) -> Sample:
+    return Sample(
+        sample_id=name,
+        dataset=NAME,
+        status=UNREADABLE,
+        reason=NOT_A_VIDEO.format(path=path),
     )
 
 
@@ -120,19 +162,76 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
         step = 1.0 / fps
         start: float | None = None
         next_time = 0.0
+        last: float | None = None  # time of the last decoded frame, from the clip's start
+        previous: float | None = None  # time of the last sampled frame, for its id
+        untimed = 0
+        decimals = _id_decimals(fps, stream.guessed_rate or stream.average_rate)
         try:
             for frame in container.decode(stream):
                 if frame.time is None:  # no timestamp: cannot place it on the time grid
+                    untimed += 1
                     continue
                 if start is None:
                     start = frame.time
-                t = frame.time - start
+                t = last = frame.time - start
                 if t + TIME_EPS < next_time:
                     continue
                 next_time = (math.floor((t + TIME_EPS) / step) + 1) * step
-                yield _frame_sample(_frame_jpeg(frame), path, clip, t)
+                yield _frame_sample(_frame_jpeg(frame), path, clip, t, previous, decimals)
+                previous = t
         except (av.FFmpegError, OSError, ValueError) as exc:
             yield _unreadable(path, clip, exc)
+            return
+        if start is None:
+            yield _unreadable(path, clip, NO_TIMESTAMPS if untimed else "no frames")
+            return
+        if untimed:
+            yield _problem(clip, "untimed", SOME_UNTIMED.format(path=path, n=untimed))
+        span = _short_span(container, stream, start=start, last=last)
+        if span is not None:
+            reason = TRUNCATED.format(path=path, end=span[0], expected=span[1])
+            yield _problem(clip, "truncated", reason)
+
+
+def _problem(clip: str, kind: str, reason: str) -> Sample:
+    """A row about a clip whose frames were kept but not all of it could be read."""
+    return Sample(
+        sample_id=f"{clip}#{kind}", dataset=NAME, status=UNREADABLE, reason=reason, clip_id=clip
+    )
+
+
+def _short_span(
+    container,  # noqa: ANN001 - av containers and streams, imported lazily
+    stream,  # noqa: ANN001
+    *,
+    start: float,
+    last: float | None,
+) -> tuple[float, float] | None:
+    """(seconds decoded, seconds declared) when decoding stopped well before the end the
+    container declares, else None. The stream's own duration is preferred: the container's
+    is the longest stream's, and a clip's audio may outlast its video. MPEG-TS and raw streams
+    declare none (theirs is guessed from the bit rate), so a cut there goes unnoticed."""
+    declared_end = _declared_end(container, stream)
+    if declared_end is None or last is None:
+        return None
+    rate = stream.guessed_rate or stream.average_rate
+    period = 1.0 / float(rate) if rate else 0.0
+    decoded = last + period
+    expected = declared_end - start
+    if expected - decoded <= max(END_SLACK_S, END_SLACK_FRAMES * period):
+        return None
+    return decoded, expected
+
+
+def _declared_end(container, stream) -> float | None:  # noqa: ANN001
+    """Absolute end time of the video stream in seconds, as the file declares it."""
+    if stream.duration and stream.time_base:
+        offset = stream.start_time or 0
+        return float((offset + stream.duration) * stream.time_base)
+    if container.duration and len(container.streams) == 1:
+        offset = container.start_time or 0
+        return (offset + container.duration) / 1_000_000
+    return None
 
 
 FRAME_QUALITY = 95
@@ -147,7 +246,7 @@ def _frame_jpeg(frame) -> bytes:  # noqa: ANN001 - av.VideoFrame, imported lazil
     factor = reduction(frame.width, frame.height)
     if factor > 1:
         frame = frame.reformat(width=-(-frame.width // factor), height=-(-frame.height // factor))
-    bgr = frame.to_ndarray(format="bgr24")
+    bgr = _upright(frame.to_ndarray(format="bgr24"), getattr(frame, "rotation", 0))
     params = [
         cv2.IMWRITE_JPEG_QUALITY,
         FRAME_QUALITY,
@@ -160,6 +259,15 @@ def _frame_jpeg(frame) -> bytes:  # noqa: ANN001 - av.VideoFrame, imported lazil
     return buffer.tobytes()
 
 
+def _upright(pixels: np.ndarray, rotation: float) -> np.ndarray:
+    """Pixels turned as a player shows them. `rotation` is the display matrix's
+    counter-clockwise angle (PyAV's VideoFrame.rotation; phones write 90 or -90 for portrait).
+    Only quarter turns are applied (other angles are rounded to one, cameras write no others);
+    a mirroring display matrix is not applied (PyAV exposes only the angle)."""
+    turns = round((rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
 def frame_pixels(sample: Sample) -> np.ndarray:
     """The RGB pixels of a frame sample (tests and tools; the runner decodes in chunks.py)."""
     from emoaudit.data.images import decode_image_bytes
@@ -167,14 +275,44 @@ def frame_pixels(sample: Sample) -> np.ndarray:
     return decode_image_bytes(sample.encoded, name=sample.sample_id, check_truncation=False)
 
 
-def _frame_sample(encoded: bytes, path: Path, clip: str, t: float) -> Sample:
-    t = round(t, 3)
+ID_DECIMALS = (3, 6, 9, 12)
+
+
+def _id_decimals(fps: float, rate: object) -> int:
+    """Decimals of the ids of a clip's frames: 3 (ids of normal clips, and so caches and
+    comparisons, stay as they were) unless sampled frames can be under 1 ms apart, as in a
+    10,000 fps clip, where millisecond ids collided and all but one frame of each millisecond
+    became a ``bad_input`` duplicate. `rate` is the stream's frame rate (None when unknown)."""
+    interval = max(1.0 / fps, 1.0 / float(rate) if rate else 0.0)
+    return next((d for d in ID_DECIMALS if interval >= 10.0**-d), ID_DECIMALS[-1])
+
+
+def _time_text(t: float, previous: float | None, decimals: int = 3) -> str:
+    """Seconds with `decimals` digits, more when the previous sampled frame rounds to the same
+    text (a variable-rate clip can place two frames closer than its rate says). Times only
+    increase, so differing from the previous frame at the digits used keeps ids unique."""
+    for d in ID_DECIMALS:
+        text = f"{t:.{d}f}"
+        if d >= decimals and (previous is None or text != f"{previous:.{d}f}"):
+            return text
+    return repr(t)
+
+
+def _frame_sample(
+    encoded: bytes,
+    path: Path,
+    clip: str,
+    t: float,
+    previous: float | None = None,
+    decimals: int = 3,
+) -> Sample:
+    text = _time_text(t, previous, decimals)
     return Sample(
-        sample_id=f"{clip}#t={t:.3f}",
+        sample_id=f"{clip}#t={text}",
         dataset=NAME,
         path=str(path),
         encoded=encoded,
         precropped=False,
         clip_id=clip,
-        time_s=t,
+        time_s=float(text),
     )
