@@ -226,3 +226,17 @@ def test_accounting_counts_rows_without_any_label_apart_from_unusable_ones():
     acc = accounting(part)
     assert acc["n_unlabelled"] == 2  # the unreadable and bad rows had labels
     assert acc["n_labelled"] == 1 and acc["n_evaluated"] == 1
+
+
+def test_rows_without_probabilities_are_named_not_dropped_in_silence():
+    """Calibration used 25 of 45 rows with no word of the other 20."""
+    from emoaudit.analysis.summary import SOME_WITHOUT_PROBABILITIES
+
+    df = synth.predictions(200, seed=7)
+    prob = [c for c in df if c.startswith("prob_")]
+    ok = df.index[df["status"] == "ok"][:30]
+    df.loc[ok, prob] = np.nan
+    (res,) = analyze(df, n_resamples=20)["results"]
+    n = res["data"]["n_evaluated"]
+    assert res["calibration"]["log_loss"]["n"] == n - 30
+    assert SOME_WITHOUT_PROBABILITIES.format(n=n - 30, total=n, missing=30) in res["warnings"]

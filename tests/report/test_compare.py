@@ -11,13 +11,16 @@ from report_fixtures import RESAMPLES, make_predictions
 from emoaudit.errors import EmoauditError
 from emoaudit.report.compare import compare
 
+SAME_IMAGES = "d1g3st0fthesameimages"
 
-def _audit_dir(path, df):
+
+def _audit_dir(path, df, digest=SAME_IMAGES):
     from emoaudit.analysis.summary import analyze
 
     path.mkdir()
     df.to_parquet(path / "predictions.parquet")
-    res = {"schema_version": "1.0", "provenance": {}, **analyze(df, n_resamples=RESAMPLES)}
+    provenance = {"dataset": {"digest": digest}} if digest else {}
+    res = {"schema_version": "1.0", "provenance": provenance, **analyze(df, n_resamples=RESAMPLES)}
     (path / "results.json").write_text(json.dumps(res))
     return path
 
@@ -132,3 +135,71 @@ def test_compare_understands_protocols(tmp_path):
     assert all(p["condition"] == "clean" for p in out["paired"] if "condition" in p)
     html = (tmp_path / "out" / "compare.html").read_text()
     assert "Protocol sensitivity" in html and "No audit here was run" not in html
+
+
+def test_equal_ids_on_different_images_are_not_paired(two_audits, tmp_path):
+    """Two image sets with the same file names (ds1/happy/000.png, ds2/happy/000.png) audited
+    with --format folders share every sample id and the dataset name 'folders': compare ran
+    McNemar on them as if they were the same faces. Different digests: no test, and why."""
+    from emoaudit.report.compare import NOT_PAIRED_DIGESTS
+
+    df = pd.read_parquet(two_audits[1] / "predictions.parquet")
+    other = _audit_dir(tmp_path / "other", df, digest="0ther1mages0f" + "0" * 20)
+    out = compare([two_audits[0], other], out=tmp_path / "out", n_resamples=RESAMPLES)
+    (pair,) = out["paired"]
+    assert pair["paired"] is False and "p_value" not in pair and "difference" not in pair
+    assert pair["why"] == NOT_PAIRED_DIGESTS.format(a=SAME_IMAGES[:12], b="0ther1mages0")
+    html = (tmp_path / "out" / "compare.html").read_text()
+    assert "not paired: the audits recorded different dataset digests" in html
+    assert "No two models were audited" not in html
+
+
+def test_an_audit_without_a_digest_is_not_paired(two_audits, tmp_path):
+    from emoaudit.report.compare import NOT_PAIRED_UNKNOWN
+
+    df = pd.read_parquet(two_audits[1] / "predictions.parquet")
+    unknown = _audit_dir(tmp_path / "unknown", df, digest=None)
+    out = compare([two_audits[0], unknown], out=tmp_path / "out", n_resamples=RESAMPLES)
+    (pair,) = out["paired"]
+    assert pair["paired"] is False and pair["why"] == NOT_PAIRED_UNKNOWN.format(source=unknown)
+
+
+def test_models_of_one_table_are_paired_without_a_digest(tmp_path):
+    df = make_predictions(n=120)
+    one = _audit_dir(tmp_path / "one", df[df["condition"] == "clean"], digest=None)
+    (pair,) = compare([one], out=tmp_path / "out", n_resamples=RESAMPLES)["paired"]
+    assert pair["paired"] is True and "p_value" in pair
+
+
+def test_missing_predictions_is_one_line(two_audits, tmp_path):
+    """It used to be skipped: exit 0 and 'No two models were audited on the same dataset'."""
+    from emoaudit.analysis.contract import MISSING_PREDICTIONS
+
+    df = pd.read_parquet(two_audits[1] / "predictions.parquet")
+    gone = _audit_dir(tmp_path / "gone", df)
+    (gone / "predictions.parquet").unlink()
+    with pytest.raises(EmoauditError) as exc:
+        compare([two_audits[0], gone], out=tmp_path / "out", n_resamples=RESAMPLES)
+    assert str(exc.value) == MISSING_PREDICTIONS.format(path=gone / "predictions.parquet")
+
+
+@pytest.mark.parametrize("column", ["model", "condition", "sample_id", "status", "label", "pred"])
+def test_a_missing_core_column_is_one_line(two_audits, tmp_path, column):
+    df = pd.read_parquet(two_audits[1] / "predictions.parquet")
+    broken = _audit_dir(tmp_path / "broken", df)
+    df.drop(columns=column).to_parquet(broken / "predictions.parquet")
+    with pytest.raises(EmoauditError, match=rf"predictions.parquet: missing column\(s\) {column};"):
+        compare([two_audits[0], broken], out=tmp_path / "out", n_resamples=RESAMPLES)
+
+
+def test_rows_alike_from_two_folders_name_their_folder(two_audits, tmp_path):
+    df = pd.read_parquet(two_audits[0] / "predictions.parquet")
+    copy = _audit_dir(tmp_path / "copy", df)
+    out = compare([two_audits[0], copy], out=tmp_path / "out", n_resamples=RESAMPLES)
+    names = [r["model"] for r in out["matrix"]]
+    assert names == [f"model-a ({two_audits[0]})", f"model-a ({copy})"]
+    domains = compare(
+        [two_audits[0], copy], out=tmp_path / "o2", trained_on={"model-a": "fer2013"},
+        n_resamples=RESAMPLES,
+    )["generalisation"]  # fmt: skip
+    assert {r["domain"] for r in domains} == {"in"}

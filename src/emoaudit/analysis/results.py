@@ -77,13 +77,13 @@ def quiet_empty_slices() -> Iterator[None]:
 
 
 def load_predictions(out_dir: Path, *, all_columns: bool = False) -> Any:
-    """The predictions table as a DataFrame, lean enough for millions of rows."""
-    import pyarrow.parquet as pq
+    """The predictions table as a DataFrame, lean enough for millions of rows, refused with one
+    line when it breaks the predictions contract (analysis/contract.py): a hand-edited or
+    foreign table must not turn into confident numbers."""
+    from emoaudit.analysis.contract import read_predictions
 
     path = out_dir / "predictions.parquet"
-    names = pq.read_schema(path).names
-    columns = names if all_columns else [n for n in names if n not in NOT_ANALYSED]
-    return pq.read_table(path, columns=columns).to_pandas()
+    return read_predictions(path, exclude=() if all_columns else NOT_ANALYSED)
 
 
 def build_results(

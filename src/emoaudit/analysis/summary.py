@@ -55,6 +55,10 @@ FEW_CLUSTERS = (
     "intervals resample only {n} subjects (fewer than {min}): with so few clusters they are "
     "rough and tend to be too narrow"
 )
+SOME_WITHOUT_PROBABILITIES = (
+    "calibration, log loss, Brier and top-2 accuracy use {n} of {total} scored faces: "
+    "{missing} carry no probabilities"
+)
 NOT_EMITTED_RULE = (
     "rows whose label the model cannot output (e.g. contempt for a 7-class model) are left out "
     "of every statistic for that model, end-to-end accuracy included"
@@ -263,6 +267,11 @@ def analyze_slice(
         out["calibration"] = calibration(
             tp, proba, proba_labels, spec=spec, strata=t, clusters=clusters
         )
+        if not ok.all():  # imported records with a label but no scores: say so, not in silence
+            missing = int((~ok).sum())
+            out["warnings"].append(
+                SOME_WITHOUT_PROBABILITIES.format(n=n - missing, total=n, missing=missing)
+            )
     out["continuous"] = continuous(scored, spec=spec, clusters=clusters)
     out["groups"] = {}
     for name, attrs in grouping.items():

@@ -4,6 +4,10 @@ Reads finished audit folders (results.json for the intervals already computed, p
 for paired tests) and runs no model. Two models are compared on a dataset only over the samples
 both scored (same sample ids), so each test is paired: a bootstrap of the accuracy difference
 over the shared samples and McNemar's exact test, Holm-corrected across every pair compared.
+Sample ids alone do not make samples the same: the dataset name is often just the format
+("folders") and ids are relative paths, so two different image sets can share every id. A pair
+is tested only when both come from one predictions table or their audits recorded the same
+dataset digest (run.json, results.json provenance); any other pair is listed unpaired, with why.
 A model is "in domain" on the dataset family it was trained on (FER+ relabels FER2013's images,
 so it counts as in domain for a FER2013-trained model); everything else is out of domain.
 """
@@ -18,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
-from emoaudit.analysis.results import RESULTS
+from emoaudit.analysis.contract import DUPLICATE_ROWS, read_predictions
+from emoaudit.analysis.results import RESULTS, RUN_INFO
 from emoaudit.errors import EmoauditError
 from emoaudit.report import view
 from emoaudit.run.cache import write_text_atomic
@@ -26,9 +31,14 @@ from emoaudit.run.cache import write_text_atomic
 COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
 PREDICTIONS = "predictions.parquet"
-DUPLICATE_ROWS = (
-    "{path}: sample id '{sample}' appears {n} times for model '{model}' ({condition}); "
-    "re-run `emoaudit audit` into that folder (repeated ids are now renamed)"
+__all__ = ["DUPLICATE_ROWS", "compare", "generalisation", "paired_tests", "render_compare"]
+NOT_PAIRED_DIGESTS = (
+    "not paired: the audits recorded different dataset digests ({a} vs {b}), so equal sample "
+    "ids name different images; compare their intervals in the matrix (unpaired)"
+)
+NOT_PAIRED_UNKNOWN = (
+    "not paired: {source} records no dataset digest (no run.json), so nothing shows that its "
+    "samples are the same images; compare their intervals in the matrix (unpaired)"
 )
 SOURCE_SUFFIX = "{model} ({source})"  # one model audited in several folders on one dataset
 # Training data of the built-in models (docs/model-zoo.md); None: not published.
@@ -66,14 +76,15 @@ def compare(
     for d in dirs:
         unique.setdefault(Path(d).resolve(), Path(d))
     loaded = [_load(d) for d in unique.values()]
-    matrix = [row for d, res in loaded for row in _matrix_rows(d, res)]
-    preds = _predictions([d for d, _ in loaded])
+    matrix = _name_sources([row for d, res in loaded for row in _matrix_rows(d, res)])
+    preds = _predictions({d: dataset_digest(d, res) for d, res in loaded})
     paired = paired_tests(preds, n_resamples=n_resamples, seed=seed, confidence=confidence)
     mapping = {**TRAINED_ON, **(trained_on or {})}
     result = {
         "sources": [str(d) for d, _ in loaded],
         "method": {
             "paired_bootstrap": "accuracy difference over shared sample ids",
+            "paired_only": "models from one predictions table or with equal dataset digests",
             "test": "mcnemar_exact",
             "correction": f"holm over {len(paired)} comparisons",
             "n_resamples": n_resamples,
@@ -97,6 +108,36 @@ def _load(d: Path) -> tuple[Path, dict[str, Any]]:
     if not path.is_file():
         raise EmoauditError(errors.MISSING_RESULTS.format(path=d))
     return d, json.loads(path.read_text(encoding="utf-8"))
+
+
+def dataset_digest(d: Path, results: dict[str, Any]) -> str | None:
+    """The digest of the samples an audit read (results.json provenance, else run.json)."""
+    dataset = (results.get("provenance") or {}).get("dataset")
+    if not isinstance(dataset, dict) and (d / RUN_INFO).is_file():
+        try:
+            dataset = json.loads((d / RUN_INFO).read_text(encoding="utf-8")).get("dataset")
+        except (ValueError, AttributeError):
+            dataset = None
+    digest = dataset.get("digest") if isinstance(dataset, dict) else None
+    return digest if isinstance(digest, str) and digest else None
+
+
+def _name_sources(matrix: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One model on one dataset from several folders: each row named by its folder (the rule
+    the paired tests follow), else two rows read alike and nothing tells them apart."""
+    sources: dict[tuple[str, str], set[str]] = {}
+    for r in matrix:
+        sources.setdefault((r["model"], r["dataset"]), set()).add(r["source"])
+    return [
+        {
+            **r,
+            "model": SOURCE_SUFFIX.format(model=r["model"], source=r["source"]),
+            "model_name": r["model"],  # what its training data is looked up by
+        }
+        if len(sources[(r["model"], r["dataset"])]) > 1
+        else r
+        for r in matrix
+    ]
 
 
 def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,22 +176,21 @@ def protocol_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _predictions(dirs: list[Path]) -> Any:
+def _predictions(digests: dict[Path, str | None]) -> Any:
+    """Every folder's predictions (contract-checked: a missing or broken table is one line),
+    tagged with its folder and dataset digest so that only the same images are paired."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
     cols = ["sample_id", "subject_id", "dataset", "split", "model", "condition", "status",
             "label", "pred"]  # fmt: skip
-    frames = []
-    for d in dirs:
-        path = d / PREDICTIONS
-        if path.is_file():
-            names = set(pq.read_schema(path).names)
-            frame = pq.read_table(path, columns=[c for c in cols if c in names]).to_pandas()
-            _refuse_repeated_ids(frame, path)
-            frames.append(frame.assign(source=str(d)))
+    frames = [
+        read_predictions(d / PREDICTIONS, columns=cols, probabilities=False).assign(
+            source=str(d), digest=digest
+        )
+        for d, digest in digests.items()
+    ]
     if not frames:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=[*cols, "source", "digest"])
     df = pd.concat(frames, ignore_index=True)
     owners = df.groupby(["dataset", "model"])["source"].transform("nunique")
     several = owners > 1
@@ -159,27 +199,15 @@ def _predictions(dirs: list[Path]) -> Any:
             SOURCE_SUFFIX.format(model=m, source=s)
             for m, s in zip(df.loc[several, "model"], df.loc[several, "source"], strict=True)
         ]
-    return df.drop(columns="source")
-
-
-def _refuse_repeated_ids(frame: Any, path: Path) -> None:
-    keys = ["dataset", "model", "condition", "sample_id"]
-    repeated = frame.duplicated(keys, keep=False)
-    if repeated.any():
-        row = frame.loc[repeated].iloc[0]
-        n = int((frame[keys] == row[keys]).all(axis=1).sum())
-        raise EmoauditError(
-            DUPLICATE_ROWS.format(
-                path=path, sample=row["sample_id"], n=n, model=row["model"],
-                condition=row["condition"],
-            )
-        )  # fmt: skip
+    return df
 
 
 def paired_tests(
     df: Any, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> list[dict[str, Any]]:
-    """Every pair of models on every dataset (clean), over the samples both scored."""
+    """Every pair of models on every dataset (clean), over the samples both scored, when the
+    samples are the same images (see the module docstring); other pairs carry ``paired: false``
+    and ``why``. A table without ``source`` and ``digest`` columns is one audit's."""
     from emoaudit.analysis.bootstrap import BootstrapSpec, holm, mcnemar_exact, paired_difference
     from emoaudit.analysis.robustness import count_features, mean_of
 
@@ -198,6 +226,11 @@ def paired_tests(
             row: dict[str, Any] = {
                 "dataset": dataset, "split": split, "models": [a, b], "n_shared": len(shared)
             }  # fmt: skip
+            why = _why_not_paired(ra, rb)
+            if why:
+                out.append({**row, "n_shared": 0, "paired": False, "why": why})
+                continue
+            row["paired"] = True
             if len(shared) == 0:
                 out.append(row)
                 continue
@@ -225,6 +258,25 @@ def paired_tests(
     return out
 
 
+def _why_not_paired(ra: Any, rb: Any) -> str | None:
+    """None when two models' rows are the same images: one predictions table, or audits that
+    recorded the same dataset digest; else why not, in words."""
+    import pandas as pd
+
+    if "source" not in ra or "source" not in rb:
+        return None
+    (sa,), (sb,) = ra["source"].unique(), rb["source"].unique()
+    if sa == sb:
+        return None
+    da, db = (r["digest"].iloc[0] if "digest" in r else None for r in (ra, rb))
+    da, db = (None if pd.isna(x) else x for x in (da, db))
+    if da is None or db is None:
+        return NOT_PAIRED_UNKNOWN.format(source=sa if da is None else sb)
+    if da != db:
+        return NOT_PAIRED_DIGESTS.format(a=da[:12], b=db[:12])
+    return None
+
+
 def _iv(est: Any, n: int) -> dict[str, Any]:
     from emoaudit.analysis.bootstrap import interval
 
@@ -239,7 +291,7 @@ def generalisation(
     for r in matrix:
         if r["condition"] != "clean":
             continue
-        home = trained_on.get(r["model"])
+        home = trained_on.get(r.get("model_name", r["model"]))
         family = DATASET_FAMILY.get(r["dataset"], r["dataset"])
         domain = "unknown" if home is None else ("in" if family == home else "out")
         rows.append(
