@@ -44,6 +44,7 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -530,8 +531,13 @@ class HttpModel:
         return text
 
     def scrub_doc(self, doc: Any) -> Any:
-        """`doc` with every string (keys too) scrubbed: catches a key escaped as \\uXXXX."""
+        """`doc` with every string (keys too) scrubbed: catches a key escaped as \\uXXXX. The
+        walk runs only when some secret is in the answer's text at all (one C-speed dump and
+        search instead of a Python call per value: a tenth of a millisecond a request)."""
         if not self._forms:
+            return doc
+        text = json.dumps(doc, ensure_ascii=False)
+        if not any(form in text for form in self._forms):
             return doc
         if isinstance(doc, str):
             return self.scrub(doc)
@@ -786,8 +792,10 @@ def image_type(data: bytes) -> str:
     return "application/octet-stream"
 
 
-def _tokens(pointer: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+@lru_cache(maxsize=256)
+def _tokens(pointer: str) -> tuple[str, ...]:
+    """A spec's pointers are few and read for every face: split once."""
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:])
 
 
 def get_pointer(doc: Any, pointer: str) -> Any:
