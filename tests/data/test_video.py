@@ -49,16 +49,20 @@ def write_video(path: Path, *, n: int, rate: int, source: str = "astronaut") -> 
     img = photo(source)
     codec = "libvpx" if path.suffix == ".webm" else "mpeg4"
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width = stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(frame_at(img, i, n), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _encode(container, container.add_stream(codec, rate=rate), img, n)
     return path
+
+
+def _encode(container, stream, img: np.ndarray, n: int) -> None:  # noqa: ANN001 - PyAV objects
+    """n frames of the zooming, brightening face, flushed."""
+    stream.width = stream.height = SIZE
+    stream.pix_fmt = "yuv420p"
+    for i in range(n):
+        frame = av.VideoFrame.from_ndarray(frame_at(img, i, n), format="rgb24")
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi", ".mov"])
@@ -207,15 +211,7 @@ def write_h264(path: Path, *, n: int, rate: int, fmt: str | None = None, **optio
     raw elementary stream, which carries no timestamps."""
     img = photo("astronaut")
     with av.open(str(path), "w", format=fmt, options=options) as container:
-        stream = container.add_stream("libx264", rate=rate, options={"g": "10"})
-        stream.width = stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(frame_at(img, i, n), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _encode(container, container.add_stream("libx264", rate=rate, options={"g": "10"}), img, n)
     return path
 
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from emoaudit import errors
+from emoaudit.data.base import UNREADABLE, Sample
 from emoaudit.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -345,6 +346,16 @@ def _row_dict(header: list[str], row: list[str]) -> dict[str, str]:
     if len(row) < len(header):
         row = row + [""] * (len(header) - len(row))
     return dict(zip(header, row, strict=False))
+
+
+def walked_sample(image: str, root: Path, dataset: str) -> Sample:
+    """A Sample for a path the walk yielded, its id relative to `root`. A ``Skipped`` path (a link
+    not followed out of the folder, dangling or looping; a folder that cannot be listed) is an
+    ``unreadable`` row saying why, with no path: it is never read."""
+    sample = Sample(sample_id=display_path(image, root), dataset=dataset, path=image)
+    if isinstance(image, Skipped):
+        sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
+    return sample
 
 
 def display_path(path: Path | str, root: Path) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import UNREADABLE, Sample
-from emoaudit.data.files import Skipped, display_path, first_image, walk_image_paths
+from emoaudit.data.base import Sample
+from emoaudit.data.files import display_path, first_image, walk_image_paths, walked_sample
 from emoaudit.errors import DataError
 
 NAME = "images"
@@ -36,10 +36,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
     for image in walk_image_paths(root) if root.is_dir() else ():
         found = True
         sample_id = display_path(image, root)
-        sample = Sample(sample_id=sample_id, dataset=NAME, path=image)
-        if isinstance(image, Skipped):  # a link not followed (out of the folder, dangling,
-            # looping) or a folder that cannot be listed: a row saying so, never read
-            sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
+        sample = walked_sample(image, root, NAME)  # a link not followed: unreadable, never read
         folder = os.path.dirname(sample_id)
         if folder:
             sample.attributes["folder"] = folder

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import Skipped, display_path, walk_image_paths, walk_images
+from emoaudit.data.files import walk_image_paths, walk_images, walked_sample
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -57,9 +57,8 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 
 
 def _sample(root: Path, image: str) -> Sample:
-    sample = Sample(sample_id=display_path(image, root), dataset=NAME, path=image)
-    if isinstance(image, Skipped):  # a link not followed, a folder that cannot be listed
-        sample.path, sample.status, sample.reason = None, UNREADABLE, image.reason
+    sample = walked_sample(image, root, NAME)
+    if sample.status == UNREADABLE:  # a link not followed, a folder that cannot be listed
         return sample
     match = FILE_NAME.match(os.path.basename(image))
     code = match.group(2).upper() if match else None
