@@ -96,6 +96,7 @@ class _Reads(NamedTuple):
     hostile: np.ndarray  # bool
     proba: np.ndarray  # (n, P), non-finite as 0
     level: np.ndarray | None  # the score or column compared at (at equal smiles)
+    has_proba: np.ndarray  # bool: every probability of the face is a number
 
 
 def _reads(
@@ -115,6 +116,7 @@ def _reads(
         hostile=rows["pred"].isin(hostile).to_numpy(),
         proba=np.where(np.isfinite(proba), proba, 0.0),
         level=None if given is None else _given_values(rows, given, proba_labels),
+        has_proba=np.isfinite(proba).all(axis=1),
     )
 
 
@@ -154,6 +156,17 @@ def _one_grouping(
     share = _Est(mean[:, :K], rate_lo[:, :K], rate_hi[:, :K])
     host = _Est(mean[:, K], rate_lo[:, K], rate_hi[:, K])
     meanp = _Est(mean[:, K + 1 :], lo[:, K + 1 :], hi[:, K + 1 :]) if P else None
+    n_p = n_g
+    has_p = reads.has_proba[in_group]
+    if P and not has_p.all():  # imported outputs may give only `pred` for some faces: their
+        # probabilities are unknown, not 0, so the means are over the faces that have them
+        sel_p = has_p
+        cl_p = None if cl is None else cl[sel_p]
+        pm, plo, phi = cluster_mean_interval(
+            proba[sel_p], g[sel_p], G, clusters=cl_p, confidence=spec.confidence
+        )
+        meanp = _Est(pm, np.clip(plo, 0.0, 1.0), np.clip(phi, 0.0, 1.0))
+        n_p = np.bincount(g[sel_p], minlength=G).astype(float)
     p_codes = codes[keep]
     n_presented = np.bincount(p_codes, minlength=G)
     found_k = found[keep]
@@ -183,7 +196,7 @@ def _one_grouping(
         }
         if meanp is not None:
             entry["mean_probability"] = {
-                lab: interval(meanp.value[k, j], meanp.low[k, j], meanp.high[k, j], n_g[k])
+                lab: interval(meanp.value[k, j], meanp.low[k, j], meanp.high[k, j], n_p[k])
                 for j, lab in enumerate(proba_labels)
             }
         groups.append(entry)
@@ -204,22 +217,24 @@ def _one_grouping(
         hp = [proba_labels.index(x) for x in hostile if x in proba_labels]
         level = None if reads.level is None else reads.level[in_group]
         if level is not None and hp:
-            y = proba[sel][:, hp].sum(1)
-            x = level[sel]
+            scored = has_p[sel]  # faces without probabilities: unknown, not 0, left out
+            y = proba[sel][scored][:, hp].sum(1)
+            x = level[sel][scored]
+            gp, clp = gg[scored], (None if clg is None else clg[scored])
             ok = np.isfinite(x)
             strata = np.where(ok, _quantile_bins(np.where(ok, x, 0.0), N_CONDITION_BINS), -1)
             strata = np.where(ok, strata, strata.max(initial=0) + 1)  # unknown level: own bin
             t = finding(
                 metric=f"hostile_probability_at_equal_{given}",
                 y=y,
-                group=gg,
+                group=gp,
                 group_names=elig_names,
-                clusters=clg,
+                clusters=clp,
                 strata=strata,
                 higher_is_better=False,
             )
             tests[t["metric"]] = t
-            adjusted = _adjusted_means(y, gg, strata, len(elig_names), t, spec.confidence)
+            adjusted = _adjusted_means(y, gp, strata, len(elig_names), t, spec.confidence)
             for entry in groups:
                 if entry["group"] in elig_names:
                     entry["hostile_probability_at_equal_" + given] = adjusted[

@@ -1,0 +1,67 @@
+"""Label-free results ("who is read how") on faces some of which carry no probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emoaudit.analysis.bootstrap import BootstrapSpec
+from emoaudit.analysis.label_free import label_free
+
+
+def _part(with_probs_b: np.ndarray) -> pd.DataFrame:
+    """Two groups of 60 faces that the model reads alike (P(anger) 0.3, P(happy) 0.7 on every
+    face); in group b only the faces in `with_probs_b` carry probabilities (an import whose
+    file gave `pred` alone for the others)."""
+    n = 60
+    rows = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(2 * n)],
+            "status": "ok",
+            "pred": ["happy"] * (2 * n),
+            "attr_group": ["a"] * n + ["b"] * n,
+            "prob_anger": 0.3,
+            "prob_happy": 0.7,
+        }
+    )
+    missing = np.flatnonzero(~with_probs_b) + n
+    rows.loc[missing, ["prob_anger", "prob_happy"]] = np.nan
+    return rows
+
+
+def _groups(part: pd.DataFrame) -> dict:
+    out = label_free(
+        part,
+        grouping={"group": ["group"]},
+        spec=BootstrapSpec(n_resamples=50),
+        min_group_n=10,
+        clusters_of=lambda rows: None,
+        given="happy",
+    )
+    return {g["group"]: g for g in out["groupings"]["group"]["groups"]}, out["groupings"]["group"]
+
+
+def test_faces_without_probabilities_are_left_out_of_mean_probabilities_not_counted_as_zero():
+    half = np.arange(60) % 2 == 0
+    groups, _ = _groups(_part(half))
+    for name in ("a", "b"):  # read alike: the same mean, over the faces that have one
+        assert groups[name]["mean_probability"]["anger"]["value"] == pytest.approx(0.3)
+        assert groups[name]["mean_probability"]["happy"]["value"] == pytest.approx(0.7)
+    assert groups["a"]["mean_probability"]["happy"]["n"] == 60
+    assert groups["b"]["mean_probability"]["happy"]["n"] == 30
+    assert groups["b"]["predicted_share"]["happy"]["n"] == 60  # every face has a prediction
+
+
+def test_hostile_probability_at_equal_smiles_compares_only_faces_with_probabilities():
+    """Counted as 0, group b's missing probabilities made it look read less hostile."""
+    groups, grouping = _groups(_part(np.arange(60) % 2 == 0))
+    test = grouping["tests"]["hostile_probability_at_equal_happy"]
+    assert test["n"] == 90  # 60 faces of a, the 30 of b that have probabilities
+    assert test["p_value"] > 0.5  # read alike (zeros for b's missing values made b differ)
+
+
+def test_with_every_probability_present_nothing_changes():
+    groups, _ = _groups(_part(np.ones(60, dtype=bool)))
+    assert groups["b"]["mean_probability"]["happy"]["n"] == 60
+    assert groups["b"]["mean_probability"]["anger"]["value"] == pytest.approx(0.3)
