@@ -4,10 +4,12 @@ row with status ok and no label, attributes kept, bad names and missing files fl
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from emoaudit.data import fairface, image_folder, utkface
 from emoaudit.data.detect import detect_format
+from emoaudit.errors import DataError
 
 
 def _image(path):
@@ -75,6 +77,21 @@ def test_an_image_folder_does_not_follow_a_link_out_of_it(tmp_path):
     assert rows["a.png"].status == "ok"
     assert rows["b.png"].status == "unreadable" and rows["b.png"].path is None
     assert "b.png" in rows["b.png"].reason
+
+
+def test_an_image_folder_gives_a_video_among_its_photos_a_row_saying_so(tmp_path):
+    _image(tmp_path / "set" / "a.png")
+    (tmp_path / "set" / "clips").mkdir(parents=True)
+    (tmp_path / "set" / "clips" / "b.mp4").write_bytes(b"not decoded")
+    (tmp_path / "set" / ".hidden.mp4").write_bytes(b"skipped like hidden images")
+    rows = {s.sample_id: s for s in image_folder.iter_samples(tmp_path / "set")}
+    assert set(rows) == {"a.png", "clips/b.mp4"}
+    assert rows["clips/b.mp4"].status == "unreadable" and rows["clips/b.mp4"].path is None
+    assert rows["clips/b.mp4"].reason.startswith("clips/b.mp4: a video file, not an image")
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "c.mov").write_bytes(b"x")
+    with pytest.raises(DataError, match="it holds video files: --format video reads them"):
+        list(image_folder.iter_samples(tmp_path / "only"))
 
 
 def test_class_folders_are_still_class_folders(tmp_path):

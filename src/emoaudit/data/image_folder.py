@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emoaudit import errors
-from emoaudit.data.base import Sample
+from emoaudit.data.base import UNREADABLE, Sample
 from emoaudit.data.files import display_path, first_image, walk_image_paths, walked_sample
 from emoaudit.errors import DataError
 
@@ -31,6 +31,12 @@ def detect(root: Path) -> bool:
     return not folders.detect(root)
 
 
+NOT_AN_IMAGE = (
+    "{path}: a video file, not an image; --format images reads only images (audit videos with"
+    " --format video)"
+)
+
+
 def iter_samples(root: Path) -> Iterator[Sample]:
     found = False
     for image in walk_image_paths(root) if root.is_dir() else ():
@@ -41,5 +47,31 @@ def iter_samples(root: Path) -> Iterator[Sample]:
         if folder:
             sample.attributes["folder"] = folder
         yield sample
+    videos = _videos(root) if root.is_dir() else []
     if not found:
-        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected="image files"))
+        hint = "; it holds video files: --format video reads them" if videos else ""
+        expected = "image files" + hint
+        raise DataError(errors.EMPTY_DATASET.format(path=root, fmt=NAME, expected=expected))
+    for video in videos:
+        sample_id = display_path(video, root)
+        reason = NOT_AN_IMAGE.format(path=errors.one_line(sample_id))
+        yield Sample(sample_id=sample_id, dataset=NAME, status=UNREADABLE, reason=reason)
+
+
+def _videos(root: Path) -> list[str]:
+    """Video files under `root` (hidden names skipped, as the image walk skips them), so that
+    each gets a row saying it was not read: a clip left among photos is not silently lost, as
+    --format video gives each photo among clips a row. GIF is read as an image here."""
+    from emoaudit.data.files import IMAGE_EXTENSIONS
+    from emoaudit.data.video import VIDEO_SUFFIXES
+
+    suffixes = VIDEO_SUFFIXES - IMAGE_EXTENSIONS
+    found = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            os.path.join(directory, name)
+            for name in sorted(files)
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes
+        ]
+    return found
