@@ -219,18 +219,20 @@ def test_outputs_are_json_safe():
 
 def test_group_rates_are_eligible_by_their_own_denominator():
     """A group of 200 rows with only 5 flagged-label rows is too thin for its sensitivity, and
-    a group under the minimum cell size is never printed."""
+    a group under the minimum cell size is never printed; nor is the next smallest, which
+    with the total would give the tiny one's numbers by subtraction."""
     df = pd.concat(
         [
             _predictions(group="a"),
             _predictions(group="thin", n_flag=5, hits=5, n_other=195, false_pos=10),
             _predictions(group="tiny", n_flag=2, hits=1, n_other=5, false_pos=1),
+            _predictions(group="few", n_flag=6, hits=3, n_other=8, false_pos=1),
         ],
         ignore_index=True,
     )
     res = flagging_analysis(df, flag=["anger"], n_resamples=50, min_group_n=30)
     rows = {r["group"]: r for r in res["groups"]["group"]["groups"]}
-    assert "tiny" not in rows
+    assert "tiny" not in rows and "few" not in rows  # 7 rows, and 14 hidden beside them
     assert rows["thin"]["small"] is True and rows["thin"]["n"] == 200
     sens = rows["thin"]["sensitivity"]
     assert sens["value"] == 1.0 and sens["ci_low"] < 0.6  # 5 of 5 is not certainty

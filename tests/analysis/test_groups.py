@@ -204,3 +204,65 @@ def test_id_like_columns_are_not_grouped_and_small_cells_never_shown():
     named = analyze(df, n_resamples=20, groups=["person"])["results"][0]
     assert "person" not in named["groups"]
     assert named["groups_suppressed"]["person"]["n_rows"] == named["data"]["n_evaluated"]
+
+
+def _protected(hide, sizes, names, min_cell=10):
+    """No hidden group can be isolated by subtraction: in the whole grouping and in each value
+    of each attribute of an intersection, the hidden groups are none, or two or more holding
+    min_cell rows together (groups of missing values aside)."""
+    from emoaudit.analysis.groups import INTERSECTION, MISSING
+
+    parts = [n.split(INTERSECTION) for n in names]
+    sets = [np.ones(len(names), dtype=bool)]
+    for j in range(len(parts[0]) if len({len(p) for p in parts}) == 1 else 0):
+        level = np.array([p[j] for p in parts], dtype=object)
+        sets += [level == v for v in set(level)] if len(parts[0]) > 1 else []
+    known = np.array([MISSING not in p for p in parts])
+    for members in sets:
+        hidden = hide & members
+        if (hidden & known).any() and (members & ~hide).any():  # a set all hidden shows nothing
+            assert hidden.sum() >= 2 and sizes[hidden].sum() >= min_cell
+    assert (hide | (sizes >= min_cell)).all()  # every small group is hidden
+
+
+def test_a_lone_small_group_takes_the_next_smallest_with_it():
+    from emoaudit.analysis.groups import hidden_groups
+
+    sizes = np.array([40, 41, 3, 100])
+    hide = hidden_groups(sizes, ["a", "b", "c", "d"])
+    assert hide.tolist() == [True, False, True, False]  # c, and a: else total - a - b - d = c
+
+
+def test_intersections_are_protected_within_each_margin():
+    """83 women shown with 40 + 40 of them in two shown intersections gave the 3 in F&C."""
+    from emoaudit.analysis.groups import hidden_groups
+
+    names = ["F&A", "F&B", "F&C", "M&A", "M&B", "M&C"]
+    sizes = np.array([40, 40, 3, 50, 55, 60])
+    hide = hidden_groups(sizes, names)
+    assert hide[2] and hide.sum() >= 3
+    _protected(hide, sizes, names)
+
+
+def test_missing_values_do_not_blank_a_real_group():
+    from emoaudit.analysis.groups import MISSING, hidden_groups
+
+    hide = hidden_groups(np.array([100, 120, 3]), ["a", "b", MISSING])
+    assert hide.tolist() == [False, False, True]
+
+
+def test_complementary_suppression_holds_on_random_tables():
+    from emoaudit.analysis.groups import hidden_groups
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        width = rng.integers(1, 3)
+        levels = [list("abcd")[: rng.integers(2, 5)] for _ in range(width)]
+        names = ["&".join(p) for p in np.array(np.meshgrid(*levels)).reshape(width, -1).T]
+        sizes = rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 60], size=len(names))
+        keep = sizes > 0
+        names = [n for n, k in zip(names, keep, strict=True) if k]
+        sizes = sizes[keep]
+        if not names:
+            continue
+        _protected(hidden_groups(sizes, names), sizes, names)

@@ -65,3 +65,17 @@ def test_with_every_probability_present_nothing_changes():
     groups, _ = _groups(_part(np.ones(60, dtype=bool)))
     assert groups["b"]["mean_probability"]["happy"]["n"] == 60
     assert groups["b"]["mean_probability"]["anger"]["value"] == pytest.approx(0.3)
+
+
+def test_a_group_with_few_faces_found_is_not_read_out():
+    """80 faces shown but 3 found printed '33.3% read as hostile': one person's reading."""
+    part = pd.concat([_part(np.ones(60, dtype=bool)), _part(np.ones(60, dtype=bool))])
+    part = part.reset_index(drop=True)
+    part["attr_group"] = ["a"] * 60 + ["b"] * 60 + ["c"] * 60 + ["d"] * 60
+    lost = part.index[(part["attr_group"] == "b")][3:]
+    part.loc[lost, ["pred", "prob_anger", "prob_happy"]] = [None, np.nan, np.nan]
+    part.loc[lost, "status"] = "no_face"
+    groups, grouping = _groups(part)
+    assert "b" not in groups  # 3 found: under the minimum cell, whatever was shown
+    assert len(groups) == 2  # and one more, or the total minus the rest gives b's readings
+    assert grouping["suppressed"]["n_groups"] == 2

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
-from emoaudit.analysis.groups import MIN_CELL
+from emoaudit.analysis.groups import MIN_CELL, hidden_groups
 from emoaudit.errors import EmoauditError
 from emoaudit.taxonomy import CANONICAL, canonical, canonical_order
 
@@ -362,7 +362,10 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
     out: dict[str, Any] = {}
     for attr, values in group_values.items():
         rows, eligible0, eligibleb = [], [], []
-        for g in values:
+        hide = _hidden(point, attr, values)
+        for g, hidden in zip(values, hide, strict=False):
+            if hidden:  # privacy: under MIN_CELL, or derivable from the rest by subtraction
+                continue
             key = f"{attr}={g}"
             with np.errstate(divide="ignore", invalid="ignore"):
                 s0 = point[f"{key}:a"] / point[f"{key}:nF"] if point[f"{key}:nF"] else np.nan
@@ -372,8 +375,6 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
             ffr0 = r0["d"] * s0 + (1 - r0["d"]) * f0
             ffrb = rb["d"] * sb + (1 - rb["d"]) * fb
             n = int(point[f"{key}:nF"] + point[f"{key}:nN"])
-            if n < MIN_CELL:  # privacy: never print a group this small
-                continue
             # each rate is eligible by the rows it is taken over, not by the group's size
             n_flag, n_other = point[f"{key}:nF"], point[f"{key}:nN"]
             small = bool(n_flag < min_group_n or n_other < min_group_n)
@@ -404,9 +405,22 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
             "ratio_max_min": ratio,
             "min_group_n": min_group_n,
             "eligibility": "a group is compared when it has min_group_n rows of flagged and of "
-            f"non-flagged labels each; groups under {MIN_CELL} rows are not shown",
+            f"non-flagged labels each; groups under {MIN_CELL} rows are not shown, nor groups "
+            "whose numbers would follow from the others by subtraction",
         }
     return out
+
+
+def _hidden(point: dict, attr: str, values: list[str]) -> np.ndarray:
+    """Groups of `attr` not to show (groups.hidden_groups): rows whose attribute is missing are
+    in no group, so they join the rule as a group that is never shown; without it the race
+    groups added up to 197 of 200 and the missing 3 followed by subtraction."""
+    sizes = [point[f"{attr}={g}:nF"] + point[f"{attr}={g}:nN"] for g in values]
+    missing = point["nF"] + point["nN"] - sum(sizes)
+    names, forced = list(values), [False] * len(values)
+    if missing > 0:
+        sizes, names, forced = [*sizes, missing], [*names, "(missing)"], [*forced, True]
+    return hidden_groups(np.asarray(sizes), names, hidden=forced)
 
 
 def _flag_labels(flag: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from emoaudit.analysis.bootstrap import BootstrapSpec, interval, proportion_interval
 from emoaudit.analysis.group_tests import cluster_mean_interval, finding, settle
-from emoaudit.analysis.groups import ATTR_PREFIX, MIN_CELL, group_codes, groupings
+from emoaudit.analysis.groups import ATTR_PREFIX, group_codes, groupings, hidden_groups
 
 CLEAN = "clean"
 
@@ -86,7 +86,7 @@ def _by_group(
     # privacy: cells are counted in faces, not rows (a face appears once per severity)
     first = ~rows["sample_id"].duplicated().to_numpy()
     face_n = np.bincount(codes[first], minlength=len(names))
-    shown = face_n >= MIN_CELL
+    shown = ~hidden_groups(face_n, names)  # under MIN_CELL faces, or derivable from the rest
     if not shown.any():
         return None
     remap = np.where(shown, np.cumsum(shown) - 1, -1)

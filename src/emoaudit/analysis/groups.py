@@ -72,16 +72,77 @@ def id_like(column: pd.Series) -> bool:
 
 
 def suppress_small(
-    codes: np.ndarray, names: list[str], min_cell: int = MIN_CELL
+    codes: np.ndarray,
+    names: list[str],
+    min_cell: int = MIN_CELL,
+    *,
+    sizes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], dict[str, int]]:
-    """Drop groups below the minimum cell size: their rows get code -1 and are counted, never
-    named. Keeps the analysis bounded by rows / min_cell groups, whatever the column holds."""
-    sizes = np.bincount(codes, minlength=len(names))
-    keep = sizes >= min_cell
+    """Drop groups below the minimum cell size, and as many more as it takes that none can be
+    worked out by subtraction (hidden_groups): their rows get code -1 and are counted, never
+    named. Keeps the analysis bounded by rows / min_cell groups, whatever the column holds.
+    `sizes`: the counts the rule applies to, when they are not the rows of `codes` (label-free
+    readings are shown over the faces found, not the faces shown)."""
+    if sizes is None:
+        sizes = np.bincount(codes[codes >= 0], minlength=len(names))
+    hide = hidden_groups(sizes, names, min_cell)
+    keep = ~hide
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[keep] = np.arange(int(keep.sum()))
-    info = {"n_groups": int((~keep & (sizes > 0)).sum()), "n_rows": int(sizes[~keep].sum())}
-    return remap[codes], [n for n, k in zip(names, keep, strict=True) if k], info
+    info = {"n_groups": int(hide.sum()), "n_rows": int(sizes[hide].sum())}
+    return (
+        np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
+        [n for n, k in zip(names, keep, strict=True) if k],
+        info,
+    )
+
+
+def hidden_groups(
+    sizes: np.ndarray, names: list[str], min_cell: int = MIN_CELL, *, hidden: Any = None
+) -> np.ndarray:
+    """Which groups may not be shown: those under `min_cell`, plus complementary ones.
+
+    The slice's total and every shown group's count and rates are printed, so a lone hidden
+    group was their difference: 83 women shown, 40 + 40 of them in two shown intersections,
+    and the 3 hidden ones' accuracy and labels followed by subtraction. The rule: within the
+    whole grouping, and for an intersection within each value of each attribute (its margin
+    is printed by the one-attribute grouping), the hidden groups are none, or at least two
+    holding at least `min_cell` rows together; the smallest shown group is hidden until that
+    holds. What can then be derived is a total of several groups of `min_cell` or more.
+    `hidden`: groups never shown whatever their size (rows whose attribute is missing, where a
+    table leaves them out). A hidden group of rows whose attribute is missing does not call for
+    a complementary one: it is no group of people, and hiding the smallest real group for 3
+    unrecorded values (a common case) would blank a finding about hundreds; its readings can be
+    worked out, which docs/statistics.md states.
+    """
+    sizes = np.asarray(sizes)
+    hide = sizes < min_cell
+    if hidden is not None:
+        hide |= np.asarray(hidden, dtype=bool)
+    if not hide.any() or hide.all():
+        return hide
+    sets = [np.ones(len(names), dtype=bool)]
+    parts = [name.split(INTERSECTION) for name in names]
+    width = len(parts[0])
+    if width > 1 and all(len(p) == width for p in parts):
+        for j in range(width):
+            level = np.array([p[j] for p in parts], dtype=object)
+            sets += [level == value for value in dict.fromkeys(level)]
+    known = np.array([MISSING not in name.split(INTERSECTION) for name in names], dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for members in sets:
+            hidden = hide & members
+            if not (hidden & known).any() or (
+                hidden.sum() >= 2 and sizes[hidden].sum() >= min_cell
+            ):
+                continue
+            shown = np.flatnonzero(members & ~hide)
+            if len(shown):
+                hide[shown[np.argmin(sizes[shown])]] = True
+                changed = True
+    return hide
 
 
 def group_codes(df: pd.DataFrame, attributes: list[str]) -> tuple[np.ndarray, list[str]]:

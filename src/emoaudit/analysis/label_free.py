@@ -69,7 +69,10 @@ def label_free(
     reads = _reads(presented[found], labels, proba_labels, hostile_set, out["given"])
     for name, attrs in grouping.items():
         codes, names = group_codes(presented, attrs)
-        codes, names, suppressed = suppress_small(codes, names)
+        # the readings are of the faces found: a group of 80 shown with 3 found printed one
+        # named person's reading, so the minimum cell counts faces found
+        found_sizes = np.bincount(codes[found & (codes >= 0)], minlength=len(names))
+        codes, names, suppressed = suppress_small(codes, names, sizes=found_sizes)
         if len(names) == 0:
             continue
         out["groupings"][name] = _one_grouping(

@@ -141,8 +141,9 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
             "Equal-mass bin edges are fixed from the full slice and held in every resample.",
             "Groups with n < min_group_n are reported, flagged small, and left out of disparity "
             "and tests; conditional rates use min_group_n on their own denominator.",
-            f"Groups with fewer than {MIN_CELL} rows are never printed (privacy); their rows are "
-            "counted as suppressed.",
+            f"Groups with fewer than {MIN_CELL} rows are never printed (privacy), nor any group "
+            "whose numbers would follow from the others by subtraction; their rows are counted "
+            "as suppressed.",
             "Binned ECE is biased upward, most in small groups, and its percentile interval sits "
             "above the estimate (the estimate can be at or below ci_low); ece_bootstrap_bias is "
             "the bootstrap estimate of that bias (ECE minus it is bias-corrected).",
