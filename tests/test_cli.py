@@ -145,7 +145,7 @@ def test_demo_writes_a_complete_report(tmp_path, zoo_home):
         ("--chunk-size", "0", "--chunk-size: expected an integer >= 1, got 0"),
         ("--batch-size", "-1", "--batch-size: expected an integer >= 1, got -1"),
         ("--seed", "-1", "--seed: expected an integer >= 0, got -1"),
-        ("--resamples", "0", "--resamples: expected an integer >= 1, got 0"),
+        ("--resamples", "0", "--resamples: expected an integer >= 1 and <= 100,000, got 0"),
         ("--min-group-n", "-3", "--min-group-n: expected an integer >= 1, got -3"),
         ("--workers", "0", "--workers: expected an integer >= 1, got 0"),
         ("--groups", "age_band", "--groups: 'age_band' is not an attribute of"),
@@ -218,7 +218,7 @@ def test_groups_in_report_and_flagging_are_checked_against_the_predictions(tmp_p
     result = _run("report", out, "--groups", "age_band", "--quiet")
     _one_line_error(result, contains="--groups: 'age_band' is not an attribute of")
     result = _run("report", out, "--resamples", "0", "--quiet")
-    _one_line_error(result, contains="--resamples: expected an integer >= 1, got 0")
+    _one_line_error(result, contains="--resamples: expected an integer >= 1 and <= 100,000, got 0")
     result = _run("report", out, "--min-group-n", "-3", "--quiet")
     _one_line_error(result, contains="--min-group-n: expected an integer >= 1, got -3")
     assert (out / "results.json").read_text() == before
@@ -244,7 +244,7 @@ def test_demo_options_are_checked_before_it_writes_anything(tmp_path, zoo_home):
     out.write_text("a file")
     _one_line_error(_run("demo", "--out", out), contains=f"--out {out}: is a file")
     result = _run("demo", "--out", tmp_path / "d", "--resamples", "0")
-    _one_line_error(result, contains="--resamples: expected an integer >= 1, got 0")
+    _one_line_error(result, contains="--resamples: expected an integer >= 1 and <= 100,000, got 0")
     assert not (tmp_path / "d").exists()
 
 

@@ -551,3 +551,11 @@ def test_a_rerun_killed_as_its_predictions_land_leaves_no_output_of_the_old_ones
     blocks = json.loads((out / "results.json").read_text())["results"]  # one per split
     assert sum(sum(b["data"]["n_by_status"].values()) for b in blocks) == 32
     assert (out / "report.html").is_file()
+
+
+def test_a_model_spec_that_does_not_exist_is_refused_before_any_model_runs(fer_csv, tmp_path):
+    """It was ignored in silence when the model was a built-in one."""
+    with pytest.raises(EmoauditError, match=r"--model-spec .*nope.toml: no such file"):
+        _audit(fer_csv, tmp_path / "out", models=["fer-mini-xception"],
+               model_spec=tmp_path / "nope.toml")  # fmt: skip
+    assert not (tmp_path / "out" / "predictions.parquet").exists()

@@ -31,7 +31,23 @@ GOOD = dict(seed=0, n_resamples=1000, min_group_n=30, chunk_size=512, batch_size
         ({"seed": -1}, BAD_OPTION.format(name="seed", expected="an integer >= 0", value=-1)),
         (
             {"n_resamples": 0},
-            BAD_OPTION.format(name="resamples", expected="an integer >= 1", value=0),
+            BAD_OPTION.format(name="resamples", expected="an integer >= 1 and <= 100,000", value=0),
+        ),
+        (
+            {"n_resamples": 10**23},
+            BAD_OPTION.format(
+                name="resamples", expected="an integer >= 1 and <= 100,000", value=10**23
+            ),
+        ),  # 36 GiB after inference
+        (
+            {"n_resamples": 20.0},
+            BAD_OPTION.format(
+                name="resamples", expected="an integer >= 1 and <= 100,000", value=20.0
+            ),
+        ),  # a TypeError after inference
+        (
+            {"seed": float("nan")},
+            BAD_OPTION.format(name="seed", expected="an integer >= 0", value=float("nan")),
         ),
         (
             {"min_group_n": -3},
@@ -51,12 +67,20 @@ GOOD = dict(seed=0, n_resamples=1000, min_group_n=30, chunk_size=512, batch_size
         ),
         ({"workers": 0}, BAD_OPTION.format(name="workers", expected="an integer >= 1", value=0)),
         ({"confidence": 1.0}, "--confidence: expected a number in (0, 1), got 1.0"),
+        ({"confidence": "0.9"}, "--confidence: expected a number in (0, 1), got 0.9"),
     ],
 )
 def test_each_bad_number_is_refused_by_name(change, message):
     with pytest.raises(EmoauditError) as exc:
         check_run_numbers(**{**GOOD, **change})
     assert str(exc.value) == message
+
+
+def test_an_attribute_named_twice_in_groups_is_refused():
+    from emoaudit.run.options import check_groups
+
+    with pytest.raises(EmoauditError, match="'gender' is named twice"):
+        check_groups(["gender", "gender"], ["gender"], where="data")
 
 
 def test_good_numbers_and_defaults_pass():

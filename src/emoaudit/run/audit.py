@@ -177,6 +177,9 @@ def run_audit(
         return _run_audit(req, fmt, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
 
 
+MISSING_SPEC = "--model-spec {path}: no such file; expected a TOML model spec (docs/model-spec.md)"
+
+
 def check_request(req: AuditRequest) -> str:
     """Every check that needs no model, in one place; returns the dataset format.
 
@@ -206,6 +209,8 @@ def check_request(req: AuditRequest) -> str:
         from emoaudit.models.device import choose_backend
 
         choose_backend(req.device)
+    if req.model_spec is not None and not Path(req.model_spec).is_file():
+        raise EmoauditError(MISSING_SPEC.format(path=req.model_spec))
     fmt = resolve_format(req.data, req.fmt)
     parse_conditions(req.conditions)
     if req.groups:

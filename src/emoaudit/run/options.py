@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import numbers
 import os
 import tempfile
 from collections.abc import Iterable
@@ -24,20 +25,36 @@ OUT_IS_FILE = "--out {path}: is a file; expected a folder (new or existing)"
 OUT_NOT_WRITABLE = "--out {path}: cannot write here ({why})"
 UNKNOWN_GROUP = "--groups: '{name}' is not an attribute of {where} (found: {known}){hint}"
 GROUP_HINT = "; did you mean '{guess}'?"
+REPEATED_GROUP = "--groups: '{name}' is named twice; name each attribute once"
 NO_SPACE = (
     "{path}: no space left on device; free some space and run again (finished shards are kept)"
 )
 GROUP_PEEK = 1000  # samples read to learn a dataset's attribute names (stops once all are found)
 
 
-def check_at_least(name: str, value: int | None, minimum: int, *, optional: bool = False) -> None:
-    """An integer option with a lower bound (None allowed when `optional`: the default)."""
+def check_at_least(
+    name: str,
+    value: int | None,
+    minimum: int,
+    *,
+    optional: bool = False,
+    maximum: int | None = None,
+) -> None:
+    """An integer option with bounds (None allowed when `optional`: the default). An int, not a
+    float that equals one: 20.0 resamples passed here and failed after the inference, and NaN
+    raised from int()."""
     if value is None and optional:
         return
-    if value is None or isinstance(value, bool) or int(value) != value or value < minimum:
-        raise EmoauditError(
-            BAD_OPTION.format(name=name, expected=f"an integer >= {minimum}", value=value)
-        )
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+    if not ok or (maximum is not None and value > maximum):
+        expected = f"an integer >= {minimum}"
+        expected += "" if maximum is None else f" and <= {maximum:,}"
+        raise EmoauditError(BAD_OPTION.format(name=name, expected=expected, value=value))
+
+
+# Bootstrap resamples: 1,000 is the default and 10,000 a careful run; 100 million took 36 GiB
+# after the inference had finished.
+MAX_RESAMPLES = 100_000
 
 
 def check_run_numbers(
@@ -52,12 +69,16 @@ def check_run_numbers(
 ) -> None:
     """The numeric options of audit, report, flagging, compare and demo (option names as typed)."""
     check_at_least("seed", seed, 0)
-    check_at_least("resamples", n_resamples, 1)
+    check_at_least("resamples", n_resamples, 1, maximum=MAX_RESAMPLES)
     check_at_least("min-group-n", min_group_n, 1)
     check_at_least("chunk-size", chunk_size, 1)
     check_at_least("batch-size", batch_size, 1, optional=True)
     check_at_least("workers", workers, 1, optional=True)
-    if not 0 < confidence < 1:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, numbers.Real)
+        or not (0 < confidence < 1)
+    ):
         why = BAD_OPTION.format(name="confidence", expected="a number in (0, 1)", value=confidence)
         raise EmoauditError(why)
 
@@ -80,6 +101,9 @@ def check_groups(groups: list[str] | None, known: Iterable[str], *, where: str) 
     """Each requested attribute must exist; a near miss (wrong case, typo) is suggested."""
     if not groups:
         return
+    repeated = sorted({name for name in groups if list(groups).count(name) > 1})
+    if repeated:
+        raise EmoauditError(REPEATED_GROUP.format(name=repeated[0]))
     names = sorted(set(known))
     for name in groups:
         if name in names:
