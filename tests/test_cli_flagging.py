@@ -78,3 +78,28 @@ def test_display_rate_from_data_is_pointed_out(audit_dir):
     quiet = _run("flagging", audit_dir, "--flag", "anger", "--display-rate", "0.05",
                  "--resamples", "20")  # fmt: skip
     assert "dataset's label mix" not in quiet.output
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{not json", "Expecting property name"),
+        ("{}", "not a list of requests"),
+        ("[null]", "request 1: expected an object, found NoneType"),
+        ('[{"flag": "anger"}]', "request 1: 'flag' must be a list of names"),
+        ('[{"flag": ["anger"], "base_rate": "x"}]', "request 1: 'base_rate' must be a number"),
+        ('[{"flag": ["anger"], "population": 1e400}]', "request 1: 'population' must be a"),
+        ('[{"flag": ["anger"], "population": true}]', "request 1: 'population' must be a"),
+        ('[{"flag": ["anger"], "colour": 1}]', "request 1: unknown key 'colour'"),
+        ('[{"base_rate": 0.1}]', "request 1: no 'flag' labels"),
+    ],
+)
+def test_a_hand_edited_flagging_file_is_one_line_naming_it(audit_dir, text, why):
+    """Each of these was a traceback (JSONDecodeError, AttributeError, OverflowError...) in
+    report, flagging --list and when adding a request."""
+    (audit_dir / "flagging.json").write_text(text)
+    for args in (("flagging", audit_dir, "--list"), ("report", audit_dir, "--resamples", "20")):
+        result = _run(*args)
+        assert result.exit_code == 2, result.output
+        line = result.output.strip().splitlines()[-1]
+        assert line.startswith(f"emoaudit: error: {audit_dir / 'flagging.json'}") and why in line

@@ -176,13 +176,65 @@ def read_flagging_requests(out_dir: Path) -> list[dict[str, Any]]:
     from emoaudit.analysis.flagging import normalise_request
 
     path = out_dir / FLAGGING_REQUESTS
-    raw = json.loads(path.read_text()) if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise EmoauditError(BAD_REQUESTS.format(path=path, why=why)) from None
+    if not isinstance(raw, list):
+        raise EmoauditError(BAD_REQUESTS.format(path=path, why="not a list of requests"))
     out: list[dict[str, Any]] = []
-    for r in raw:
-        norm = normalise_request(r)
+    for number, r in enumerate(raw, 1):
+        norm = normalise_request(_checked_request(r, path=path, number=number))
         if norm not in out:
             out.append(norm)
     return out
+
+
+BAD_REQUESTS = (
+    "{path}: {why}; expected the list `emoaudit flagging` writes (remove the file, or fix it, "
+    "and add requests again with `emoaudit flagging`)"
+)
+BAD_REQUEST = "{path}: request {number}: {why}"
+_REQUEST_TYPES = {
+    "flag": "list", "groups": "list", "model": "text", "base_rate": "number",
+    "display_rate": "number", "assume_sensitivity": "number", "population": "integer",
+}  # fmt: skip
+
+
+def _checked_request(request: Any, *, path: Path, number: int) -> dict[str, Any]:
+    """One stored request as `emoaudit flagging` writes it, or one line naming the file and the
+    request: a hand-edited file gave JSON, attribute and overflow tracebacks, blamed options
+    nobody had typed, and split `"flag": "anger"` into letters."""
+    import math
+
+    def bad(why: str) -> EmoauditError:
+        return EmoauditError(BAD_REQUEST.format(path=path, number=number, why=why))
+
+    if not isinstance(request, dict):
+        raise bad(f"expected an object, found {type(request).__name__}")
+    for key, value in request.items():
+        kind = _REQUEST_TYPES.get(key)
+        if kind is None:
+            raise bad(f"unknown key '{key}' (known: {', '.join(_REQUEST_TYPES)})")
+        if value is None:
+            continue
+        if kind == "list":
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif kind == "text":
+            ok = isinstance(value, str)
+        elif kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+        if not ok:
+            raise bad(f"'{key}' must be {'a list of names' if kind == 'list' else 'a ' + kind}")
+    if not request.get("flag"):
+        raise bad("no 'flag' labels")
+    return request
 
 
 def add_flagging_request(out_dir: Path, request: dict[str, Any]) -> bool:
