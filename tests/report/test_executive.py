@@ -162,3 +162,14 @@ def test_tiny_counts_are_counts():
 
     assert share_of_faces({"value": 2 / 3, "ci_low": 0.0, "ci_high": 1.0, "n": 3}) == "2 of 3 faces"
     assert "(" in share_of_faces({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 200})
+
+
+def test_one_photo_per_subject_is_not_called_no_subject_ids(results):
+    """With a subject id on every photo and one photo each, the unit is `sample` and the card
+    said 'No subject ids' beside 'clustered by subject_id'."""
+    single = copy.deepcopy(results)
+    for e in single["results"]:
+        e["resampling"] = {"unit": "sample", "n_units": 240, "stratified_by": "label",
+                           "subject_ids": True}  # fmt: skip
+    notes = executive.cannot_tell(single)
+    assert not any("No subject ids" in n for n in notes)

@@ -239,6 +239,8 @@ def analyze_slice(
         "unit": res.unit,
         "n_units": int(res.units.shape[0]) if res.unit == "subject_id" else len(scored),
         "stratified_by": "label" if res.stratified else None,
+        # subject ids given, one photo each: resampled by sample, which is the same thing
+        "subject_ids": clusters is not None,
     }
     out["warnings"] = []
     if res.unit == "subject_id" and out["resampling"]["n_units"] < MIN_CLUSTERS:

@@ -345,6 +345,8 @@ def _subjects(entries: list[dict[str, Any]]) -> int | None:
         res = e.get("resampling") or {}
         if res.get("unit") == "subject_id" and isinstance(res.get("n_units"), int):
             return res["n_units"]
+        if res.get("subject_ids") and isinstance(res.get("n_units"), int):
+            return res["n_units"]  # one photo per subject id: every photo is its own person
     return None
 
 
