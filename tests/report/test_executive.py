@@ -173,3 +173,16 @@ def test_one_photo_per_subject_is_not_called_no_subject_ids(results):
                            "subject_ids": True}  # fmt: skip
     notes = executive.cannot_tell(single)
     assert not any("No subject ids" in n for n in notes)
+
+
+def test_a_reference_group_not_shown_is_named_in_the_report(results):
+    """--reference gender=X with no shown group X fell back to 'the rest' without a word."""
+    asked = copy.deepcopy(results)
+    grouped = [g for e in asked["results"] for g in (e.get("groups") or {}).values()]
+    assert grouped
+    for g in grouped:
+        g["reference"], g["reference_not_shown"] = None, "X"
+    html = render_report(asked)
+    assert "the reference group &#39;X&#39; is not among the groups shown" in html or (
+        "the reference group 'X' is not among the groups shown" in html
+    )

@@ -295,6 +295,9 @@ def disaggregate(
     return {
         "groups": rows,
         "reference": group_names[ref] if ref is not None else None,
+        # asked for but not among the groups shown (absent, or hidden to protect its members):
+        # the comparison is with the rest, and the report says so instead of ignoring it
+        "reference_not_shown": reference if reference is not None and ref is None else None,
         "excluded_from_disparity": [n for n, e in zip(group_names, eligible, strict=True) if not e],
         "disparity": disparities,
         "tests": tests,

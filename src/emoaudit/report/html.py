@@ -252,7 +252,7 @@ def group_block(name: str, g: dict[str, Any], entry: dict[str, Any]) -> dict[str
     return {
         "attribute": g["attribute"],
         "finding": finding.get("text"),
-        "versus": "the reference group " + g["reference"] if g.get("reference") else "the rest",
+        "versus": _versus(g),
         "suppressed": suppressed if suppressed.get("n_groups") else None,
         "rows": rows,
         "disparity": disp if isinstance(disp, dict) else {},
@@ -595,3 +595,17 @@ def _thumbnail(path: Path, *, blur: bool) -> Markup | None:
     except (OSError, ValueError):
         return None
     return Markup("data:image/png;base64,") + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _versus(g: dict[str, Any]) -> str:
+    """Whom each group is compared with; a --reference group that is not shown is named, not
+    dropped in silence (it was: the comparison fell back to the rest without a word)."""
+    if g.get("reference"):
+        return "the reference group " + g["reference"]
+    missing = g.get("reference_not_shown")
+    if missing:
+        return (
+            f"the rest (the reference group '{missing}' is not among the groups shown: absent, "
+            "or hidden to protect the people in it)"
+        )
+    return "the rest"
