@@ -115,7 +115,16 @@ def test_unpaired_faces_are_counted_not_dropped(table):
     lost.loc[idx, ["status", "pred"]] = ["no_face", None]
     (row,) = robustness_summary(lost, n_resamples=50)["models"]["m"]["conditions"]
     assert row["n_pairs"] == 9 and row["n_unpaired"] == 1
-    assert row["unpaired_statuses"] == {"no_face": 1, "ok": 1}  # one lost row on each side
+    assert row["unpaired_statuses"] == {"no_face": 1}  # one reason per lost face
+
+
+def test_a_face_lost_in_both_conditions_is_counted_once(table):
+    """An unreadable file is unreadable clean and perturbed: it was counted twice."""
+    lost = table.copy()
+    idx = lost.index[lost["sample_id"] == "s1"]
+    lost.loc[idx, ["status", "pred"]] = ["unreadable", None]
+    (row,) = robustness_summary(lost, n_resamples=50)["models"]["m"]["conditions"]
+    assert row["n_unpaired"] == 1 and row["unpaired_statuses"] == {"unreadable": 1}
 
 
 def test_no_labels_still_gives_flip_rate(table):

@@ -72,10 +72,11 @@ def paired_rows(df: Any, *, model: str, condition: str, reference: str = CLEAN) 
     both = ref.merge(per, on="sample_id", how="outer", suffixes=("_c", "_p"), indicator=True)
     usable = (both["_merge"] == "both") & both["pred_c"].notna() & both["pred_p"].notna()
     lost = both[~usable]
-    statuses: dict[str, int] = {}
-    for col in ("status_p", "status_c"):
-        for status, count in lost[col].dropna().value_counts().items():
-            statuses[str(status)] = statuses.get(str(status), 0) + int(count)
+    # one reason per lost sample (summing both conditions' statuses counted each twice): the
+    # reference's when it failed there, else the condition's, "missing" for an absent row
+    clean_failed = lost["status_c"].notna() & (lost["status_c"] != OK)
+    why = lost["status_c"].where(clean_failed, lost["status_p"]).fillna("missing")
+    statuses = {str(k): int(v) for k, v in why.value_counts().sort_index().items()}
     pairs = both[usable]
     index = {lab: i for i, lab in enumerate(labels)}
 
