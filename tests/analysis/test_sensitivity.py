@@ -59,6 +59,13 @@ def test_accuracy_difference_and_range_by_hand():
     assert diff["value"] == pytest.approx(acc("protocol:resize=area")[0] - acc("clean")[0])
     # paired: the same faces lose accuracy, so the interval is narrow and excludes zero
     assert diff["ci_high"] < 0 and diff["ci_high"] - diff["ci_low"] < 0.07
+    # a protocol that loses faces is compared on the faces both scored, with that n
+    haar_ok = set(haar.loc[haar["status"] == "ok", "sample_id"])
+    clean = df[(df["condition"] == "clean") & df["sample_id"].isin(haar_ok)]
+    both = haar[haar["sample_id"].isin(haar_ok)]
+    paired = (both["pred"] == both["label"]).mean() - (clean["pred"] == clean["label"]).mean()
+    haar_diff = rows["protocol:detector=haar"]["difference"]
+    assert haar_diff["value"] == pytest.approx(paired) and haar_diff["n"] == len(haar_ok)
     from sklearn.metrics import f1_score
 
     def f1(condition):

@@ -103,6 +103,12 @@ def model_protocols(
         pred_idx = np.array([index.get(x, -1) if x is not None else -1 for x in pred])
         confusions.append(confusion_features(true, pred_idx, len(labels)))
     n = len(ids)
+    # paired on the faces both the default and the protocol scored: a protocol that loses
+    # faces (a margin, a detector) was compared on fewer, other faces than the default's
+    scored0, hit0 = cols[0], cols[1]
+    for k in range(1, len(names)):
+        scored_k, hit_k = cols[2 * k], cols[2 * k + 1]
+        cols += [scored_k * scored0, hit_k * scored0, hit0 * scored_k]
     values = np.column_stack([np.ones(n), *cols])
     width = values.shape[1]
     counts = Features(np.broadcast_to(np.arange(width), values.shape).copy(), values, width)
@@ -125,11 +131,21 @@ def model_protocols(
 
     a, e, f = res.estimate(acc), res.estimate(e2e), res.estimate(f1)
     fd = res.estimate(lambda S: f1(S) - f1(S)[..., :1])
-    d = res.estimate(lambda S: acc(S) - acc(S)[..., :1])
+    paired_at = 1 + 2 * K  # per protocol after the default: both scored, its hits, default's
+
+    def paired(S: np.ndarray) -> np.ndarray:
+        diffs = [np.zeros(S.shape[:-1])]
+        for k in range(1, K):
+            j = paired_at + 3 * (k - 1)
+            diffs.append(_div(S[..., j + 1] - S[..., j + 2], S[..., j], np.nan))
+        return np.stack(diffs, -1)
+
+    d = res.estimate(paired)
     span = res.estimate(lambda S: _nan_stat(acc(S), "max") - _nan_stat(acc(S), "min"))
     low = res.estimate(lambda S: _nan_stat(acc(S), "min"))
     high = res.estimate(lambda S: _nan_stat(acc(S), "max"))
     n_scored = res.total[1::2][:K]
+    n_both = [n_scored[0], *(res.total[paired_at + 3 * (k - 1)] for k in range(1, K))]
     rows = []
     for k, condition in enumerate(names):
         key, value = ("default", "default") if k == 0 else split_protocol(condition)
@@ -141,7 +157,7 @@ def model_protocols(
                 "n_scored": int(n_scored[k]),
                 "accuracy": interval(a.value[k], a.low[k], a.high[k], n_scored[k]),
                 "accuracy_end_to_end": interval(e.value[k], e.low[k], e.high[k], n),
-                "difference": interval(d.value[k], d.low[k], d.high[k], n),
+                "difference": interval(d.value[k], d.low[k], d.high[k], n_both[k]),
                 "f1_macro": interval(f.value[k], f.low[k], f.high[k], n_scored[k]),
                 "f1_macro_difference": interval(fd.value[k], fd.low[k], fd.high[k], n),
             }
