@@ -240,3 +240,16 @@ def test_rows_without_probabilities_are_named_not_dropped_in_silence():
     n = res["data"]["n_evaluated"]
     assert res["calibration"]["log_loss"]["n"] == n - 30
     assert SOME_WITHOUT_PROBABILITIES.format(n=n - 30, total=n, missing=30) in res["warnings"]
+
+
+def test_chance_counts_the_labels_the_faces_carry_not_the_models_answers():
+    """Two-class data, a model answering five labels: chance was 1/5 and moved with the
+    model's answers from condition to condition; guessing between the two scores 1/2."""
+    from emoaudit.analysis.summary import baselines
+
+    labels = ["anger", "fear", "happy", "sad", "surprise"]  # true labels and predictions
+    true_idx = np.array([2, 3, 2, 3, 2, 2])
+    base = baselines(true_idx, labels, {"ci_low": 0.55})
+    assert base["k"] == 2 and base["chance"] == 0.5
+    assert base["majority"] == pytest.approx(4 / 6) and base["majority_label"] == "happy"
+    assert base["distinguishable_from_chance"] is True and base["above_majority"] is False

@@ -347,10 +347,13 @@ def _settle(out: dict[str, Any], spec: BootstrapSpec) -> None:
 
 
 def baselines(true_idx: np.ndarray, labels: list[str], accuracy: dict[str, Any]) -> dict[str, Any]:
-    """What guessing scores: chance (1/k, k the labels in this slice) and always answering the
-    most common label. An accuracy whose interval reaches either is not distinguishable from it."""
-    k = len(labels)
-    counts = np.bincount(true_idx[true_idx >= 0], minlength=k)
+    """What guessing scores: chance (1/k, k the labels the faces of this slice carry) and always
+    answering the most common label. An accuracy whose interval reaches either is not
+    distinguishable from it. k counts true labels only: with the model's answers in it, chance
+    moved with what the model predicted (k of 4, 5 or 6 across one condition's severities) and
+    the card said 'guessing among 2 labels would score 20%'."""
+    counts = np.bincount(true_idx[true_idx >= 0], minlength=len(labels))
+    k = int(np.count_nonzero(counts))
     majority = float(counts.max() / counts.sum()) if counts.sum() else None
     chance = 1.0 / k if k else None
     low = accuracy.get("ci_low")
