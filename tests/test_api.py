@@ -182,3 +182,19 @@ def test_the_cli_goes_through_the_same_function(tmp_path, manifest, monkeypatch)
     assert result.exit_code == 0, result.output
     assert seen["models"] == ["x"] and seen["precropped"] is True and seen["n_resamples"] == 20
     assert (tmp_path / "o" / "report.html").exists()
+
+
+def test_hostile_labels_are_checked_as_on_the_command_line(tmp_path):
+    """hostile="anger" became the five letters, and ["banana"] was accepted."""
+    from emoaudit.api import build_request
+    from emoaudit.errors import EmoauditError
+
+    def hostile(value):
+        req = build_request(data=tmp_path, models=[], out=tmp_path / "o", hostile=value)
+        return req.group_options["hostile"]
+
+    assert hostile("anger") == ("anger",)
+    assert hostile("Angry, disgust") == ("anger", "disgust")
+    assert hostile(["contempt"]) == ("contempt",)
+    with pytest.raises(EmoauditError, match="--hostile 'banana': not an expression label"):
+        hostile(["banana"])

@@ -208,8 +208,8 @@ def build_request(
     from emoaudit.run.audit import AuditRequest
 
     group_options: dict[str, Any] = {"reference": dict(reference or {})}
-    if hostile is not None:
-        group_options["hostile"] = tuple(hostile)
+    if hostile is not None:  # as --hostile checks it: "anger" was split into five letters
+        group_options["hostile"] = _hostile_labels(hostile)
     if given is not None:
         group_options["given"] = given
     req = AuditRequest(
@@ -243,3 +243,20 @@ def build_request(
         pool_splits=pool_splits,
     )
     return req
+
+
+def _hostile_labels(hostile: Iterable[str] | str) -> tuple[str, ...]:
+    """Canonical hostile labels, each checked as the CLI's --hostile is; a single string is one
+    label or a comma-separated list, never its characters."""
+    from emoaudit.cli import BAD_HOSTILE
+    from emoaudit.errors import EmoauditError
+    from emoaudit.taxonomy import CANONICAL, canonical
+
+    names = hostile.split(",") if isinstance(hostile, str) else list(hostile)
+    labels = []
+    for name in names:
+        label = canonical(name) if isinstance(name, str) else None
+        if label is None:
+            raise EmoauditError(BAD_HOSTILE.format(value=name, known=", ".join(CANONICAL)))
+        labels.append(label)
+    return tuple(labels)
