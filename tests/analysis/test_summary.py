@@ -253,3 +253,44 @@ def test_chance_counts_the_labels_the_faces_carry_not_the_models_answers():
     assert base["k"] == 2 and base["chance"] == 0.5
     assert base["majority"] == pytest.approx(4 / 6) and base["majority_label"] == "happy"
     assert base["distinguishable_from_chance"] is True and base["above_majority"] is False
+
+
+def _chance_verdicts(rng, *, k_true, accuracy, n, runs, other=0.0):
+    """How often analyze says the model is distinguishable from chance, on n faces of k_true
+    labels, for a model right with probability `accuracy` and otherwise guessing among the
+    k_true labels, or with probability `other` among 3 labels the data does not hold."""
+    import pandas as pd
+
+    labels = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    told = 0
+    for _ in range(runs):
+        t = rng.integers(0, k_true, n)
+        guess = np.where(rng.random(n) < other, k_true + rng.integers(0, 3, n),
+                         rng.integers(0, k_true, n))  # fmt: skip
+        p = np.where(rng.random(n) < accuracy, t, guess)
+        df = pd.DataFrame({
+            "sample_id": [f"s{i}" for i in range(n)], "subject_id": None, "dataset": "d",
+            "split": "test", "model": "m", "model_sha256": "x", "condition": "clean",
+            "status": "ok", "reason": "", "label": [labels[i] for i in t],
+            "pred": [labels[i] for i in p],
+        })  # fmt: skip
+        res = analyze(df, n_resamples=200, seed=int(rng.integers(1 << 31)))["results"][0]
+        told += bool(res["baselines"]["distinguishable_from_chance"])
+    return told / runs
+
+
+@pytest.mark.slow
+def test_chance_verdict_false_finding_rate_and_power():
+    """The verdict 'cannot be told apart from guessing' (report, card) reads the accuracy
+    interval's lower end against 1/k. False findings stay at the one-sided 2.5% (plus Monte
+    Carlo error) for a guesser among the data's 2 labels; a model 15 points above chance is
+    found nearly always. A guesser that now and then answers labels the data lacks scores
+    under 1/2; with k counting its answers (chance 1/5) it was called better than chance."""
+    rng = np.random.default_rng(17)
+    runs = 120
+    null = _chance_verdicts(rng, k_true=2, accuracy=0.0, n=200, runs=runs)
+    assert null <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / runs)
+    power = _chance_verdicts(rng, k_true=2, accuracy=0.3, n=200, runs=40)
+    assert power >= 0.9  # accuracy 0.65 against chance 0.5 on 200 faces
+    wide = _chance_verdicts(rng, k_true=2, accuracy=0.0, n=200, runs=40, other=0.1)
+    assert wide == 0.0  # accuracy 0.45: with chance at 1/5 this was 'better than chance'
