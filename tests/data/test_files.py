@@ -150,3 +150,35 @@ def test_walk_order_is_depth_first_files_before_sub_folders(tmp_path):
         (tmp_path / rel).write_bytes(b"x")
     found = [os.path.relpath(p, tmp_path) for p in walk_image_paths(tmp_path)]
     assert found == ["z.jpg", "a/2.jpg", "a/b/1.jpg", "a/b/e/5.jpg", "a/c/3.jpg", "b/4.jpg"]
+
+
+def test_every_listing_of_a_deep_tree_uses_the_walk_without_recursion(tmp_path):
+    """The mixed-folder check, the images format's video rows and the video format's listing
+    used os.walk or rglob, which recurse: the 1,100-deep tree failed there again."""
+    import sys
+
+    from emoaudit.data import image_folder, video
+    from emoaudit.data.detect import mixed_media
+
+    depth = 200
+    path = tmp_path / "a"
+    for _ in range(depth):
+        path = path / "d"
+    path.mkdir(parents=True)
+    (path / "deep.jpg").write_bytes(b"x")
+    (path / "deep.mp4").write_bytes(b"x")
+    (tmp_path / "top.jpg").write_bytes(b"x")
+    frames, frame = 0, sys._getframe()
+    while frame is not None:
+        frames, frame = frames + 1, frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + depth // 2)
+    try:
+        mixed = mixed_media(tmp_path)
+        rows = list(image_folder.iter_samples(tmp_path))
+        clips = video._files(tmp_path)
+    finally:
+        sys.setrecursionlimit(old)
+    assert mixed is not None and "deep.mp4" in mixed and "top.jpg" in mixed
+    assert [r.status for r in rows] == ["ok", "ok", "unreadable"]  # top, deep, the video
+    assert [p.name for p in clips] == ["deep.jpg", "deep.mp4", "top.jpg"]

@@ -79,20 +79,20 @@ def mixed_media(root: Path) -> str | None:
     seen one of each, so a folder of one kind is listed once (as its adapter will list it
     anyway). Hidden files are skipped as the adapters skip them; .gif, which both the video and
     the image formats read, counts as neither."""
-    from emoaudit.data.files import IMAGE_EXTENSIONS
+    from emoaudit.data.files import IMAGE_EXTENSIONS, Skipped, walk_paths
     from emoaudit.data.video import VIDEO_SUFFIXES
 
     if not root.is_dir():
         return None
     kinds = {"video": VIDEO_SUFFIXES - IMAGE_EXTENSIONS, "image": IMAGE_EXTENSIONS - VIDEO_SUFFIXES}
+    both = kinds["video"] | kinds["image"]
     first: dict[str, str] = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(f for f in files if not f.startswith(".")):
-            suffix = os.path.splitext(name)[1].lower()
-            for kind, suffixes in kinds.items():
-                if suffix in suffixes and kind not in first:
-                    first[kind] = os.path.relpath(os.path.join(directory, name), root)
+    for path in walk_paths(root, lambda name: os.path.splitext(name)[1].lower() in both):
+        if isinstance(path, Skipped):
+            continue
+        suffix = os.path.splitext(path)[1].lower()
+        kind = "video" if suffix in kinds["video"] else "image"
+        first.setdefault(kind, os.path.relpath(path, root))
         if len(first) == len(kinds):
             return MIXED_MEDIA.format(path=root, **first)
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,11 +99,18 @@ def walk_image_paths(directory: Path | str) -> Iterator[str]:
     listed, is yielded as a ``Skipped`` path with its reason. Nothing here follows a link out of
     the folder it was asked to walk.
     """
+    return walk_paths(directory, is_image)
+
+
+def walk_paths(directory: Path | str, wanted: Callable[[str], bool]) -> Iterator[str]:
+    """walk_image_paths for any kind of file: names `wanted` accepts (videos, for the formats
+    that must give a video among photos a row, and the mixed-folder check), by the same walk,
+    so no listing of a dataset can hit the recursion limit or follow a link out."""
     top = str(directory)
-    yield from _walk(top, os.path.realpath(top) + os.sep)
+    yield from _walk(top, os.path.realpath(top) + os.sep, wanted)
 
 
-def _walk(top: str, inside: str) -> Iterator[str]:
+def _walk(top: str, inside: str, wanted: Callable[[str], bool] = is_image) -> Iterator[str]:
     """Depth first with an explicit stack of pending sub-folders, not recursion: a tree nested
     1,100 folders deep (hostile or generated) hit Python's recursion limit and ended the run
     with a traceback. Same order as the recursive walk: a folder's files, then each sub-folder
@@ -115,13 +122,15 @@ def _walk(top: str, inside: str) -> Iterator[str]:
             pending.pop()
             continue
         dirs: list[str] = []
-        yield from _walk_one(directory, inside, dirs)
+        yield from _walk_one(directory, inside, dirs, wanted)
         if dirs:
             pending.append(iter(dirs))
 
 
-def _walk_one(directory: str, inside: str, dirs: list[str]) -> Iterator[str]:
-    """One folder's images and links; its sub-folders are appended to `dirs` for later."""
+def _walk_one(
+    directory: str, inside: str, dirs: list[str], wanted: Callable[[str], bool]
+) -> Iterator[str]:
+    """One folder's wanted files and links; its sub-folders are appended to `dirs` for later."""
     try:
         entries = sorted_entries(directory)
     except OSError as exc:
@@ -129,24 +138,26 @@ def _walk_one(directory: str, inside: str, dirs: list[str]) -> Iterator[str]:
         return
     for entry in entries:  # regular files first: they are nearly every entry
         if entry.is_file(follow_symlinks=False):
-            if is_image(entry.name):
+            if wanted(entry.name):
                 yield entry.path
         elif entry.is_dir(follow_symlinks=False):
             dirs.append(entry.path)
         elif entry.is_symlink():
-            skipped = _link_problem(entry, inside)
+            skipped = _link_problem(entry, inside, wanted)
             if skipped is not None:
                 yield skipped
-            elif is_image(entry.name):
+            elif wanted(entry.name):
                 yield entry.path
 
 
-def _link_problem(entry: os.DirEntry, inside: str) -> Skipped | None:
-    """None for a link to an image file inside the walked folder; else why it is not followed.
-    Links to non-image names are ignored like any other non-image file."""
+def _link_problem(
+    entry: os.DirEntry, inside: str, wanted: Callable[[str], bool] = is_image
+) -> Skipped | None:
+    """None for a link to a wanted file inside the walked folder; else why it is not followed.
+    Links to other names are ignored like any other file not wanted."""
     if _is_dir(entry):
         return Skipped(entry.path, errors.LINKED_FOLDER.format(path=entry.path))
-    if not is_image(entry.name):
+    if not wanted(entry.name):
         return None
     target = os.path.realpath(entry.path)
     if not target.startswith(inside):

@@ -41,9 +41,8 @@ def iter_samples(root: Path) -> Iterator[Sample]:
     found = False
     for image in walk_image_paths(root) if root.is_dir() else ():
         found = True
-        sample_id = display_path(image, root)
         sample = walked_sample(image, root, NAME)  # a link not followed: unreadable, never read
-        folder = os.path.dirname(sample_id)
+        folder = os.path.dirname(sample.sample_id)
         if folder:
             sample.attributes["folder"] = folder
         yield sample
@@ -62,16 +61,12 @@ def _videos(root: Path) -> list[str]:
     """Video files under `root` (hidden names skipped, as the image walk skips them), so that
     each gets a row saying it was not read: a clip left among photos is not silently lost, as
     --format video gives each photo among clips a row. GIF is read as an image here."""
-    from emoaudit.data.files import IMAGE_EXTENSIONS
+    from emoaudit.data.files import IMAGE_EXTENSIONS, Skipped, walk_paths
     from emoaudit.data.video import VIDEO_SUFFIXES
 
     suffixes = VIDEO_SUFFIXES - IMAGE_EXTENSIONS
-    found = []
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [
-            os.path.join(directory, name)
-            for name in sorted(files)
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes
-        ]
-    return found
+
+    def is_video(name: str) -> bool:
+        return os.path.splitext(name)[1].lower() in suffixes
+
+    return [p for p in walk_paths(root, is_video) if not isinstance(p, Skipped)]

@@ -70,11 +70,15 @@ def _files(root: Path) -> list[Path]:
     """Videos and images under `root` in path order: images are listed too, so that each one
     can get a row saying it was not read (a photo left in a clip folder is not silently lost).
     A list of paths, not frames: a folder of clips is small."""
-    return [
-        path
-        for path in sorted(root.rglob("*"))
-        if path.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES and path.is_file()
-    ]
+    from emoaudit.data.files import Skipped, walk_paths
+
+    suffixes = VIDEO_SUFFIXES | IMAGE_SUFFIXES
+
+    def wanted(name: str) -> bool:
+        return Path(name).suffix.lower() in suffixes
+
+    # the shared walk: hidden names skipped as elsewhere, no recursion limit on deep trees
+    return sorted(Path(p) for p in walk_paths(root, wanted) if not isinstance(p, Skipped))
 
 
 DETECT_SCAN_LIMIT = 1000  # files looked at when guessing whether a folder holds videos
