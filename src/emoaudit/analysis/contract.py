@@ -23,7 +23,6 @@ from emoaudit.predictions.join import NO_OUTPUT  # an imported file had no outpu
 # Every analysis keys on these; the other contract columns (subject_id, split, ...) are optional
 # to the analysis and handled where read.
 REQUIRED = ("sample_id", "dataset", "model", "condition", "status", "label", "pred")
-TEXT = ("sample_id", "dataset", "model", "condition", "status", "label", "pred")
 NOT_NULL = ("sample_id", "dataset", "model", "condition", "status")
 ROW_KEY = ["dataset", "model", "condition", "sample_id"]
 KNOWN_STATUSES = (*STATUSES, MODEL_ERROR, NO_OUTPUT)
@@ -68,7 +67,7 @@ def check_predictions(df: pd.DataFrame, path: Path | str, *, probabilities: bool
         )
     if df.empty:
         raise EmoauditError(NO_ROWS.format(path=path))
-    for column in TEXT:
+    for column in REQUIRED:  # every one of them is text
         _check_text(df[column], column, path)
     for column in NOT_NULL:
         n = int(df[column].isna().sum())

@@ -133,10 +133,9 @@ def hidden_groups(
     while changed:
         changed = False
         for members in sets:
-            hidden = hide & members
-            if not (hidden & known).any() or (
-                hidden.sum() >= 2 and sizes[hidden].sum() >= min_cell
-            ):
+            hidden_here = hide & members
+            enough = hidden_here.sum() >= 2 and sizes[hidden_here].sum() >= min_cell
+            if not (hidden_here & known).any() or enough:
                 continue
             shown = np.flatnonzero(members & ~hide)
             if len(shown):

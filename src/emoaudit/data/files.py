@@ -198,7 +198,7 @@ def csv_header(path: Path) -> list[str]:
     """Header names, stripped (icml_face_data.csv writes ' Usage', ' pixels')."""
     try:
         with open_csv_text(path) as fh:
-            row = _header_cells(fh)
+            row = header_cells(fh)
     except (OSError, UnicodeDecodeError):
         return []
     return [name.strip() for name in row]
@@ -217,11 +217,11 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open_csv_text(path) as fh:
-        header = _checked_header(path, _header_cells(fh), required)
+        header = _checked_header(path, header_cells(fh), required)
         width = len(header)
         for line, cells, problem in csv_records(enumerate(fh, start=2), width=width):
             if not problem and len(cells) != width:
-                problem = _width_problem(cells, width)
+                problem = width_problem(cells, width)
             row = _row_dict(header, cells)
             if problem:
                 row[BAD_RECORD] = errors.BAD_ROW.format(path=path, line=line, what=problem)
@@ -231,7 +231,7 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
 WRONG_WIDTH = "{found} cells where the header has {expected} (an unquoted comma in a cell?)"
 
 
-def _width_problem(cells: list[str], width: int) -> str:
+def width_problem(cells: list[str], width: int) -> str:
     """Why a record's cells do not line up with the header, or "" when they do."""
     if len(cells) > width and not any(cell.strip() for cell in cells[width:]):
         return ""
@@ -262,7 +262,7 @@ def open_csv_text(path: Path):  # noqa: ANN201 - a text file object
     return open(path, newline="", encoding=encoding, errors="replace")
 
 
-def _header_cells(fh) -> list[str]:  # noqa: ANN001 - a text file object
+def header_cells(fh) -> list[str]:  # noqa: ANN001 - a text file object
     """The first line's cells; a header never spans lines, a broken one is read leniently."""
     text = fh.readline()
     try:

@@ -539,12 +539,17 @@ class HttpModel:
         text = json.dumps(doc, ensure_ascii=False)
         if not any(form in text for form in self._forms):
             return doc
+        return self._scrub_values(doc)
+
+    def _scrub_values(self, doc: Any) -> Any:
+        """The walk of scrub_doc, once a secret is known to be in the answer (the check is
+        made once at the top, not again for every nested value)."""
         if isinstance(doc, str):
             return self.scrub(doc)
         if isinstance(doc, list):
-            return [self.scrub_doc(x) for x in doc]
+            return [self._scrub_values(x) for x in doc]
         if isinstance(doc, dict):
-            return {self.scrub(k): self.scrub_doc(v) for k, v in doc.items()}
+            return {self.scrub(k): self._scrub_values(v) for k, v in doc.items()}
         return doc
 
 

@@ -8,11 +8,11 @@ whose cells do not line up with the header is reported, never read by position.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from emoaudit.data.files import WRONG_WIDTH, csv_records, open_csv_text
+from emoaudit.data.files import csv_records, header_cells, open_csv_text, width_problem
+from emoaudit.errors import one_line
 from emoaudit.predictions import table
 from emoaudit.predictions.base import Problem, Record
 
@@ -22,7 +22,6 @@ LABELS = table.LABELS
 PROBABILITIES = table.PROBABILITIES
 NOTES = table.NOTES
 BAD_CSV = "{where}: unreadable CSV row ({why})"
-BAD_WIDTH = "{where}: " + WRONG_WIDTH + "; the row is skipped"
 
 
 def read(path: Path) -> Iterator[Record | Problem]:
@@ -39,7 +38,7 @@ def read(path: Path) -> Iterator[Record | Problem]:
 def header_names(path: Path) -> list[str]:
     """The header's cells, stripped; a BOM or UTF-16 does not become part of the first name."""
     with open_csv_text(path) as fh:
-        return [h.strip() for h in _header(fh.readline())]
+        return [h.strip() for h in header_cells(fh)]
 
 
 def csv_rows(path: Path, names: list[str]) -> Iterator[tuple[str, dict[str, str]] | Problem]:
@@ -51,29 +50,8 @@ def csv_rows(path: Path, names: list[str]) -> Iterator[tuple[str, dict[str, str]
         for line, cells, problem in csv_records(enumerate(fh, start=2), width=width):
             where = f"{path}:{line}"
             if problem:
-                yield Problem(where, BAD_CSV.format(where=where, why=_one_line(problem)))
-            elif _misaligned(cells, width):
-                found = len(cells)
-                yield Problem(where, BAD_WIDTH.format(where=where, found=found, expected=width))
+                yield Problem(where, BAD_CSV.format(where=where, why=one_line(problem)))
+            elif len(cells) != width and (misaligned := width_problem(cells, width)):
+                yield Problem(where, f"{where}: {misaligned}; the row is skipped")
             else:
                 yield where, dict(zip(names, cells, strict=False))
-
-
-def _header(text: str) -> list[str]:
-    """The first line's cells; a header never spans lines, a broken one is read leniently."""
-    try:
-        return next(csv.reader([text]), [])
-    except csv.Error:
-        return text.rstrip("\r\n").split(",")
-
-
-def _misaligned(cells: list[str], width: int) -> bool:
-    """A short row, or a long one with text past the last column (an unquoted comma shifts every
-    later cell into the wrong column); empty cells past the end (a trailing comma) are fine."""
-    if len(cells) == width:
-        return False
-    return len(cells) < width or any(cell.strip() for cell in cells[width:])
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

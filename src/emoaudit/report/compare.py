@@ -116,7 +116,7 @@ def dataset_digest(d: Path, results: dict[str, Any]) -> str | None:
     if not isinstance(dataset, dict) and (d / RUN_INFO).is_file():
         try:
             dataset = json.loads((d / RUN_INFO).read_text(encoding="utf-8")).get("dataset")
-        except (ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):  # unreadable: no digest
             dataset = None
     digest = dataset.get("digest") if isinstance(dataset, dict) else None
     return digest if isinstance(digest, str) and digest else None
