@@ -116,27 +116,42 @@ def test_csv_records_reread_the_lines_a_broken_record_had_taken():
     assert problems == ["malformed csv record", "", "a quoted cell spans 2 lines", "", ""]
 
 
-def test_walk_of_a_tree_deeper_than_the_recursion_limit(tmp_path):
-    import sys
+DEPTH = 200
 
-    # A 1,100-deep tree was a RecursionError traceback. The limit is lowered instead of the
-    # tree made that deep: shutil.rmtree (pytest's clean-up) recurses too, and fails on it.
-    depth = 200
+
+def _deep_folder(tmp_path):
+    """tmp_path/a/d/d/.../d, DEPTH levels."""
     path = tmp_path / "a"
-    for _ in range(depth):
+    for _ in range(DEPTH):
         path = path / "d"
     path.mkdir(parents=True)
-    for image in (path / "deep.jpg", tmp_path / "a" / "top.jpg", tmp_path / "b.jpg"):
-        image.write_bytes(b"x")
+    return path
+
+
+def _under_low_recursion_limit(run):
+    """run() with the recursion limit set to half the tree's depth above the current stack: any
+    recursive walk of the tree fails, an iterative one does not."""
+    import sys
+
     frames, frame = 0, sys._getframe()
     while frame is not None:
         frames, frame = frames + 1, frame.f_back
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(frames + depth // 2)
+    sys.setrecursionlimit(frames + DEPTH // 2)
     try:
-        found = list(walk_image_paths(tmp_path))
+        return run()
     finally:
         sys.setrecursionlimit(old)
+
+
+def test_walk_of_a_tree_deeper_than_the_recursion_limit(tmp_path):
+
+    # A 1,100-deep tree was a RecursionError traceback. The limit is lowered instead of the
+    # tree made that deep: shutil.rmtree (pytest's clean-up) recurses too, and fails on it.
+    path = _deep_folder(tmp_path)
+    for image in (path / "deep.jpg", tmp_path / "a" / "top.jpg", tmp_path / "b.jpg"):
+        image.write_bytes(b"x")
+    found = _under_low_recursion_limit(lambda: list(walk_image_paths(tmp_path)))
     assert found == [
         str(tmp_path / "b.jpg"),
         str(tmp_path / "a" / "top.jpg"),
@@ -155,30 +170,21 @@ def test_walk_order_is_depth_first_files_before_sub_folders(tmp_path):
 def test_every_listing_of_a_deep_tree_uses_the_walk_without_recursion(tmp_path):
     """The mixed-folder check, the images format's video rows and the video format's listing
     used os.walk or rglob, which recurse: the 1,100-deep tree failed there again."""
-    import sys
 
     from emoaudit.data import image_folder, video
     from emoaudit.data.detect import mixed_media
 
-    depth = 200
-    path = tmp_path / "a"
-    for _ in range(depth):
-        path = path / "d"
-    path.mkdir(parents=True)
+    path = _deep_folder(tmp_path)
     (path / "deep.jpg").write_bytes(b"x")
     (path / "deep.mp4").write_bytes(b"x")
     (tmp_path / "top.jpg").write_bytes(b"x")
-    frames, frame = 0, sys._getframe()
-    while frame is not None:
-        frames, frame = frames + 1, frame.f_back
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(frames + depth // 2)
-    try:
-        mixed = mixed_media(tmp_path)
-        rows = list(image_folder.iter_samples(tmp_path))
-        clips = video._files(tmp_path)
-    finally:
-        sys.setrecursionlimit(old)
+    mixed, rows, clips = _under_low_recursion_limit(
+        lambda: (
+            mixed_media(tmp_path),
+            list(image_folder.iter_samples(tmp_path)),
+            video._files(tmp_path),
+        )
+    )
     assert mixed is not None and "deep.mp4" in mixed and "top.jpg" in mixed
     assert [r.status for r in rows] == ["ok", "ok", "unreadable"]  # top, deep, the video
     assert [p.name for p in clips] == ["deep.jpg", "deep.mp4", "top.jpg"]
