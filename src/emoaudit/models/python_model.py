@@ -134,7 +134,8 @@ class PythonModel:
     def _face(self, face: np.ndarray) -> np.ndarray:
         rgb = np.repeat(face[:, :, None], 3, axis=2) if face.ndim == 2 else face
         if self.size is None or rgb.shape[:2] == self.size:
-            return rgb
+            # a copy: the user's code may write into it, and every model shares the face
+            return rgb.copy() if rgb is face else rgb
         from PIL import Image
 
         h, w = self.size

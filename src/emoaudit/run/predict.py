@@ -89,6 +89,7 @@ def part_probabilities(
         rows = np.asarray(idx, dtype=np.int64) + (start - lo)
         ran[rows] = True
         found = _protocol_faces_of_batch(chunk, faces, start=start, work=work)
+        perturbed: dict[str, list[np.ndarray]] = {}  # condition -> the batch under it
         for (model, condition), out in zip(work, probs, strict=True):
             if is_protocol(condition):  # may find faces the default missed: runs on its own
                 _protocol_batch(
@@ -98,13 +99,15 @@ def part_probabilities(
                 continue
             if not idx:
                 continue
-            batch = [
-                _perturbed(
-                    faces[j], condition=condition, sample_id=chunk.samples[start + j].sample_id,
-                    seed=seed,
-                )
-                for j in idx
-            ]  # fmt: skip
+            if condition not in perturbed:  # once for every model: the same seeded faces
+                perturbed[condition] = [
+                    _perturbed(
+                        faces[j], condition=condition,
+                        sample_id=chunk.samples[start + j].sample_id, seed=seed,
+                    )
+                    for j in idx
+                ]  # fmt: skip
+            batch = perturbed[condition]
             if hasattr(model, "predict_faces"):
                 samples = [chunk.samples[start + j] for j in idx]
                 out[rows] = _predict_faces(model, batch, samples=samples, chunk=chunk,
