@@ -74,7 +74,20 @@ def test_accuracy_difference_and_range_by_hand():
 
     for condition, row in rows.items():
         assert row["f1_macro"]["value"] == pytest.approx(f1(condition))
-        assert row["f1_macro_difference"]["value"] == pytest.approx(f1(condition) - f1("clean"))
+    # the F1 difference is paired too: on the faces both scored, with their count
+    for condition in ("protocol:resize=area", "protocol:detector=haar"):
+        part = df[df["condition"] == condition]
+        ok = set(part.loc[part["status"] == "ok", "sample_id"])
+        on = df[df["sample_id"].isin(ok) & (df["status"] == "ok")]
+        mine, default = on[on["condition"] == condition], on[on["condition"] == "clean"]
+        paired_f1 = f1_score(mine["label"], mine["pred"], average="macro") - f1_score(
+            default["label"], default["pred"], average="macro"
+        )
+        row = rows[condition]["f1_macro_difference"]
+        assert row["value"] == pytest.approx(paired_f1) and row["n"] == len(ok)
+    assert rows["protocol:detector=haar"]["f1_macro_difference"]["value"] != pytest.approx(
+        f1("protocol:detector=haar") - f1("clean")
+    )  # the unpaired difference, on other faces, is not what is reported
     assert rows["protocol:resize=area"]["f1_macro_difference"]["ci_high"] < 0  # paired, narrow
     rng = block["range"]
     values = [acc(c)[0] for c in rows]

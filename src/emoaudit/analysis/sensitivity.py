@@ -96,12 +96,18 @@ def model_protocols(
     labels = [lab for lab in CANONICAL if lab in emitted]
     index = {lab: i for i, lab in enumerate(labels)}
     true = np.array([index[lab] for lab in base["label"]], dtype=np.int64)
-    cols, confusions = [], []
+    cols, confusions, preds = [], [], []
     for condition in names:
         scored, hit, pred = _indicators(part, condition, ids)
         cols += [scored, hit]
-        pred_idx = np.array([index.get(x, -1) if x is not None else -1 for x in pred])
-        confusions.append(confusion_features(true, pred_idx, len(labels)))
+        preds.append(np.array([index.get(x, -1) if x is not None else -1 for x in pred]))
+        confusions.append(confusion_features(true, preds[-1], len(labels)))
+    # macro F1 of the default and of each protocol on the faces both scored, for the paired
+    # difference (the F1 of each on its own faces stays the protocol's headline F1)
+    for pred_k in preds[1:]:
+        both = (preds[0] >= 0) & (pred_k >= 0)
+        for pred in (preds[0], pred_k):
+            confusions.append(confusion_features(true, np.where(both, pred, -1), len(labels)))
     n = len(ids)
     # paired on the faces both the default and the protocol scored: a protocol that loses
     # faces (a margin, a detector) was compared on fewer, other faces than the default's
@@ -127,10 +133,18 @@ def model_protocols(
         return np.stack([_div(S[..., 2 + 2 * k], S[..., 0], np.nan) for k in range(K)], -1)
 
     def f1(S: np.ndarray) -> np.ndarray:
-        return np.stack([f1_macro_from_confusion(S[..., b]) for b in blocks[1:]], -1)
+        return np.stack([f1_macro_from_confusion(S[..., b]) for b in blocks[1 : 1 + K]], -1)
+
+    def f1_paired(S: np.ndarray) -> np.ndarray:
+        diffs = [np.zeros(S.shape[:-1])]
+        for k in range(1, K):
+            default, protocol = blocks[1 + K + 2 * (k - 1)], blocks[2 + K + 2 * (k - 1)]
+            diffs.append(f1_macro_from_confusion(S[..., protocol])
+                         - f1_macro_from_confusion(S[..., default]))  # fmt: skip
+        return np.stack(diffs, -1)
 
     a, e, f = res.estimate(acc), res.estimate(e2e), res.estimate(f1)
-    fd = res.estimate(lambda S: f1(S) - f1(S)[..., :1])
+    fd = res.estimate(f1_paired)
     paired_at = 1 + 2 * K  # per protocol after the default: both scored, its hits, default's
 
     def paired(S: np.ndarray) -> np.ndarray:
@@ -159,7 +173,7 @@ def model_protocols(
                 "accuracy_end_to_end": interval(e.value[k], e.low[k], e.high[k], n),
                 "difference": interval(d.value[k], d.low[k], d.high[k], n_both[k]),
                 "f1_macro": interval(f.value[k], f.low[k], f.high[k], n_scored[k]),
-                "f1_macro_difference": interval(fd.value[k], fd.low[k], fd.high[k], n),
+                "f1_macro_difference": interval(fd.value[k], fd.low[k], fd.high[k], n_both[k]),
             }
         )
     valued = [(r["accuracy"]["value"], r["protocol"]) for r in rows]
