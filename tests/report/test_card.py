@@ -58,7 +58,7 @@ def test_a_group_is_named_only_where_its_test_rejects():
     assert "worse for B" in named
     silent = card_for(
         {"text": "no evidence of a difference in accuracy (Holm p = 0.4); this data could "
-         "detect a gap of 12.0% or more."}
+         "detect a gap of 12 points or more."}
     )  # fmt: skip
     assert "no evidence of a difference" in silent and "worse" not in silent
     assert "lowest" not in silent
