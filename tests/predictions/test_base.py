@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from emoaudit.predictions.base import (
@@ -11,6 +12,7 @@ from emoaudit.predictions.base import (
     OUT_OF_RANGE,
     SUM_TOLERANCE,
     Problem,
+    distribution_faults,
     not_probabilities,
     score_value,
 )
@@ -55,3 +57,31 @@ def test_rows_rounded_to_two_decimals_are_probabilities_unnormalised_ones_are_no
         where=W, label="a", value=-0.5
     )
     assert not_probabilities({"a": 3.2, "b": -2.2}, where=W).endswith("is 3.2, outside [0, 1]")
+
+
+def test_one_distribution_test_serves_a_whole_table_and_one_face():
+    """distribution_faults checks a table at once (the contract, the import's batches);
+    not_probabilities is the same test on one face, with its message."""
+    proba = np.array(
+        [
+            [0.2, 0.3, 0.5],  # fine
+            [0.2, np.nan, 0.8],  # a label with no score adds nothing
+            [np.nan, np.nan, np.nan],  # no score at all: label-only, not bad
+            [0.5, 0.9, 0.0],  # sums to 1.4
+            [0.1, 1.5, -0.6],  # first outside: column 1
+            [0.0, np.inf, 0.0],  # inf is outside too
+            [1 + 1e-7, 0.0, -1e-7],  # float noise around 0 and 1
+        ]
+    )
+    found = distribution_faults(proba)
+    assert found.bad.tolist() == [False, False, False, True, True, True, False]
+    assert found.out_of_range.tolist() == [-1, -1, -1, -1, 1, 1, -1]
+    assert found.total[3] == pytest.approx(1.4)
+    for row in proba[[0, 1, 3, 4, 5, 6]]:
+        scores = {f"l{k}": v for k, v in enumerate(row.tolist()) if not math.isnan(v)}
+        faulty = bool(distribution_faults(row[None, :]).bad[0])
+        assert (not_probabilities(scores, where=W) is not None) == faulty
+    assert not_probabilities({}, where=W) is not None  # a face with no score is no distribution
+    assert not_probabilities({"a": 0.1, "b": 1.5, "c": -0.6}, where=W) == OUT_OF_RANGE.format(
+        where=W, label="b", value=1.5
+    )

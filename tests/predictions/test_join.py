@@ -370,3 +370,74 @@ def test_a_dataset_file_name_that_is_not_utf8_does_not_stop_the_import(tmp_path)
     assert df.loc["happy/a.jpg", "status"] == "ok"
     assert df.loc["happy/caf\\xe9.jpg", "status"] == NO_OUTPUT
     assert "happy/caf\\xe9.jpg: no output" in df.loc["happy/caf\\xe9.jpg", "reason"]
+
+
+def test_a_vendor_label_beside_its_scores_is_kept_and_passes_the_contract(tmp_path):
+    """The prediction is the system's stated `pred`, else its top score: a vendor whose label
+    is not the top of its own probabilities is audited as it answered (the contract's argmax
+    check is for tables emoaudit's runner writes), and an answer with no canonical name stays
+    its own lower-cased value."""
+    data, labels = _fer_csv(tmp_path / "fer2013.csv", 12)
+    rng = np.random.default_rng(4)
+    proba = np.round(rng.dirichlet(np.ones(7), 12), 3)
+    said = [LABELS7[(int(p.argmax()) + 1) % 7] if i % 3 == 0 else labels[i]
+            for i, p in enumerate(proba)]  # fmt: skip
+    said[1] = "Excited"
+    lines = ["sample_id,pred," + ",".join(f"prob_{x}" for x in LABELS7)]
+    lines += [f"row{i},{said[i]}," + ",".join(map(str, p)) for i, p in enumerate(proba)]
+    preds = tmp_path / "vendor.csv"
+    preds.write_text("\n".join(lines) + "\n")
+    results = _audit(data, tmp_path / "out", preds)
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    assert df.pred.tolist() == [s.lower() for s in said]
+    acc = results["provenance"]["predictions_import"]
+    assert acc["probabilities"] is True and acc["non_canonical_predictions"] == {"excited": 1}
+    assert "calibration" in results["results"][0]
+
+
+def test_scores_are_checked_in_batches_each_record_counted_once(tmp_path, monkeypatch):
+    from emoaudit.predictions import deepface, join
+
+    fine = {"angry": 10, "disgust": 10, "fear": 10, "happy": 40, "sad": 10, "surprise": 10,
+            "neutral": 10}  # fmt: skip
+    logits = {k: v * 3 for k, v in fine.items()}  # sums to 300%
+    faces = [[fine], [fine, logits], [logits, logits], [fine], [fine, fine], [logits], [fine]]
+    path = tmp_path / "deepface.jsonl"
+    with open(path, "w") as fh:
+        for i, group in enumerate(faces):
+            results = [{"emotion": e, "dominant_emotion": "happy"} for e in group]
+            fh.write(json.dumps({"img_path": f"{i}.jpg", "results": results}) + "\n")
+    seen = []
+    for batch in (1, 2, 3, 4096):
+        monkeypatch.setattr(join, "CHECK_BATCH", batch)
+        index = join.read_index(deepface, path)
+        seen.append((index.n_scored, index.n_not_probabilities, index.first_not_probability))
+    assert seen == [(7, 3, f"{path}:2: score for 'happy' is 1.2, outside [0, 1]")] * 4
+
+
+@pytest.mark.parametrize(("calm", "calibrated"), [(20.0, False), (2.0, True)])
+def test_rekognition_scores_are_probabilities_only_if_the_canonical_ones_sum_to_1(
+    dataset, tmp_path, calm, calibrated
+):
+    """The nine Rekognition emotions sum to 100, but only the six with a canonical name become
+    prob_ columns: with CALM at 20% they sum to 0.78, which the predictions contract refuses, so
+    the audit stopped after the import. Such scores are now kept as score_ columns."""
+    types = ["HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "UNKNOWN",
+             "FEAR"]  # fmt: skip
+    path = tmp_path / "rekognition.jsonl"
+    with open(path, "w") as fh:
+        for name in ("happy/01.jpg", "sad/02.jpg", "neutral/03.jpg", "anger/04.jpg"):
+            conf = dict.fromkeys(types, 1.0) | {"CALM": calm, "HAPPY": 93.0 - calm}
+            emotions = [{"Type": t, "Confidence": c} for t, c in conf.items()]
+            fh.write(json.dumps({"image": name, "FaceDetails": [{"Emotions": emotions}]}) + "\n")
+    results = _audit(dataset, tmp_path / "out", path, predictions_format="rekognition")
+    acc = results["provenance"]["predictions_import"]
+    assert acc["probabilities"] is calibrated
+    df = pd.read_parquet(tmp_path / "out" / "predictions.parquet")
+    assert ("prob_happy" in df) is calibrated and ("score_happy" in df) is not calibrated
+    if not calibrated:
+        assert acc["n_not_probabilities"] == 4
+        assert acc["probabilities_reason"].startswith(
+            f"Scores are not probabilities: 4 of 4 scored records are not (first: {path}:1 (the "
+            "labels with a canonical name, without confused, calm, unknown): scores sum to 0.78, "
+        )

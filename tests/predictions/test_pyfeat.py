@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from emoaudit.errors import EmoauditError
 from emoaudit.predictions import pyfeat
 from emoaudit.predictions.base import Problem
 from emoaudit.predictions.join import read_index
+from emoaudit.run.audit import AuditRequest, run_audit
 
 HEADER = (
     "FaceRectX,FaceRectY,FaceRectWidth,FaceRectHeight,FaceScore,"
@@ -58,3 +60,48 @@ def test_a_bom_and_a_stray_quote_cost_nothing_but_the_quoted_row(tmp_path):
     assert [i.key for i in items if not isinstance(i, Problem)] == [
         f"{i}.jpg" for i in range(20) if i != 2
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "what"),
+    [
+        ("nan", "NaN"),
+        ("", "empty (NaN: pandas writes NaN as an empty cell)"),  # how Fex.to_csv writes NaN
+        ("inf", "inf"),
+    ],
+)
+def test_a_nan_or_inf_score_makes_the_image_bad_output_not_a_malformed_record(tmp_path, cell, what):
+    """As in every other format (docs/predictions-import.md): py-feat answered for the face,
+    but the answer cannot be scored, so the sample is bad_output with the row's line."""
+    path = tmp_path / "fex.csv"
+    row = "1,1,10,10,0.9,0.1,0.1,0.1,0.4,0.1,0.1,0.1,{name},0"
+    bad = row.format(name="a.jpg").replace(",0.4,", f",{cell},")
+    empty = "1,1,10,10,0.9,,,,,,,,c.jpg,0"  # every emotion empty: no face, as before
+    lines = [HEADER, row.format(name="a.jpg"), bad, row.format(name="b.jpg"), empty]
+    path.write_text("\n".join(lines) + "\n")
+    index = read_index(pyfeat, path)
+    assert index.counts["malformed"] == 0 and index.counts["bad_output"] == 1
+    a = index.records["a.jpg"]
+    assert a.bad == f"{path}:3: score for 'happiness' is {what}" and a.faces == []
+    assert index.records["b.jpg"].bad is None and len(index.records["b.jpg"].faces) == 1
+    assert index.records["c.jpg"].faces == [] and index.records["c.jpg"].bad is None
+    assert index.n_scored == 1  # b.jpg only: a bad image is never read as probabilities
+
+
+def test_a_nan_image_in_an_audit_is_bad_output(dataset, tmp_path):
+    path = tmp_path / "fex.csv"
+    row = "30,20,40,55,0.99,0.01,0.0,0.01,0.95,0.01,0.01,0.01,{name},0"
+    lines = [HEADER, row.format(name="happy/01.jpg"), row.format(name="sad/02.jpg")]
+    lines[2] = lines[2].replace("0.95", "nan")
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    req = AuditRequest(
+        data=dataset, out=out, models=[], predictions=path, predictions_format="pyfeat",
+        n_resamples=20,
+    )  # fmt: skip
+    results = run_audit(req)
+    df = pd.read_parquet(out / "predictions.parquet").set_index("sample_id")
+    assert df.loc["sad/02.jpg", "status"] == "bad_output"
+    assert df.loc["sad/02.jpg", "reason"] == f"{path}:3: score for 'happiness' is NaN"
+    acc = results["provenance"]["predictions_import"]
+    assert acc["n_bad_outputs"] == 1 and acc["n_malformed"] == 0

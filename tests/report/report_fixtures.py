@@ -32,6 +32,10 @@ def _rows(
     logits = rng.normal(0, 1, (n, k))
     logits[np.arange(n), pred] += 2.5
     proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    rows = np.arange(n)  # the contract: pred is the argmax; move the top probability there
+    top = proba.argmax(1)
+    at_pred, at_top = proba[rows, pred].copy(), proba[rows, top].copy()
+    proba[rows, top], proba[rows, pred] = at_pred, at_top
     status = np.where(rng.random(n) < 0.03, "no_face", "ok")
     df = pd.DataFrame(
         {

@@ -3,8 +3,10 @@
 `emoaudit report`, `emoaudit flagging` and `emoaudit compare` read tables that may have been
 edited by hand or written by another tool. A missing column used to surface as a KeyError, an
 integer status column as "unreadable, malformed, no face" for every sample, repeated rows as
-inflated counts, and probabilities times five as an ECE of 1.9. Each is refused here with one
-line naming the file and what was expected, so no statistic is printed that no valid input backs.
+inflated counts, probabilities times five as an ECE of 1.9, a label typed 'happiness' as a class
+of its own, and a `pred` edited away from the probabilities as accuracy and calibration of two
+different models. Each is refused here with one line naming the file and what was expected, so
+no statistic is printed that no valid input backs.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import pandas as pd
 
 from emoaudit.data.base import MODEL_ERROR, STATUSES
 from emoaudit.errors import EmoauditError, clipped, one_line
-from emoaudit.predictions.base import RANGE_SLACK, SUM_TOLERANCE  # the import check's slack
-from emoaudit.predictions.join import NO_OUTPUT  # an imported file had no output for a sample
+from emoaudit.predictions.base import RANGE_SLACK, SUM_TOLERANCE, distribution_faults
+from emoaudit.predictions.join import NO_OUTPUT, OUTPUT_AT
+from emoaudit.taxonomy import CANONICAL, canonical, output_label
 
 # Every analysis keys on these; the other contract columns (subject_id, split, ...) are optional
 # to the analysis and handled where read.
@@ -26,6 +29,8 @@ REQUIRED = ("sample_id", "dataset", "model", "condition", "status", "label", "pr
 NOT_NULL = ("sample_id", "dataset", "model", "condition", "status")
 ROW_KEY = ["dataset", "model", "condition", "sample_id"]
 KNOWN_STATUSES = (*STATUSES, MODEL_ERROR, NO_OUTPUT)
+# Rows an analysis reads a prediction from (label_free reads unmapped_label rows too).
+PREDICTED = ("ok", "unmapped_label")
 
 UNREADABLE_PREDICTIONS = "{path}: cannot read as a Parquet predictions table ({why})"
 MISSING_PREDICTIONS = (
@@ -51,6 +56,22 @@ NOT_DISTRIBUTIONS = (
     "model '{model}', {what}); calibration, log loss and Brier would be meaningless (a model "
     'spec saying kind = "probs" for logits? see docs/model-spec.md)'
 )
+UNKNOWN_LABEL = (
+    "{path}: {column} '{value}' on {n} row(s) is not a label (first: row {row}, sample "
+    "'{sample}', model '{model}'); expected {expected}"
+)
+CANONICAL_OR_EMPTY = "a canonical name ({known}) or empty"
+WRITTEN_AS = "; '{value}' is written '{canonical}'"
+IMPORTED_PRED = (
+    ", or on an imported row (one with {output_at}) the system's own answer as the import writes "
+    "it, lower case ('{normal}')"
+)
+PRED_NOT_ARGMAX = (
+    "{path}: row {row} (sample '{sample}', model '{model}') has pred '{pred}' ({pred_p}) but its "
+    "highest probability is prob_{top} = {top_p:.4g}; {n} of {total} scored row(s) so. emoaudit "
+    "writes the argmax (ties: any top label), so the table was edited or written elsewhere and "
+    "its accuracy and its calibration would describe two different models"
+)
 
 
 def check_predictions(df: pd.DataFrame, path: Path | str, *, probabilities: bool = True) -> None:
@@ -75,8 +96,10 @@ def check_predictions(df: pd.DataFrame, path: Path | str, *, probabilities: bool
             raise EmoauditError(NULL_KEY.format(path=path, column=column, n=n))
     _check_statuses(df["status"], path)
     _check_unique_rows(df, path)
+    _check_labels(df, path)
     if probabilities:
         check_distributions(df, path)
+        check_argmax(df, path)
 
 
 def _check_text(values: pd.Series, column: str, path: Path | str) -> None:
@@ -118,45 +141,134 @@ def _check_unique_rows(df: pd.DataFrame, path: Path | str) -> None:
     )  # fmt: skip
 
 
+def _check_labels(df: pd.DataFrame, path: Path | str) -> None:
+    """`label` holds canonical names (or nothing); so does `pred`, except on imported rows, where
+    a system's answer with no canonical counterpart (Rekognition's CALM, Vision's `none`) stays
+    its own value, lower-cased (predictions/join.py, docs/predictions-import.md). A typo or a
+    synonym ('happiness') would otherwise be a class of its own, always counted wrong."""
+    imported = _imported(df)
+    for column in ("label", "pred"):
+        values = df[column]
+        odd = values.notna() & ~values.isin(CANONICAL)
+        if not odd.any():
+            continue
+        if column == "pred" and imported.any():
+            answers = [v for v in pd.unique(values[odd & imported]) if _an_own_answer(v)]
+            odd &= ~(imported & values.isin(answers))
+            if not odd.any():
+                continue
+        first = int(np.flatnonzero(odd.to_numpy())[0])
+        value = values.iloc[first]
+        expected = CANONICAL_OR_EMPTY.format(known=", ".join(CANONICAL))
+        if column == "pred" and imported.iloc[first]:
+            normal = output_label(value)
+            expected += IMPORTED_PRED.format(output_at=OUTPUT_AT, normal=one_line(clipped(normal)))
+        elif canonical(value):
+            shown = one_line(clipped(value))
+            expected += WRITTEN_AS.format(value=shown, canonical=canonical(value))
+        raise EmoauditError(
+            UNKNOWN_LABEL.format(
+                path=path, column=column, value=one_line(clipped(value)),
+                n=int((odd & (values == value)).sum()), row=first + 1,
+                sample=one_line(clipped(df["sample_id"].iloc[first])),
+                model=one_line(df["model"].iloc[first]), expected=expected,
+            )
+        )  # fmt: skip
+
+
+def _imported(df: pd.DataFrame) -> pd.Series:
+    """Rows written by an import of saved outputs: they name their output's FILE:LINE."""
+    if OUTPUT_AT not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df[OUTPUT_AT].notna()
+
+
+def _an_own_answer(value: str) -> bool:
+    """A system's answer as the import writes one with no canonical name: trimmed, lower case."""
+    return bool(value) and canonical(value) is None and value == output_label(value)
+
+
 def check_distributions(df: pd.DataFrame, path: Path | str) -> None:
     """Rows with status ok must carry a probability distribution over their prob_ columns, or
     none at all (an imported record with a label but no scores). emoaudit writes softmax
-    outputs and imports only scores that pass the same test, so a table that fails it was
-    edited or written by something else; a subset would be calibrated in silence otherwise."""
-    columns = [c for c in df.columns if c.startswith("prob_")]
+    outputs and imports only scores that pass the same test (predictions.base
+    .distribution_faults), so a table that fails it was edited or written by something else; a
+    subset would be calibrated in silence otherwise."""
+    columns = _prob_columns(df, path)
     if not columns:
         return
+    ok = (df["status"] == "ok").to_numpy()
+    if not ok.any():
+        return
+    found = distribution_faults(df.loc[ok, columns].to_numpy(dtype=np.float64))
+    if not found.bad.any():
+        return
+    first = int(np.flatnonzero(found.bad)[0])
+    k = int(found.out_of_range[first])
+    if k >= 0:
+        what = f"{columns[k]} = {df.loc[ok, columns[k]].iloc[first]:g}"
+    else:
+        what = f"they sum to {found.total[first]:.4g}"
+    rows = df.loc[ok]
+    raise EmoauditError(
+        NOT_DISTRIBUTIONS.format(
+            path=path, n=int(found.bad.sum()), total=int(ok.sum()), tolerance=SUM_TOLERANCE,
+            sample=one_line(clipped(rows["sample_id"].iloc[first])),
+            model=one_line(rows["model"].iloc[first]), what=what,
+        )
+    )  # fmt: skip
+
+
+def _prob_columns(df: pd.DataFrame, path: Path | str) -> list[str]:
+    """The prob_ columns, each refused in one line unless it holds numbers."""
+    columns = [c for c in df.columns if c.startswith("prob_")]
     for column in columns:
         if not pd.api.types.is_numeric_dtype(df[column]) or pd.api.types.is_bool_dtype(df[column]):
             kind = pd.api.types.infer_dtype(df[column], skipna=True)
             raise EmoauditError(NOT_NUMERIC.format(path=path, column=column, kind=kind))
-    ok = (df["status"] == "ok").to_numpy()
-    if not ok.any():
+    return columns
+
+
+def check_argmax(df: pd.DataFrame, path: Path | str) -> None:
+    """On a row with a prediction and probabilities, `pred` is a top probability's label: the
+    runner writes the argmax (run/predict.py; on a tie, the first top label in the model's
+    order, so any top label passes). Imported rows are left out: a vendor's stated label may
+    differ from its own scores, and the import keeps it (docs/predictions-import.md)."""
+    columns = _prob_columns(df, path)
+    if not columns:
         return
-    proba = df.loc[ok, columns].to_numpy(dtype=np.float64)
-    present = ~np.isnan(proba)
-    given = present.any(axis=1)  # rows with no probability at all are label-only, not broken
-    values = np.where(present, proba, 0.0)
-    in_range = ((values >= -RANGE_SLACK) & (values <= 1 + RANGE_SLACK)).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        total = values.sum(axis=1)
-    sums = np.abs(total - 1) <= SUM_TOLERANCE
-    bad = given & ~(in_range & sums)
+    rows = df["status"].isin(PREDICTED).to_numpy() & ~_imported(df).to_numpy()
+    if not rows.any():
+        return
+    proba = df.loc[rows, columns].to_numpy(dtype=np.float64)
+    given = ~np.isnan(proba).all(axis=1)
+    if not given.any():
+        return
+    top = np.nanmax(np.where(given[:, None], proba, 0.0), axis=1)
+    names = [c[len("prob_") :] for c in columns]
+    pred = df.loc[rows, "pred"]
+    k = pd.Index(names).get_indexer(pred.astype(object))  # -1: no prob_ column, no pred
+    mine = np.where(k >= 0, proba[np.arange(len(k)), np.maximum(k, 0)], np.nan)
+    bad = given & ~(mine >= top - RANGE_SLACK)  # no pred, or no probability for it: wrong too
     if not bad.any():
         return
     first = int(np.flatnonzero(bad)[0])
-    if not in_range[first]:
-        row = values[first]
-        k = int(np.flatnonzero((row < -RANGE_SLACK) | ~(row <= 1 + RANGE_SLACK))[0])
-        what = f"{columns[k]} = {values[first, k]:g}"
+    top_k = int(np.nanargmax(proba[first]))
+    said = pred.iloc[first]
+    if pd.isna(said):
+        said, pred_p = "", "empty"
+    elif np.isnan(mine[first]):
+        pred_p = f"no prob_{one_line(clipped(said))} on this row"
     else:
-        what = f"they sum to {total[first]:.4g}"
-    rows = df.loc[ok]
+        pred_p = f"prob_{said} = {mine[first]:.4g}"
+    scored = df.loc[rows]
     raise EmoauditError(
-        NOT_DISTRIBUTIONS.format(
-            path=path, n=int(bad.sum()), total=int(ok.sum()), tolerance=SUM_TOLERANCE,
-            sample=one_line(clipped(rows["sample_id"].iloc[first])),
-            model=one_line(rows["model"].iloc[first]), what=what,
+        PRED_NOT_ARGMAX.format(
+            path=path, row=int(np.flatnonzero(rows)[first]) + 1,
+            sample=one_line(clipped(scored["sample_id"].iloc[first])),
+            model=one_line(scored["model"].iloc[first]),
+            pred=one_line(clipped(said)), pred_p=pred_p, top=one_line(clipped(names[top_k])),
+            top_p=proba[first, top_k], n=int(bad.sum()), total=int(given.sum()),
         )
     )  # fmt: skip
 
@@ -181,9 +293,11 @@ def read_predictions(
         names = pq.read_schema(path).names
         wanted = [n for n in (names if columns is None else columns) if n in names]
         wanted = [n for n in wanted if n not in exclude]
-        df = pq.read_table(path, columns=wanted).to_pandas()
+        # which rows are imported is part of the check, whatever the caller reads
+        extra = [OUTPUT_AT] if OUTPUT_AT in names and OUTPUT_AT not in wanted else []
+        df = pq.read_table(path, columns=wanted + extra).to_pandas()
     except (pa.ArrowException, OSError) as exc:
         why = one_line(clipped(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120))
         raise EmoauditError(UNREADABLE_PREDICTIONS.format(path=path, why=why)) from None
     check_predictions(df, path, probabilities=probabilities)
-    return df
+    return df.drop(columns=extra)

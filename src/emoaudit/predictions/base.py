@@ -15,7 +15,9 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 MAX_LINE = 8 * 1024 * 1024  # bytes: longer JSON lines are reported, not parsed
 KEY_FIELDS = ("sample_id", "path", "image", "img_path", "file", "input")
@@ -132,15 +134,46 @@ def score_value(raw: Any, *, where: str, label: str) -> float | str | Problem | 
     return value
 
 
+class Distributions(NamedTuple):
+    """Per row of scores: whether it is not a probability distribution, and why."""
+
+    bad: np.ndarray  # bool: the row has a score and is not a distribution
+    out_of_range: np.ndarray  # the column of the row's first score outside [0, 1]; -1 if none
+    total: np.ndarray  # the sum of the row's scores (a missing score adds nothing)
+
+
+def distribution_faults(proba: np.ndarray) -> Distributions:
+    """The one test of "is a probability distribution", for a whole table at once (rows x
+    labels, NaN where a label has no score): each score in [0, 1] (within RANGE_SLACK) and the
+    scores summing to 1 within SUM_TOLERANCE. A row with no score at all is not bad: it is a
+    label-only output. The import (not_probabilities, join.py) and the predictions contract
+    (analysis/contract.py) both call this, so what one accepts the other accepts."""
+    proba = np.asarray(proba, dtype=np.float64)
+    present = ~np.isnan(proba)
+    values = np.where(present, proba, 0.0)
+    outside = (values < -RANGE_SLACK) | ~(values <= 1 + RANGE_SLACK)  # inf is outside too
+    any_outside = outside.any(axis=1)
+    with np.errstate(invalid="ignore"):  # inf - inf in a row already outside
+        total = values.sum(axis=1)
+    sums = np.abs(total - 1) <= SUM_TOLERANCE
+    bad = present.any(axis=1) & (any_outside | ~sums)
+    first = np.where(any_outside, outside.argmax(axis=1), -1)
+    return Distributions(bad=bad, out_of_range=first, total=total)
+
+
 def not_probabilities(scores: dict[str, float], *, where: str) -> str | None:
-    """Why one face's scores are not a probability distribution, or None when they are."""
-    for label, value in scores.items():
-        if not -RANGE_SLACK <= value <= 1 + RANGE_SLACK:
-            return OUT_OF_RANGE.format(where=where, label=label, value=value)
-    total = math.fsum(scores.values())
-    if abs(total - 1) > SUM_TOLERANCE:
-        return BAD_SUM.format(where=where, total=total, tolerance=SUM_TOLERANCE)
-    return None
+    """Why one face's scores are not a probability distribution, or None when they are
+    (distribution_faults on one row; a face with no score is no distribution)."""
+    labels = list(scores)
+    if not labels:
+        return BAD_SUM.format(where=where, total=0.0, tolerance=SUM_TOLERANCE)
+    found = distribution_faults(np.array([[scores[k] for k in labels]], dtype=np.float64))
+    if not found.bad[0]:
+        return None
+    k = int(found.out_of_range[0])
+    if k >= 0:
+        return OUT_OF_RANGE.format(where=where, label=labels[k], value=scores[labels[k]])
+    return BAD_SUM.format(where=where, total=float(found.total[0]), tolerance=SUM_TOLERANCE)
 
 
 def iter_json_lines(

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emoaudit.data.base import BAD_OUTPUT, NO_FACE, OK, UNMAPPED_LABEL, Sample
 from emoaudit.errors import MISSING_PATH, DataError, one_line
 from emoaudit.predictions.base import (
@@ -32,6 +34,7 @@ from emoaudit.predictions.base import (
     Face,
     Problem,
     Record,
+    distribution_faults,
     normalise_key,
     not_probabilities,
 )
@@ -42,7 +45,10 @@ NO_OUTPUT_REASON = "{sample}: no output for this sample in {file}"
 SYSTEM_NO_FACE = "{where}: the system found no face in this image"
 UNMATCHED = "{where}: output for '{key}' matches no sample of the dataset"
 DUPLICATE = "{where}: another output for '{key}' (first at {first}); the first is kept"
+WITHOUT = "{where} (the labels with a canonical name, without {apart})"
 PROBLEMS_SHOWN = 20  # messages kept in run.json; the counts cover every one
+CHECK_BATCH = 4096  # scored records checked as distributions at once (numpy, not per record)
+OUTPUT_AT = "output_at"  # column: FILE:LINE of a row's output; only imported rows have one
 BOX_MATCH_IOU = 0.3  # a system's face box this close to the dataset's box is the same face
 IMPORT_DIR = ".cache/imported"
 NO_OUTPUTS_IN_FILE = (
@@ -74,6 +80,8 @@ class _Index:
     n_scored: int = 0  # records with scores: those the probability check read
     n_not_probabilities: int = 0
     first_not_probability: str | None = None
+    # records awaiting the distribution check: (where, scores) per face, as _queue_probabilities
+    unchecked: list[list[tuple[str, dict[str, float]]]] = field(default_factory=list)
 
     def by_suffix(self, key: str) -> Record | None:
         """The output whose key ends with `/key` (an absolute path from another machine, an
@@ -123,7 +131,7 @@ def read_index(module: Any, path: Path) -> _Index:
         if item.bad:
             index.problem("bad_output", item.bad)
         else:
-            _check_probabilities(index, item)
+            _queue_probabilities(index, item)
         key = normalise_key(item.key)
         first = index.records.get(key)
         if first is not None:
@@ -131,21 +139,56 @@ def read_index(module: Any, path: Path) -> _Index:
             index.problem("duplicate", message)
             continue
         index.records[key] = item
+    _check_probabilities(index)
     return index
 
 
-def _check_probabilities(index: _Index, record: Record) -> None:
-    """Count a scored record whose scores are not a distribution (outside [0, 1], or not summing
-    to 1 within base.SUM_TOLERANCE): one such record means the file's scores cannot be
-    calibrated as they stand, and ECE or Brier of logits would be numbers about nothing."""
-    faces = [face for face in record.faces if face.scores]
-    if not faces:
+def _queue_probabilities(index: _Index, record: Record) -> None:
+    """Queue a scored record for _check_probabilities, which checks CHECK_BATCH at a time: each
+    face's scores, and again those with a canonical name alone, the prob_ columns the import
+    would write (Rekognition's nine emotions can sum to 1 while its six canonical ones, CALM
+    apart, sum to 0.7: the predictions contract refuses such prob_ columns)."""
+    entries: list[tuple[str, dict[str, float]]] = []
+    for face in record.faces:
+        if not face.scores:
+            continue
+        entries.append((record.where, face.scores))
+        named = {raw: v for raw, v in face.scores.items() if canonical(raw)}
+        if named and len(named) < len(face.scores):
+            apart = ", ".join(output_label(raw) for raw in face.scores if raw not in named)
+            entries.append((WITHOUT.format(where=record.where, apart=apart), named))
+    if not entries:
         return
     index.n_scored += 1
-    why = next((w for f in faces if (w := not_probabilities(f.scores, where=record.where))), None)
-    if why:
-        index.n_not_probabilities += 1
-        index.first_not_probability = index.first_not_probability or why
+    index.unchecked.append(entries)
+    if len(index.unchecked) >= CHECK_BATCH:
+        _check_probabilities(index)
+
+
+def _check_probabilities(index: _Index) -> None:
+    """Count the queued records whose scores are not a distribution (outside [0, 1], or not
+    summing to 1 within base.SUM_TOLERANCE; a record is counted once, whichever of its faces
+    fails): one such record means the file's scores cannot be calibrated as they stand, and ECE
+    or Brier of logits would be numbers about nothing. The test is base.distribution_faults,
+    the one the predictions contract applies to the table this import writes."""
+    queued, index.unchecked = index.unchecked, []
+    rows = [(i, scores) for i, entries in enumerate(queued) for _, scores in entries]
+    if not rows:
+        return
+    labels = dict.fromkeys(label for _, scores in rows for label in scores)
+    column = {label: k for k, label in enumerate(labels)}
+    proba = np.full((len(rows), len(column)), np.nan)  # a label a face has no score for: NaN
+    for row, (_, scores) in enumerate(rows):
+        for label, value in scores.items():
+            proba[row, column[label]] = value
+    bad = distribution_faults(proba).bad
+    if not bad.any():
+        return
+    records = sorted({rows[row][0] for row in np.flatnonzero(bad).tolist()})
+    index.n_not_probabilities += len(records)
+    if index.first_not_probability is None:
+        reasons = (not_probabilities(scores, where=where) for where, scores in queued[records[0]])
+        index.first_not_probability = next((why for why in reasons if why), None)
 
 
 def probability_check(module: Any, index: _Index, labels: list[str]) -> tuple[bool, str | None]:
@@ -344,7 +387,7 @@ def _row(
 
     row: dict[str, Any] = {"status": sample.status, "reason": sample.reason, "pred": None}
     if record is not None:
-        row["output_at"] = record.where
+        row[OUTPUT_AT] = record.where
         row["n_faces"] = len(record.faces)
     if sample.status != OK:
         return row

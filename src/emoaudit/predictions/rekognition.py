@@ -3,7 +3,8 @@
 Input: a folder with one response JSON per image (`happy/01.jpg.json` -> sample `happy/01.jpg`),
 or JSON Lines with the image's key (`image`, `path`, `sample_id`, ...) beside `FaceDetails` or a
 `response` object. DetectFaces returns emotions only with `Attributes=["ALL"]`. Confidence is
-0-100 per emotion; it is divided by 100 and read as a probability (the nine values sum to ~100).
+0-100 per emotion; it is divided by 100 and read as a probability (the nine values sum to ~100;
+the six with a canonical name, the prob_ columns, must sum to ~1 on their own: join.py).
 BoundingBox is in fractions of the image; with several faces the join picks the one matching
 the dataset's face box, else the largest, and states which rule was used.
 """
@@ -32,7 +33,9 @@ NOTES = (
     "Rekognition has no neutral or contempt label: samples labelled so are unmapped_label. Its "
     "CALM, CONFUSED and UNKNOWN outputs have no canonical counterpart and are kept as 'calm', "
     "'confused', 'unknown' (wrong against any label). Confidence/100 is read as a probability; "
-    "calibration reads the six canonical emotions only."
+    "calibration reads the six canonical emotions only, so it applies only when they alone sum "
+    "to 1 (within 0.05) on every face: where CALM, CONFUSED or UNKNOWN hold more, the scores "
+    "are kept as score_ columns and not calibrated."
 )
 NO_FACE_DETAILS = "{where}: no FaceDetails list (expected a DetectFaces response)"
 NO_EMOTIONS = "{where}: face {index} has no Emotions (call DetectFaces with Attributes=['ALL'])"
