@@ -198,3 +198,80 @@ def test_hostile_labels_are_checked_as_on_the_command_line(tmp_path):
     assert hostile(["contempt"]) == ("contempt",)
     with pytest.raises(EmoauditError, match="--hostile 'banana': not an expression label"):
         hostile(["banana"])
+
+
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"conditions": None}, "conditions: expected a string, e.g. 'clean'"),
+        ({"groups": 5}, "groups: expected attribute names, e.g. 'gender,race'"),
+        ({"groups": ["group", 5]}, "groups: expected attribute names"),
+        ({"hostile": 5}, "hostile: expected expression labels"),
+        ({"reference": "group=A"}, "reference: expected a dict of attribute -> group"),
+        ({"given": 5}, "given: expected a label or attribute column name"),
+        ({"format": None}, "format: expected a string, got None"),
+        ({"detector": 3}, "detector: expected a string, got 3"),
+        ({"executor": None}, "executor: expected a string, got None"),
+        ({"precropped": "no"}, "precropped: expected True or False, got 'no'"),
+        ({"wait": 1}, "wait: expected True or False, got 1"),
+        ({"protocols": 3}, "protocols: expected a string"),
+        ({"provenance_extra": 5}, "provenance_extra: expected a dict or None, got 5"),
+        ({"model_spec": 5}, "model_spec: expected a TOML model spec file as a str or pathlib.Path"),
+        ({"predictions": ""}, "predictions: got an empty path"),
+        ({"model_name": 5}, "model_name: expected a string or None, got 5"),
+        ({"seed": "1"}, "--seed: expected an integer >= 0, got 1"),
+        ({"fps": 5}, "fps: frames per second are for format 'video'; "),
+        ({"fps": float("nan")}, "fps: expected a number of frames per second > 0, got nan"),
+        ({"out": ""}, "out: got an empty path; expected an output folder"),
+        ({"out": 5}, "out: expected an output folder as a str or pathlib.Path, got 5"),
+        ({"on_progress": 5}, "on_progress: expected a function or None, got 5"),
+        ({"given": "smle"}, "--at-equal 'smle': neither an expression label nor an attribute of"),
+        ({"given": "group"}, "--at-equal 'group': attribute has no numeric value in"),
+    ],
+)
+def test_wrong_arguments_are_one_line_before_anything_runs(tmp_path, manifest, monkeypatch, kw,
+                                                           says):  # fmt: skip
+    """They were TypeErrors and AttributeErrors from deep inside (fps= reached a reader that has
+    no such option; conditions=None met .strip()), some after the inference; a given= column
+    that does not exist was ignored, and out="" wrote the audit into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    model = Brightness()
+    kw = {"out": tmp_path / "o"} | kw
+    with pytest.raises(EmoauditError) as exc:
+        _run(manifest, models=[model], **kw)
+    message = str(exc.value)
+    assert says in message and "\n" not in message, message
+    assert model.calls == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces"]  # nothing written
+
+
+def test_a_data_path_must_be_a_path(tmp_path):
+    with pytest.raises(EmoauditError, match="data: expected a dataset file or folder as a str"):
+        emoaudit.audit(None, models=[Brightness()], out=tmp_path / "o")
+    with pytest.raises(EmoauditError, match="data: got an empty path"):
+        emoaudit.audit("", models=[Brightness()], out=tmp_path / "o")
+
+
+def test_one_string_is_one_entry_and_lists_are_accepted(tmp_path):
+    from emoaudit.api import build_request
+
+    def req(**kw):
+        return build_request(data=tmp_path, models=[], out=tmp_path / "o", **kw)
+
+    assert req(groups="gender").groups == ["gender"]  # not ['g', 'e', 'n', ...]
+    assert req(groups=("gender", "race,age")).groups == ["gender", "race", "age"]
+    assert req(conditions=["jpeg", "blur"]).conditions == "jpeg,blur"
+    assert req(conditions="standard").conditions == "standard"
+    assert req(given="Happiness").group_options["given"] == "happy"  # as --at-equal reads it
+
+
+def test_a_numeric_given_column_is_compared_at(tmp_path, manifest):
+    import pandas as pd
+
+    table = pd.read_csv(manifest)
+    table["smile"] = [i % 5 for i in range(len(table))]
+    table.to_csv(manifest, index=False)
+    result = _run(manifest, tmp_path / "out", [Brightness()], given="smile")
+    assert {r["label_free"]["given"] for r in result.results["results"]} == {"smile"}
+    with pytest.raises(EmoauditError, match="examples: expected True or False"):
+        result.report(examples="yes")

@@ -9,14 +9,18 @@ are names, ``.onnx`` paths, ``http+json:URL`` endpoints, or any Python object wi
 
 from __future__ import annotations
 
+import math
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 INTERVAL_KEYS = ("value", "ci_low", "ci_high", "n")
+# A wrongly typed argument is one line before anything runs, never a TypeError from deep inside.
+BAD_ARGUMENT = "{name}: expected {expected}, got {value}"
+FPS_NOT_VIDEO = "fps: frames per second are for format 'video'; {data} is read as '{fmt}'"
 
 
 @dataclass
@@ -87,6 +91,8 @@ class Audit:
 
     def report(self, *, examples: bool = False, unblurred: bool = False) -> Path:
         """Write OUT/report.html and the Markdown audit card; returns the report's path."""
+        _check("examples", examples, "True or False", isinstance(examples, bool))
+        _check("unblurred", unblurred, "True or False", isinstance(unblurred, bool))
         from emoaudit.report.card import write_audit_card
         from emoaudit.report.html import write_report
 
@@ -126,20 +132,26 @@ def audit(
 
     `options` are those of `build_request` (every ``emoaudit audit`` option): groups,
     conditions, format, model_spec, detector, precropped, seed, n_resamples, confidence,
-    min_group_n, chunk_size, batch_size, workers, executor, device, ray_address, fps;
-    reference ({"gender": "female"}), hostile (labels read as hostile) and given (the label or
-    numeric column to compare hostile readings at) shape the group tests; predictions,
+    min_group_n, chunk_size, batch_size, workers, executor, device, ray_address, fps (video
+    only); reference ({"gender": "female"}), hostile (labels read as hostile) and given (the
+    label or numeric column to compare hostile readings at) shape the group tests; predictions,
     predictions_format and model_name audit a file of saved outputs instead of running
     `models` (docs/predictions-import.md); protocols, pool_splits, wait, provenance_extra.
-    An unknown option is a TypeError, as for any keyword.
+    groups, hostile and conditions take one string ("gender,race") or a list of strings.
+    A wrongly typed value (conditions=None, groups=5, out="") is an EmoauditError of one line
+    before anything runs; an unknown option is a TypeError, as for any keyword.
     """
     from emoaudit.run.audit import run_audit
 
+    for name, callback in (("on_start", on_start), ("on_progress", on_progress),
+                           ("on_stage", on_stage)):  # fmt: skip
+        _check(name, callback, "a function or None", callback is None or callable(callback))
     if out is None:
         out = tempfile.mkdtemp(prefix="emoaudit-")
     req = build_request(data=data, models=models, out=out, **options)
+    check_given(req)  # before any inference: run_audit checks the rest
     results = run_audit(req, on_start=on_start, on_progress=on_progress, on_stage=on_stage)
-    return Audit(out=Path(out), results=results)
+    return Audit(out=req.out, results=results)
 
 
 def _as_list(models: Any) -> list[Any]:
@@ -151,9 +163,34 @@ def _names(groups: str | Iterable[str] | None) -> list[str] | None:
     """'gender,race' or ['gender', 'race'] (entries may hold commas, as on the command line)."""
     if groups is None:
         return None
-    raw = [groups] if isinstance(groups, str) else list(groups)
-    names = [v.strip() for entry in raw for v in str(entry).split(",") if v.strip()]
+    raw = _strings("groups", groups, "attribute names, e.g. 'gender,race' or ['gender', 'race']")
+    names = [v.strip() for entry in raw for v in entry.split(",") if v.strip()]
     return names or None
+
+
+def _strings(name: str, value: Any, expected: str) -> list[str]:
+    """A str (one entry: never split into its characters) or a list/tuple/set of str."""
+    if isinstance(value, str):
+        return [value]
+    ok = isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(v, str) for v in value
+    )
+    _check(name, value, expected, ok)
+    return list(value)
+
+
+def _check(name: str, value: Any, expected: str, ok: bool) -> None:
+    from emoaudit.errors import EmoauditError, clipped, one_line
+
+    if not ok:
+        shown = one_line(clipped(repr(value)))
+        raise EmoauditError(BAD_ARGUMENT.format(name=name, expected=expected, value=shown))
+
+
+def _optional_path(name: str, value: Any, what: str) -> Path | None:
+    from emoaudit.run.options import path_argument
+
+    return None if value is None else path_argument(value, name=name, what=what)
 
 
 def _is_interval(value: Any) -> bool:
@@ -206,23 +243,43 @@ def build_request(
     """The AuditRequest `audit` runs: the CLI builds the same one to check every option before
     it takes the output folder's lock."""
     from emoaudit.run.audit import AuditRequest
+    from emoaudit.run.options import check_run_numbers, path_argument
 
-    group_options: dict[str, Any] = {"reference": dict(reference or {})}
+    data = path_argument(data, name="data", what="a dataset file or folder")
+    out = path_argument(out, name="out", what="an output folder")
+    _check_words(format=format, detector=detector, executor=executor, device=device)
+    _check_words(optional=True, ray_address=ray_address, predictions_format=predictions_format,
+                 model_name=model_name)  # fmt: skip
+    for name, flag in (("precropped", precropped), ("wait", wait), ("pool_splits", pool_splits)):
+        _check(name, flag, "True or False", isinstance(flag, bool))
+    check_run_numbers(
+        seed=seed, n_resamples=n_resamples, min_group_n=min_group_n, confidence=confidence,
+        chunk_size=chunk_size, batch_size=batch_size, workers=workers,
+    )  # fmt: skip
+    spec_hint = "e.g. 'clean', 'standard' or 'resolution,jpeg' (or a list of them)"
+    conditions = ",".join(_strings("conditions", conditions, f"a string, {spec_hint}"))
+    if protocols is not None:
+        protocols = ",".join(_strings("protocols", protocols, "a string, e.g. 'standard'"))
+    _check("provenance_extra", provenance_extra, "a dict or None",
+           provenance_extra is None or isinstance(provenance_extra, Mapping))  # fmt: skip
+    group_options: dict[str, Any] = {"reference": _reference(reference)}
     if hostile is not None:  # as --hostile checks it: "anger" was split into five letters
         group_options["hostile"] = _hostile_labels(hostile)
     if given is not None:
-        group_options["given"] = given
+        group_options["given"] = _given(given)
+    groups = _names(groups)
+    extra = {"fps": _fps(fps, data=data, fmt=format)} if fps is not None else {}
     req = AuditRequest(
-        data=Path(data),
-        out=Path(out),
+        data=data,
+        out=out,
         models=_as_list(models) if models is not None else [],
         fmt=format,
-        model_spec=Path(model_spec) if model_spec is not None else None,
+        model_spec=_optional_path("model_spec", model_spec, "a TOML model spec file"),
         conditions=conditions,
         detector=detector,
         precropped=precropped,
         seed=seed,
-        groups=_names(groups),
+        groups=groups,
         n_resamples=n_resamples,
         confidence=confidence,
         min_group_n=min_group_n,
@@ -233,9 +290,9 @@ def build_request(
         device=device,
         ray_address=ray_address,
         provenance_extra=dict(provenance_extra or {}),
-        extra={"fps": fps} if fps is not None else {},
+        extra=extra,
         group_options=group_options,
-        predictions=Path(predictions) if predictions is not None else None,
+        predictions=_optional_path("predictions", predictions, "a file of saved outputs"),
         predictions_format=predictions_format,
         model_name=model_name,
         wait=wait,
@@ -245,6 +302,75 @@ def build_request(
     return req
 
 
+def _check_words(*, optional: bool = False, **values: Any) -> None:
+    """Options that are one word of text (a format, a device, a name)."""
+    for name, value in values.items():
+        expected = "a string or None" if optional else "a string"
+        _check(name, value, expected, isinstance(value, str) or (optional and value is None))
+
+
+def _reference(reference: Any) -> dict[str, str]:
+    """{"gender": "female"}: a reference group per attribute (the CLI's --reference A=G)."""
+    expected = "a dict of attribute -> group, e.g. {'gender': 'female'}"
+    ok = reference is None or (
+        isinstance(reference, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in reference.items())
+    )
+    _check("reference", reference, expected, ok)
+    return dict(reference or {})
+
+
+def _given(given: Any) -> str:
+    """The label (any spelling, as --at-equal) or attribute column to compare hostile readings
+    at; whether the column exists is checked against the data (check_given)."""
+    from emoaudit.errors import EmoauditError
+    from emoaudit.run.options import AT_EQUAL_EMPTY
+    from emoaudit.taxonomy import canonical
+
+    _check("given", given, "a label or attribute column name (a string)", isinstance(given, str))
+    name = canonical(given) or given.strip()
+    if not name:
+        raise EmoauditError(AT_EQUAL_EMPTY)
+    return name
+
+
+def _fps(fps: Any, *, data: Path, fmt: str) -> float:
+    """Frames per second: a positive number, and only for a video dataset (it was passed to
+    every other format's reader, which has no such option: a TypeError)."""
+    from emoaudit.errors import EmoauditError
+    from emoaudit.run.audit import resolve_format
+
+    ok = isinstance(fps, int | float) and not isinstance(fps, bool) and math.isfinite(fps)
+    _check("fps", fps, "a number of frames per second > 0", ok and fps > 0)
+    resolved = fmt if fmt == "video" else resolve_format(data, fmt)
+    if resolved != "video":
+        raise EmoauditError(FPS_NOT_VIDEO.format(data=data, fmt=resolved))
+    return float(fps)
+
+
+def check_given(req: Any) -> None:
+    """A `given` (--at-equal) that is no label must be an attribute column of the dataset with
+    numbers in it, checked on its first samples: a name that matched nothing made the run skip
+    the comparison without a word. A label needs no data, so the default costs nothing."""
+    from emoaudit.run.options import (
+        GROUP_PEEK,
+        at_equal_needs_column,
+        check_at_equal,
+        sample_columns,
+    )
+
+    given = req.group_options.get("given")
+    if given is None or not at_equal_needs_column(given):
+        return
+    from emoaudit.data import DATASETS
+    from emoaudit.run.audit import resolve_format
+
+    fmt = resolve_format(req.data, req.fmt)
+    samples = DATASETS.get(fmt).iter_samples(req.data, **req.extra)
+    where = f"{req.data} (first {GROUP_PEEK} samples)"
+    check_at_equal(given, sample_columns(samples, given), where=where)
+
+
 def _hostile_labels(hostile: Iterable[str] | str) -> tuple[str, ...]:
     """Canonical hostile labels, each checked as the CLI's --hostile is; a single string is one
     label or a comma-separated list, never its characters."""
@@ -252,10 +378,11 @@ def _hostile_labels(hostile: Iterable[str] | str) -> tuple[str, ...]:
     from emoaudit.errors import EmoauditError
     from emoaudit.taxonomy import CANONICAL, canonical
 
-    names = hostile.split(",") if isinstance(hostile, str) else list(hostile)
+    expected = "expression labels, e.g. 'anger,disgust' or ['anger', 'disgust']"
+    raw = _strings("hostile", hostile, expected)
     labels = []
-    for name in names:
-        label = canonical(name) if isinstance(name, str) else None
+    for name in (n for entry in raw for n in entry.split(",")):
+        label = canonical(name)
         if label is None:
             raise EmoauditError(BAD_HOSTILE.format(value=name, known=", ".join(CANONICAL)))
         labels.append(label)

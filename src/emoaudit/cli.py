@@ -1,7 +1,8 @@
 """Command line: parses arguments, calls the library, prints. No logic lives here.
 
-User mistakes (EmoauditError) print one line and exit 2; anything else is a bug and keeps its
-traceback so it can be reported.
+User mistakes (EmoauditError) print one line and exit 2, and so do mistakes the parser finds
+(`--resamples abc`, an unknown option): click's boxed usage message is replaced by one line.
+Anything else is a bug and keeps its traceback so it can be reported.
 """
 
 from __future__ import annotations
@@ -10,15 +11,99 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from emoaudit.errors import EmoauditError
+from emoaudit.errors import EmoauditError, clipped, one_line
 from emoaudit.run.options import check_run_numbers  # stdlib only: keeps start-up fast
 
+try:  # recent typer carries its own copy of click; older releases raise click's own errors
+    from typer._click.exceptions import BadParameter, MissingParameter, UsageError
+except ImportError:  # pragma: no cover - older typer
+    from click.exceptions import BadParameter, MissingParameter, UsageError
+
 FLAG = ""  # metavar of on/off options: typer shows '<bool>', as if `--quiet true` were valid
+BAD_VALUE = "{name}: expected {expected}, got {value}"
+USAGE = "{message} (see '{command} --help')"
+_ARGV = "emoaudit.argv"  # the command line, kept in the click context for BAD_VALUE
+
+
+class OneLineUsageErrors(TyperGroup):
+    """The root command: a parameter mistake (`--resamples abc`, `--seed nan`, an unknown
+    option or command) is one line and exit 2, like every other user mistake, instead of
+    click's six-line boxed usage message. --help and a bare command still print the help."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        argv = list(args)
+        with _usage_errors(argv):
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta[_ARGV] = argv
+        return ctx
+
+    def invoke(self, ctx):
+        with _usage_errors(ctx.meta.get(_ARGV, [])):
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors(argv: list[str]):
+    try:
+        yield
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `emoaudit models`: the help, as before
+            raise
+        typer.echo(f"emoaudit: error: {usage_line(exc, argv)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def usage_line(exc: Exception, argv: list[str]) -> str:
+    """One line for a parser error: the option, what it takes and the value typed when it is a
+    number that did not parse, else click's own message with where to read more."""
+    param = getattr(exc, "param", None)
+    message = " ".join(str(getattr(exc, "message", "") or "").split())
+    if isinstance(exc, EmptyPath) and param:
+        return f"{_param_name(param)}: {message}"
+    if isinstance(exc, BadParameter) and not isinstance(exc, MissingParameter) and param:
+        name = _param_name(param)
+        value = _typed_value([o for o in getattr(param, "opts", []) if o[:1] == "-"], argv)
+        words = message.lower()
+        expected = "an integer" if "integer" in words else None
+        if expected is None and ("float" in words or "number" in words):
+            expected = "a number"
+        if expected and value is not None:
+            return BAD_VALUE.format(name=name, expected=expected, value=_quoted(value))
+        return one_line(f"{name}: {message.removeprefix('Value error, ')}")
+    text = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return one_line(USAGE.format(message=text, command=ctx.command_path) if ctx else text)
+
+
+def _param_name(param: Any) -> str:
+    """--long-option, or an argument's name as the help shows it (DATA)."""
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+    return max(opts, key=len) if opts else str(getattr(param, "name", "")).upper()
+
+
+def _typed_value(opts: list[str], argv: list[str]) -> str | None:
+    """What followed the option on the command line (its last use: the one click keeps)."""
+    value = None
+    for i, token in enumerate(argv):
+        if token in opts and i + 1 < len(argv):
+            value = argv[i + 1]
+        for opt in opts:
+            if opt.startswith("--") and token.startswith(opt + "="):
+                value = token[len(opt) + 1 :]
+    return value
+
+
+def _quoted(value: str) -> str:
+    return one_line(repr(clipped(value)))
+
+
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     help="Audit facial-expression ('emotion') recognition models. Examines models; never "
     "identifies, tracks or flags people.",
     no_args_is_help=True,
@@ -86,13 +171,32 @@ def group_options(reference: list[str] | None, hostile: str, at_equal: str) -> d
             raise EmoauditError(BAD_HOSTILE.format(value=name, known=", ".join(CANONICAL)))
         labels.append(label)
     given = canonical(at_equal) or at_equal.strip()
+    if not given:
+        from emoaudit.run.options import AT_EQUAL_EMPTY
+
+        raise EmoauditError(AT_EQUAL_EMPTY)
     return {"reference": ref, "hostile": tuple(labels), "given": given}
+
+
+EMPTY_PATH = "got an empty path; expected a file or folder name ('.' for the current folder)"
+
+
+class EmptyPath(BadParameter):
+    """A path argument given as "": printed as it is, never read as a number that did not parse."""
+
+
+def path(value: str | Path) -> Path:  # the parser of every path argument; named for the help
+    """Path("") is the current folder, so `--out ""` (an unset shell variable) wrote the audit
+    there without a word: an empty path is refused at parse time, with the option's name."""
+    if isinstance(value, str) and not value.strip():
+        raise EmptyPath(EMPTY_PATH)
+    return Path(value)
 
 
 @app.command()
 def audit(
-    data: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    data: Annotated[Path, typer.Argument(help="Dataset file or folder.", parser=path)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", parser=path)],
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -134,7 +238,9 @@ def audit(
     pool_splits: Annotated[
         bool, typer.Option(help="One result over all splits (default: one per split).")
     ] = False,
-    fps: Annotated[float, typer.Option(help="Frames per second sampled (--format video).")] = 5.0,
+    fps: Annotated[
+        float | None, typer.Option(help="Frames per second sampled from videos (default: 5).")
+    ] = None,
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
         int | None,
@@ -191,13 +297,15 @@ def audit(
             detector=detector, precropped=precropped, seed=seed, groups=_split(groups) or None,
             n_resamples=resamples, min_group_n=min_group_n, chunk_size=chunk_size,
             batch_size=batch_size, workers=workers, executor=executor, ray_address=address,
-            device=device, fps=fps if fmt == "video" else None, wait=wait,
+            device=device, fps=fps, wait=wait,
             predictions=predictions, predictions_format=predictions_format,
             model_name=model_name, protocols=protocols, pool_splits=pool_splits,
             **group_options(reference, hostile, at_equal),
         )  # fmt: skip
         models = _split(model)
-        check_request(api.build_request(data=data, models=models, **options))
+        req = api.build_request(data=data, models=models, **options)
+        api.check_given(req)  # --at-equal COLUMN against the first samples, before --out is made
+        check_request(req)
         with out_lock(out, wait=wait):  # held over the reports too: no mixed outputs
             with _progress(quiet, data) as (on_start, on_progress, on_stage):
                 _say_resuming(out, quiet=quiet)
@@ -327,7 +435,7 @@ def _count(progress, task, data: Path, fmt: str) -> None:
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Argument(help="Audit output folder.")],
+    out: Annotated[Path, typer.Argument(help="Audit output folder.", parser=path)],
     groups: Annotated[list[str] | None, typer.Option(help="Attributes to cross.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     resamples: Annotated[int, typer.Option()] = 1000,
@@ -358,6 +466,8 @@ def report(
         if not (out / "predictions.parquet").exists():
             raise EmoauditError(MISSING_PATH.format(path=out / "predictions.parquet"))
         _check_groups_in(out, _split(groups))
+        options = group_options(reference, hostile, at_equal)
+        _check_at_equal_in(out, options["given"])
         with out_lock(out):
             _say_if_no_run_info(out, quiet=quiet)
             results = build_results(
@@ -367,7 +477,7 @@ def report(
                 seed=seed,
                 min_group_n=min_group_n,
                 pool_splits=pool_splits,
-                **group_options(reference, hostile, at_equal),
+                **options,
             )
             _write_report(
                 out, results, quiet=quiet, examples=include_examples, unblurred=examples_unblurred
@@ -409,9 +519,18 @@ def _check_groups_in(out: Path, groups: list[str]) -> None:
     check_groups(groups, prediction_attributes(predictions), where=str(predictions))
 
 
+def _check_at_equal_in(out: Path, given: str) -> None:
+    """--at-equal COLUMN against the attr_* columns of OUT/predictions.parquet."""
+    from emoaudit.run.options import at_equal_needs_column, check_at_equal, prediction_columns
+
+    predictions = out / "predictions.parquet"
+    if at_equal_needs_column(given):
+        check_at_equal(given, prediction_columns(predictions, given), where=str(predictions))
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", parser=path)] = Path(
         "emoaudit-demo"
     ),
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
@@ -453,7 +572,7 @@ NO_FLAG = "flagging needs --flag LABELS (e.g. --flag anger,fear), --list or --re
 
 @app.command()
 def flagging(
-    out: Annotated[Path, typer.Argument(help="Audit output folder.")],
+    out: Annotated[Path, typer.Argument(help="Audit output folder.", parser=path)],
     flag: Annotated[
         list[str] | None,
         typer.Option(help="Predicted labels a deployment would flag, e.g. anger,fear."),
@@ -557,8 +676,8 @@ def flagging(
 
 @app.command("compare")
 def compare_cmd(
-    dirs: Annotated[list[Path], typer.Argument(help="Audit output folders.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    dirs: Annotated[list[Path], typer.Argument(help="Audit output folders.", parser=path)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", parser=path)],
     resamples: Annotated[int, typer.Option()] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG)] = False,
@@ -603,7 +722,7 @@ def models_build(
 
 @datasets_app.command("inspect")
 def datasets_inspect(
-    data: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
+    data: Annotated[Path, typer.Argument(help="Dataset file or folder.", parser=path)],
     fmt: Annotated[str, typer.Option("--format", "-f")] = "auto",
 ) -> None:
     """Counts per split, label, status and attribute."""

@@ -4,12 +4,17 @@ line and exit 2 at once, never a traceback after minutes of work.
 Every check here is cheap. The audit checks its numbers, its output folder and its `--groups`
 (against the attribute names of the dataset's first samples) before a model is loaded; `report`
 and `flagging` check `--groups` against the columns of predictions.parquet before any analysis.
+
+`--at-equal` names a label (no data needed) or an attribute column: the column is checked the same
+way, against the first samples before an audit and the schema of predictions.parquet before a
+report; a name that matched nothing used to drop the comparison without a word.
 """
 
 from __future__ import annotations
 
 import difflib
 import errno
+import math
 import numbers
 import os
 import tempfile
@@ -28,6 +33,20 @@ GROUP_HINT = "; did you mean '{guess}'?"
 REPEATED_GROUP = "--groups: '{name}' is named twice; name each attribute once"
 NO_SPACE = (
     "{path}: no space left on device; free some space and run again (finished shards are kept)"
+)
+EMPTY_PATH = "{name}: got an empty path; expected {what} (use '.' for the current folder)"
+BAD_PATH = "{name}: expected {what} as a str or pathlib.Path, got {value}"
+AT_EQUAL_EMPTY = (
+    "--at-equal: got an empty name; expected an expression label (e.g. happy) or a numeric "
+    "attribute column"
+)
+AT_EQUAL_UNKNOWN = (
+    "--at-equal '{name}': neither an expression label nor an attribute of {where} "
+    "(found: {known}){hint}"
+)
+AT_EQUAL_NOT_NUMERIC = (
+    "--at-equal '{name}': attribute has no numeric value in {where}; expected an expression "
+    "label or a numeric column such as a smile rating"
 )
 GROUP_PEEK = 1000  # samples read to learn a dataset's attribute names (stops once all are found)
 
@@ -97,6 +116,23 @@ def check_out_dir(out: Path) -> None:
         raise EmoauditError(OUT_NOT_WRITABLE.format(path=out, why=_why(exc))) from None
 
 
+def path_argument(value: Any, *, name: str, what: str) -> Path:
+    """A path as given (a str or os.PathLike), never an empty string: Path("") is the current
+    folder, so `--out ""` (an unset shell variable) wrote the audit into it without a word."""
+    text = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(text, str):
+        raise EmoauditError(BAD_PATH.format(name=name, what=what, value=_shown(value)))
+    if not text.strip():
+        raise EmoauditError(EMPTY_PATH.format(name=name, what=what))
+    return Path(text)
+
+
+def _shown(value: Any) -> str:
+    from emoaudit.errors import clipped, one_line
+
+    return one_line(clipped(repr(value)))
+
+
 def check_groups(groups: list[str] | None, known: Iterable[str], *, where: str) -> None:
     """Each requested attribute must exist; a near miss (wrong case, typo) is suggested."""
     if not groups:
@@ -130,6 +166,73 @@ def sample_attributes(samples: Iterable[Any], wanted: list[str], *, limit: int =
         if set(wanted) <= seen:
             break
     return seen
+
+
+def at_equal_needs_column(given: str) -> bool:
+    """False for what needs no data to check: an expression label (compared at P(label)) or a
+    per-label column such as prob_happy or votes_happy; True for an attribute column's name."""
+    from emoaudit.taxonomy import CANONICAL
+
+    prefix, _, label = given.partition("_")
+    return given not in CANONICAL and not (prefix in ("prob", "votes") and label in CANONICAL)
+
+
+def check_at_equal(given: str, columns: dict[str, bool], *, where: str) -> None:
+    """`given` (canonical already) is a label, or one of the attribute `columns` (name -> whether
+    a value seen is a number), named bare or as attr_NAME."""
+    if not given:
+        raise EmoauditError(AT_EQUAL_EMPTY)
+    if not at_equal_needs_column(given):
+        return
+    name = given if given in columns else given.removeprefix("attr_")
+    if name not in columns:
+        names = sorted(columns)
+        guess = [k for k in names if k.lower() == name.lower()]
+        guess = guess or difflib.get_close_matches(name, names, n=1)
+        raise EmoauditError(
+            AT_EQUAL_UNKNOWN.format(
+                name=given, where=where, known=", ".join(names) or "none",
+                hint=GROUP_HINT.format(guess=guess[0]) if guess else "",
+            )
+        )  # fmt: skip
+    if not columns[name]:
+        raise EmoauditError(AT_EQUAL_NOT_NUMERIC.format(name=given, where=where))
+
+
+def sample_columns(samples: Iterable[Any], wanted: str, *, limit: int = GROUP_PEEK) -> dict:
+    """Attribute names in the first `limit` samples, each with whether a value seen is a number;
+    stops early once `wanted` (bare or attr_NAME) has shown a number."""
+    wanted = {wanted, wanted.removeprefix("attr_")}
+    seen: dict[str, bool] = {}
+    for sample in islice(samples, limit):
+        for key, value in sample.attributes.items():
+            seen[key] = seen.get(key, False) or is_number(value)
+        if any(seen.get(name) for name in wanted):
+            break
+    return seen
+
+
+def prediction_columns(predictions: Path, wanted: str) -> dict[str, bool]:
+    """The attribute columns of a predictions.parquet (name -> has a number), reading only the
+    column `wanted` names (bare or attr_NAME); the others are known from the schema alone."""
+    import pyarrow.parquet as pq
+
+    names = prediction_attributes(predictions)
+    columns = dict.fromkeys(names, False)
+    for name in {wanted, wanted.removeprefix("attr_")} & set(names):
+        values = pq.read_table(predictions, columns=[f"attr_{name}"]).column(0).to_pylist()
+        columns[name] = any(is_number(v) for v in values)
+    return columns
+
+
+def is_number(value: Any) -> bool:
+    """A finite number, or text that reads as one ("4", "3.5"); pandas.to_numeric's view."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def prediction_attributes(predictions: Path) -> list[str]:
