@@ -3,7 +3,10 @@
 Reads finished audit folders (results.json for the intervals already computed, predictions.parquet
 for paired tests) and runs no model. Two models are compared on a dataset only over the samples
 both scored (same sample ids), so each test is paired: a bootstrap of the accuracy difference
-over the shared samples and McNemar's exact test, Holm-corrected across every pair compared.
+over the shared samples and the paired sign-flip test with the subject as the unit
+(analysis/paired_tests.py; McNemar's exact test when there are no subject ids: McNemar counts a
+person's ten photos as ten faces and names differences that are not there), Holm-corrected
+across every pair compared.
 Sample ids alone do not make samples the same: the dataset name is often just the format
 ("folders") and ids are relative paths, so two different image sets can share every id. A pair
 is tested only when both come from one predictions table or their audits recorded the same
@@ -23,6 +26,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.analysis.contract import DUPLICATE_ROWS, read_predictions
+from emoaudit.analysis.paired_tests import PAIRED_TEST, paired_test
 from emoaudit.analysis.results import RESULTS, RUN_INFO
 from emoaudit.errors import EmoauditError
 from emoaudit.report import view
@@ -85,7 +89,7 @@ def compare(
         "method": {
             "paired_bootstrap": "accuracy difference over shared sample ids",
             "paired_only": "models from one predictions table or with equal dataset digests",
-            "test": "mcnemar_exact",
+            "test": PAIRED_TEST,
             "correction": f"holm over {len(paired)} comparisons",
             "n_resamples": n_resamples,
             "seed": seed,
@@ -160,20 +164,29 @@ def _matrix_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
 def protocol_rows(d: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each audit's protocol sensitivity (analysis/sensitivity.py): the accuracy range across
     protocols per model and split, side by side across audits; the protocol slices themselves
-    are in the matrix as conditions ``protocol:<key>=<value>``."""
-    return [
-        {
-            "source": str(d),
-            "model": p.get("model"),
-            "dataset": p.get("dataset"),
-            "split": p.get("split"),
-            "lowest": p["range"]["lowest"],
-            "highest": p["range"]["highest"],
-            "width": p["range"]["width"],
-            "statement": p.get("statement"),
-        }
-        for p in view.protocol_results(results)
-    ]
+    are in the matrix as conditions ``protocol:<key>=<value>``. ``changed``: the protocols whose
+    paired test against the default rejected after Holm ([] none), None when the audit predates
+    those tests; the statement is rebuilt from the tests (None without them), never copied."""
+    from emoaudit.analysis.sensitivity import statement
+
+    rows = []
+    for p in view.protocol_results(results):
+        tested = (p.get("protocols") or [])[1:]
+        known = bool(tested) and all(r.get("rejected") is not None for r in tested)
+        rows.append(
+            {
+                "source": str(d),
+                "model": p.get("model"),
+                "dataset": p.get("dataset"),
+                "split": p.get("split"),
+                "lowest": p["range"]["lowest"],
+                "highest": p["range"]["highest"],
+                "width": p["range"]["width"],
+                "changed": [r["protocol"] for r in tested if r["rejected"]] if known else None,
+                "statement": statement(p) if known else None,
+            }
+        )
+    return rows
 
 
 def _predictions(digests: dict[Path, str | None]) -> Any:
@@ -208,7 +221,7 @@ def paired_tests(
     """Every pair of models on every dataset (clean), over the samples both scored, when the
     samples are the same images (see the module docstring); other pairs carry ``paired: false``
     and ``why``. A table without ``source`` and ``digest`` columns is one audit's."""
-    from emoaudit.analysis.bootstrap import BootstrapSpec, holm, mcnemar_exact, paired_difference
+    from emoaudit.analysis.bootstrap import BootstrapSpec, holm, paired_difference
     from emoaudit.analysis.robustness import count_features, mean_of
 
     spec = BootstrapSpec(n_resamples=n_resamples, confidence=confidence, seed=seed)
@@ -219,9 +232,9 @@ def paired_tests(
         scored = scored.assign(split=None)
     for (dataset, split), part in scored.groupby(["dataset", "split"], sort=True, dropna=False):
         split = None if isinstance(split, float) else split  # NaN key: no split
-        for a, b in combinations(sorted(part["model"].unique()), 2):
-            ra = part[part["model"] == a].set_index("sample_id")
-            rb = part[part["model"] == b].set_index("sample_id")
+        by_model = {m: rows.set_index("sample_id") for m, rows in part.groupby("model")}
+        for a, b in combinations(sorted(by_model), 2):
+            ra, rb = by_model[a], by_model[b]
             shared = ra.index.intersection(rb.index).sort_values()
             row: dict[str, Any] = {
                 "dataset": dataset, "split": split, "models": [a, b], "n_shared": len(shared)
@@ -234,9 +247,10 @@ def paired_tests(
             if len(shared) == 0:
                 out.append(row)
                 continue
-            ca = (ra.loc[shared, "pred"] == ra.loc[shared, "label"]).to_numpy()
-            cb = (rb.loc[shared, "pred"] == rb.loc[shared, "label"]).to_numpy()
-            subj = ra.loc[shared, "subject_id"] if "subject_id" in ra else None
+            ra, rb = ra.loc[shared], rb.loc[shared]
+            ca = (ra["pred"] == ra["label"]).to_numpy()
+            cb = (rb["pred"] == rb["label"]).to_numpy()
+            subj = ra["subject_id"] if "subject_id" in ra else None
             clusters = (
                 subj.to_numpy(dtype=object) if subj is not None and subj.notna().any() else None
             )
@@ -245,12 +259,12 @@ def paired_tests(
                 count_features(cb),
                 mean_of,
                 spec=spec,
-                strata=None if clusters is not None else ra.loc[shared, "label"].to_numpy(),
+                strata=None if clusters is not None else ra["label"].to_numpy(),
                 clusters=clusters,
             )
             row["accuracy"] = [float(ca.mean()), float(cb.mean())]
             row["difference"] = _iv(est, len(shared))
-            row.update(mcnemar_exact(ca, cb))
+            row.update(paired_test(ca, cb, clusters))  # b: only the first right; c: only the second
             out.append(row)
     tested = [r for r in out if "p_value" in r]
     for r, p in zip(tested, holm([r["p_value"] for r in tested]), strict=True):
