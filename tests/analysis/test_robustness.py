@@ -97,7 +97,7 @@ def test_same_seed_same_numbers_and_seed_matters(table):
     assert a != c
 
 
-def test_drift_toward_needs_an_interval_above_zero(table):
+def test_drift_toward_needs_a_test(table):
     big = pd.concat(
         [table.assign(sample_id=table["sample_id"] + f"-{k}") for k in range(30)], ignore_index=True
     )
@@ -107,6 +107,45 @@ def test_drift_toward_needs_an_interval_above_zero(table):
         "m"
     ]["conditions"]
     assert small["drift_toward"] is None  # one flip in two faces is not evidence of a drift
+
+
+def test_the_tests_behind_the_words_are_paired_by_subject_and_holm_corrected(table):
+    """p_value is the paired test of clean against perturbed correctness (subjects as units);
+    p_holm corrects over the model's conditions; drift has its own family over labels and
+    conditions (test_robustness_verdicts.py has the error rates)."""
+    from emoaudit.analysis.bootstrap import holm
+    from emoaudit.analysis.paired_tests import PAIRED_TEST, paired_test
+
+    subjects = [f"p{i % 4}" for i in range(10)] * 2
+    second = table[table["condition"] == "jpeg:3"].assign(condition="blur:1")
+    both = pd.concat([table, second], ignore_index=True).assign(subject_id=subjects + subjects[:10])
+    out = robustness_summary(both, n_resamples=20)
+    assert out["method"]["paired_test"] == PAIRED_TEST and out["method"]["alpha"] == 0.05
+    assert "Holm" in out["method"]["multiplicity"]
+    rows = out["models"]["m"]["conditions"]
+    pairs = paired_rows(both, model="m", condition="jpeg:3")
+    expected = paired_test(
+        pairs.pred_pert == pairs.true, pairs.pred_clean == pairs.true, pairs.subject_id
+    )["p_value"]
+    assert rows[0]["p_value"] == pytest.approx(expected)
+    unclustered = paired_test(pairs.pred_pert == pairs.true, pairs.pred_clean == pairs.true)
+    assert expected == pytest.approx(0.5) and unclustered["p_value"] == pytest.approx(0.25)
+    adjusted = holm([r["p_value"] for r in rows])
+    assert [r["p_holm"] for r in rows] == pytest.approx(list(adjusted))
+    assert [r["rejected"] for r in rows] == [bool(p < 0.05) for p in adjusted]
+    tests = [t for r in rows for t in r["drift_tests"].values()]
+    assert len(tests) == 2 * len(LABELS)
+    adjusted = holm([t["p_value"] for t in tests])
+    assert [t["p_holm"] for t in tests] == pytest.approx(list(adjusted))
+    assert rows[0]["drift_tests"]["sad"]["net_faces"] == 3
+
+
+def test_unlabelled_conditions_have_no_accuracy_test(table):
+    (row,) = robustness_summary(table.assign(label=None), n_resamples=20)["models"]["m"][
+        "conditions"
+    ]
+    assert row["p_value"] is None and row["p_holm"] is None and row["rejected"] is False
+    assert set(row["drift_tests"]) == set(LABELS)
 
 
 def test_unpaired_faces_are_counted_not_dropped(table):

@@ -249,48 +249,119 @@ def test_chance_counts_the_labels_the_faces_carry_not_the_models_answers():
 
     labels = ["anger", "fear", "happy", "sad", "surprise"]  # true labels and predictions
     true_idx = np.array([2, 3, 2, 3, 2, 2])
-    base = baselines(true_idx, labels, {"ci_low": 0.55})
+    base = baselines(true_idx, labels, {"ci_low": 0.55}, kappa={"ci_low": 0.05})
     assert base["k"] == 2 and base["chance"] == 0.5
     assert base["majority"] == pytest.approx(4 / 6) and base["majority_label"] == "happy"
     assert base["distinguishable_from_chance"] is True and base["above_majority"] is False
 
 
-def _chance_verdicts(rng, *, k_true, accuracy, n, runs, other=0.0):
-    """How often analyze says the model is distinguishable from chance, on n faces of k_true
-    labels, for a model right with probability `accuracy` and otherwise guessing among the
-    k_true labels, or with probability `other` among 3 labels the data does not hold."""
+def test_the_chance_verdict_needs_kappa_above_zero_too():
+    """An accuracy interval above 1/k is not enough: answers that ignore the face score above
+    1/k on imbalanced labels. Kappa's interval must clear 0 as well; without one, nothing
+    backs the verdict and the model is not called better than chance."""
+    from emoaudit.analysis.summary import baselines
+
+    labels, true_idx = ["happy", "sad"], np.array([0, 0, 0, 1])
+    told = [
+        baselines(true_idx, labels, {"ci_low": 0.6}, kappa=kappa)["distinguishable_from_chance"]
+        for kappa in ({"ci_low": 0.0}, {"ci_low": 1e-12}, {"ci_low": None}, None)
+    ]
+    assert told == [False, False, False, False]
+    assert (
+        baselines(true_idx, labels, {"ci_low": 0.4}, kappa={"ci_low": 0.2})[
+            "distinguishable_from_chance"
+        ]
+        is False
+    )  # clear kappa, accuracy not above 1/2
+    assert baselines(true_idx, labels, {"ci_low": None})["distinguishable_from_chance"] is None
+
+
+def test_always_the_common_label_is_never_told_apart_from_chance_end_to_end():
+    """analyze() on 70/30 labels and a model that always answers the common label: its 70% is
+    far above 1/2, and the old rule called it better than chance every time."""
     import pandas as pd
 
-    labels = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    from emoaudit.report.executive import headline_sentence
+
+    rng = np.random.default_rng(3)
+    t = np.where(rng.random(300) < 0.7, "happy", "sad")
+    df = pd.DataFrame({
+        "sample_id": [f"s{i}" for i in range(300)], "subject_id": None, "dataset": "d",
+        "split": "test", "model": "m", "model_sha256": "x", "condition": "clean",
+        "status": "ok", "reason": "", "label": t, "pred": "happy",
+    })  # fmt: skip
+    (res,) = analyze(df, n_resamples=200)["results"]
+    base = res["baselines"]
+    assert base["above_chance"] is True and base["kappa_above_zero"] is False
+    assert base["distinguishable_from_chance"] is False
+    assert "not shown to beat answers that ignore the face" in headline_sentence(res)
+
+
+LABELS7 = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+FER2013_MIX = [0.14, 0.015, 0.14, 0.25, 0.17, 0.11, 0.175]  # roughly FER2013's test labels
+
+
+def _chance_verdicts(rng, *, share, answers, n, runs, skill=0.0, other=0.0):
+    """How often the chance verdict calls a model better than answers that ignore the face.
+
+    n faces with labels drawn from `share` (over LABELS7); the model answers the true label
+    with probability `skill`, otherwise draws from `answers` without looking at the face (with
+    probability `other` one of 3 labels the data lacks). The verdict is made by
+    summary.headline on the slice's resampled confusion counts, as analyze_slice calls it
+    (analyze() itself costs ~0.1 s a run in pandas bookkeeping; the end-to-end wiring is
+    tested above)."""
+    from emoaudit.analysis import metrics as M
+    from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled
+    from emoaudit.analysis.summary import headline
+
+    k = len(share)
     told = 0
     for _ in range(runs):
-        t = rng.integers(0, k_true, n)
-        guess = np.where(rng.random(n) < other, k_true + rng.integers(0, 3, n),
-                         rng.integers(0, k_true, n))  # fmt: skip
-        p = np.where(rng.random(n) < accuracy, t, guess)
-        df = pd.DataFrame({
-            "sample_id": [f"s{i}" for i in range(n)], "subject_id": None, "dataset": "d",
-            "split": "test", "model": "m", "model_sha256": "x", "condition": "clean",
-            "status": "ok", "reason": "", "label": [labels[i] for i in t],
-            "pred": [labels[i] for i in p],
-        })  # fmt: skip
-        res = analyze(df, n_resamples=200, seed=int(rng.integers(1 << 31)))["results"][0]
-        told += bool(res["baselines"]["distinguishable_from_chance"])
+        t = rng.choice(k, n, p=share)
+        guess = rng.choice(len(answers), n, p=answers)
+        guess = np.where(rng.random(n) < other, k + rng.integers(0, 3, n), guess)
+        p = np.where(rng.random(n) < skill, t, guess)
+        present, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
+        t, p = codes[:n], codes[n:]  # labels present in the slice, as analyze encodes them
+        spec = BootstrapSpec(n_resamples=400, seed=int(rng.integers(1 << 31)))
+        res = Resampled(M.confusion_features(t, p, len(present)), spec=spec, strata=t)
+        _, base = headline(res, t, p, [LABELS7[i] for i in present])
+        told += bool(base["distinguishable_from_chance"])
     return told / runs
 
 
 @pytest.mark.slow
 def test_chance_verdict_false_finding_rate_and_power():
-    """The verdict 'cannot be told apart from guessing' (report, card) reads the accuracy
-    interval's lower end against 1/k. False findings stay at the one-sided 2.5% (plus Monte
-    Carlo error) for a guesser among the data's 2 labels; a model 15 points above chance is
-    found nearly always. A guesser that now and then answers labels the data lacks scores
-    under 1/2; with k counting its answers (chance 1/5) it was called better than chance."""
+    """The headline's "(on this data, not shown to beat answers that ignore the face)" is left
+    off only when the accuracy interval clears 1/k and kappa's interval clears 0. Every model
+    whose answers ignore the face is a null: uniform guessing on balanced 2 and 7 labels,
+    always the common label and 70/30 guessing on 70/30 labels, always 'happy' on a FER2013-like
+    mix. The first rule alone (accuracy above 1/k) called the last three better than chance
+    100%, 55% and 100% of the time. False findings stay at the one-sided 2.5% plus 3 Monte
+    Carlo standard errors; a model with kappa 0.2 on 70/30 labels (accuracy 66%, below the 70%
+    of always answering the common label) and one 15 points above chance on 2 labels are found
+    in at least 80% and 90% of runs. A guesser that now and then answers labels the data lacks
+    scores under 1/2; with k counting its answers (chance 1/5) it was called better than
+    chance."""
     rng = np.random.default_rng(17)
-    runs = 120
-    null = _chance_verdicts(rng, k_true=2, accuracy=0.0, n=200, runs=runs)
-    assert null <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / runs)
-    power = _chance_verdicts(rng, k_true=2, accuracy=0.3, n=200, runs=40)
+
+    def bound(runs):
+        return 0.025 + 3 * np.sqrt(0.025 * 0.975 / runs)
+
+    nulls = {  # share, answers, n, runs
+        "uniform on 2 balanced labels": ([0.5, 0.5], [0.5, 0.5], 200, 200),
+        "uniform on 7 balanced labels": ([1 / 7] * 7, [1 / 7] * 7, 200, 120),
+        "always the common label, 70/30": ([0.7, 0.3], [1.0, 0.0], 200, 40),
+        "70/30 answers at random, 70/30": ([0.7, 0.3], [0.7, 0.3], 200, 200),
+        "always happy, FER2013 mix": (FER2013_MIX, [0, 0, 0, 1, 0, 0, 0], 500, 40),
+    }
+    for name, (share, answers, n, runs) in nulls.items():
+        rate = _chance_verdicts(rng, share=share, answers=answers, n=n, runs=runs)
+        assert rate <= bound(runs), (name, rate)
+    # kappa 0.2: the true label with probability 0.2, else a 70/30 guess (answers stay 70/30)
+    kappa = _chance_verdicts(rng, share=[0.7, 0.3], answers=[0.7, 0.3], n=300, runs=60, skill=0.2)
+    assert kappa >= 0.8
+    power = _chance_verdicts(rng, share=[0.5, 0.5], answers=[0.5, 0.5], n=200, runs=40, skill=0.3)
     assert power >= 0.9  # accuracy 0.65 against chance 0.5 on 200 faces
-    wide = _chance_verdicts(rng, k_true=2, accuracy=0.0, n=200, runs=40, other=0.1)
+    wide = _chance_verdicts(rng, share=[0.5, 0.5], answers=[0.5, 0.5], n=200, runs=40, other=0.1)
     assert wide == 0.0  # accuracy 0.45: with chance at 1/5 this was 'better than chance'

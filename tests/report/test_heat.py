@@ -66,3 +66,38 @@ def test_report_shows_heat_table_and_collapses_details(results):
     assert rob.index('<table class="heat">') < rob.index("<details")
     assert "face 16 px wide" in rob
     assert "<script" not in html
+
+
+def test_only_backed_drops_are_shaded(results):
+    """A red cell is a verdict: it needs the paired test (after Holm), not a point estimate."""
+    res = copy.deepcopy(results)
+    rows = {r["condition"]: r for r in res["robustness"]["models"]["model-a"]["conditions"]}
+    assert (
+        rows["resolution:1"]["accuracy_diff"]["value"] < 0 and not rows["resolution:1"]["rejected"]
+    )
+    assert rows["resolution:5"]["rejected"]
+    table = heat.heat_table(res, res["results"][0])
+    res_cells = table["rows"][1]["cells"]
+    assert res_cells[0]["shade"] == 0.0 and res_cells[2]["shade"] > 0
+    assert "backed by the paired test" in table["shading"]
+    rows["resolution:5"]["rejected"] = False
+    assert heat.heat_table(res, res["results"][0])["rows"][1]["cells"][2]["shade"] == 0.0
+    old = {
+        k: v for k, v in rows["resolution:5"].items() if k not in ("p_value", "p_holm", "rejected")
+    }
+    assert heat.backed_drop(old)  # before the test existed: the interval, wholly below 0
+    assert not heat.backed_drop({**old, "accuracy_diff": {**old["accuracy_diff"], "ci_high": 0.01}})
+    html = render_report(res)
+    assert "red only where the drop is backed by the paired test of clean against" in html
+
+
+def test_a_drift_is_shown_only_where_its_test_named_it(results):
+    from emoaudit.report import view
+
+    res = copy.deepcopy(results)
+    row = res["robustness"]["models"]["model-a"]["conditions"][2]
+    row["drift_toward"] = "sad"  # as settle() names it
+    table = view.condition_table(res, res["results"][0])
+    assert table[2]["drift_toward"] == "sad"
+    del row["drift_tests"]  # written before the test: an interval rule, no correction
+    assert view.condition_table(res, res["results"][0])[2]["drift_toward"] is None

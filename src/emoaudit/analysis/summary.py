@@ -27,7 +27,7 @@ from emoaudit.analysis.bootstrap import (
     interval,
     proportion_interval,
 )
-from emoaudit.analysis.group_tests import settle
+from emoaudit.analysis.group_tests import SCORE_TEST, settle
 from emoaudit.analysis.groups import (
     MIN_CELL,
     disaggregate,
@@ -38,6 +38,7 @@ from emoaudit.analysis.groups import (
 )
 from emoaudit.analysis.label_free import GIVEN, HOSTILE, label_free
 from emoaudit.analysis.label_order import label_order_check
+from emoaudit.analysis.paired_tests import PAIRED_TEST
 from emoaudit.data.base import BAD_INPUT, BAD_OUTPUT, NO_FACE, OK, STATUSES, UNREADABLE
 from emoaudit.taxonomy import CANONICAL, canonical_order
 
@@ -59,6 +60,21 @@ SOME_WITHOUT_PROBABILITIES = (
     "calibration, log loss, Brier and top-2 accuracy use {n} of {total} scored faces: "
     "{missing} carry no probabilities"
 )
+PROPORTION_INTERVAL = (
+    "union of the bootstrap interval (ci_method; clustered or stratified as resampled) and the "
+    "exact Clopper-Pearson interval of the count"
+)
+# The chance verdict is about skill: answers that ignore the face (uniform guessing, always the
+# commonest label, guessing in the model's own answer mix) agree with the labels only as often
+# as the two mixes make them, so the kappa of every one of them is 0 (in the population). The
+# model is told apart from them only when its accuracy interval clears 1/k and its kappa
+# interval clears 0 (each one-sided at (1 - confidence) / 2; simulated in test_summary.py).
+CHANCE_VERDICT = (
+    "better than answers that ignore the face only when the accuracy interval's lower end is "
+    "above 1/k (k = true labels present) and Cohen's kappa interval's lower end is above 0"
+)
+# kappa of a constant answer is 0 up to rounding: no skill is read into the last bit
+KAPPA_TOLERANCE = 1e-9
 NOT_EMITTED_RULE = (
     "rows whose label the model cannot output (e.g. contempt for a 7-class model) are left out "
     "of every statistic for that model, end-to-end accuracy included"
@@ -124,16 +140,17 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
         "cluster": "subject_id" if has_subjects else None,
         "stratified_by": None if has_subjects else "label",
         "correction": "holm",
-        "paired_test": "mcnemar_exact",
-        "group_test": "fisher_exact (group vs rest)",
+        "paired_test": PAIRED_TEST,
+        "group_test": f"{SCORE_TEST}: all groups at once, then each group vs the rest",
         "verdict_test": (
-            "cluster-robust score test per grouping (Pearson chi-square without subjects); "
-            "Holm over every tested metric and grouping of a result; a group is named worse "
-            "only when that test rejects and its own test against the rest rejects (Holm)"
+            f"{SCORE_TEST} per grouping; Holm over every tested metric and grouping of a "
+            "result; a group is named worse only when that test rejects and its own test "
+            "against the rest rejects (Holm)"
         ),
+        "chance_verdict": CHANCE_VERDICT,
         "alpha": 1 - spec.confidence,
         "min_cell": MIN_CELL,
-        "proportion_interval": "union of the bootstrap percentile and the Wilson interval",
+        "proportion_interval": PROPORTION_INTERVAL,
         "disparity_interval": "percentile, recomputed per resample on the whole statistic",
         "calibration_bins": M.N_BINS,
         "notes": [
@@ -247,14 +264,7 @@ def analyze_slice(
         n_units = out["resampling"]["n_units"]
         out["warnings"].append(FEW_CLUSTERS.format(n=n_units, min=MIN_CLUSTERS))
     n = len(scored)
-    out["headline"] = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
-    hits = int((t == p).sum())
-    acc = out["headline"]["accuracy"]
-    acc["ci_low"], acc["ci_high"] = (
-        float(v)
-        for v in proportion_interval(hits, n, acc["ci_low"], acc["ci_high"], spec.confidence)
-    )
-    out["baselines"] = baselines(t, labels, acc)
+    out["headline"], out["baselines"] = headline(res, t, p, labels)
     out["per_class"] = per_class(res, labels)
     out["confusion"] = confusion(res, labels)
     out["label_order_check"] = label_order_check(M.as_matrix(res.total), labels)
@@ -346,23 +356,60 @@ def _settle(out: dict[str, Any], spec: BootstrapSpec) -> None:
             g["tests"]["detection_rate"] = lf[name]["tests"]["detection_rate"]
 
 
-def baselines(true_idx: np.ndarray, labels: list[str], accuracy: dict[str, Any]) -> dict[str, Any]:
-    """What guessing scores: chance (1/k, k the labels the faces of this slice carry) and always
-    answering the most common label. An accuracy whose interval reaches either is not
-    distinguishable from it. k counts true labels only: with the model's answers in it, chance
-    moved with what the model predicted (k of 4, 5 or 6 across one condition's severities) and
-    the card said 'guessing among 2 labels would score 20%'."""
+def headline(
+    res: Resampled, true_idx: np.ndarray, pred_idx: np.ndarray, labels: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The headline metrics with their intervals (accuracy's united with the exact interval of
+    its count of hits) and the baselines they are read against. The chance verdict is made here
+    and nowhere else; tests/analysis/test_summary.py simulates its error rates through it."""
+    n = len(true_idx)
+    head = {m: _scalar(res, M.METRICS.meta(m)["batched"], n) for m in HEADLINE}
+    acc = head["accuracy"]
+    hits = int((true_idx == pred_idx).sum())
+    acc["ci_low"], acc["ci_high"] = (
+        float(v)
+        for v in proportion_interval(hits, n, acc["ci_low"], acc["ci_high"], res.spec.confidence)
+    )
+    return head, baselines(true_idx, labels, acc, kappa=head["cohen_kappa"])
+
+
+def baselines(
+    true_idx: np.ndarray,
+    labels: list[str],
+    accuracy: dict[str, Any],
+    *,
+    kappa: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What answers that ignore the face score: chance (1/k, k the labels the faces of this
+    slice carry) and always answering the most common label, and whether the model is told
+    apart from them (CHANCE_VERDICT). k counts true labels only: with the model's answers in it,
+    chance moved with what the model predicted (k of 4, 5 or 6 across one condition's
+    severities) and the card said 'guessing among 2 labels would score 20%'.
+
+    ``distinguishable_from_chance`` needs the accuracy interval above 1/k *and* kappa's
+    interval above 0: on 70/30 labels, always answering the common label scores 70% and a
+    70/30 guess 58%, both far above 1/2, and the first rule alone called them better than
+    chance 100% and 55% of the time. Kappa is 0 in expectation for any answers independent of
+    the label, whatever their mix, so its interval carries the test. Without a kappa interval
+    nothing backs the verdict, and the model is not called better than chance."""
     counts = np.bincount(true_idx[true_idx >= 0], minlength=len(labels))
     k = int(np.count_nonzero(counts))
     majority = float(counts.max() / counts.sum()) if counts.sum() else None
     chance = 1.0 / k if k else None
     low = accuracy.get("ci_low")
+    kappa_low = (kappa or {}).get("ci_low")
+    above_chance = None if low is None or chance is None else low > chance
+    agrees = None if kappa_low is None else kappa_low > KAPPA_TOLERANCE
     return {
         "chance": chance,
         "k": int(k),
         "majority": majority,
         "majority_label": labels[int(counts.argmax())] if counts.sum() else None,
-        "distinguishable_from_chance": None if low is None or chance is None else low > chance,
+        "above_chance": above_chance,
+        "kappa_above_zero": agrees,
+        "distinguishable_from_chance": None
+        if above_chance is None
+        else bool(above_chance and agrees),
         "above_majority": None if low is None or majority is None else low > majority,
     }
 

@@ -76,7 +76,7 @@ def headline_sentence(entry: dict[str, Any]) -> str:
             f", always answering '{base.get('majority_label', '?')}' {fmt_value(base['majority'])}"
         )
     if base.get("distinguishable_from_chance") is False:
-        text += " (not distinguishable from chance on this data)"
+        text += " (on this data, not shown to beat answers that ignore the face)"
     return text + "."
 
 
@@ -110,7 +110,9 @@ def worst_conditions(
     results: dict[str, Any], entry: dict[str, Any], *, by_flips: bool = False
 ) -> list[str]:
     """The N_WORST conditions that hurt most: largest accuracy drop, else (no labels, or
-    `by_flips`) largest flip rate."""
+    `by_flips`) largest flip rate. A drop is stated plainly only where the paired test backs it
+    after Holm over the model's conditions (:func:`_noise`); flip rates are counts of changed
+    answers, ranked, and claim nothing more (their heading says so: :func:`worst_heading`)."""
     block = view.robustness_summary(results, entry) or {}
     rows = [r for r in block.get("conditions") or [] if not heat.is_noop(r)]
     if not by_flips and any(_val(r.get("accuracy_diff")) is not None for r in rows):
@@ -118,7 +120,7 @@ def worst_conditions(
         rows.sort(key=lambda r: _val(r["accuracy_diff"]))
         return [
             f"{heat.describe(r.get('family'), r.get('severity'))}: accuracy "
-            f"{heat.points(r['accuracy_diff'])}{_noise(r['accuracy_diff'])}"
+            f"{heat.points(r['accuracy_diff'])}{_noise(r)}"
             for r in rows[:N_WORST]
             if _val(r["accuracy_diff"]) < 0
         ]
@@ -295,6 +297,7 @@ def executive_summary(results: dict[str, Any]) -> dict[str, Any]:
                 "groups": group_sentences(e),
                 "read": read_sentences(e),
                 "worst": worst_conditions(results, e, by_flips=demo),
+                "worst_heading": worst_heading(results, e, by_flips=demo),
                 "flagging": flagging_sentences(results, model),
                 "display_rate": list(dict.fromkeys(display_rate_notes(results, model))),
             }
@@ -311,7 +314,7 @@ def as_lines(summary: dict[str, Any]) -> list[str]:
         lines += [f"  Groups: {s}" for s in m["groups"]]
         lines += [f"  Who is read how, {s}" for s in m.get("read", [])]
         if m["worst"]:
-            lines.append("  Conditions that hurt most:")
+            lines.append(f"  {m.get('worst_heading', WORST_BY_ACCURACY)}:")
             lines += [f"    {i}. {w}" for i, w in enumerate(m["worst"], 1)]
         lines += [f"  If used to flag people: {s}" for s in m["flagging"]]
         lines += [f"  {s}" for s in m["display_rate"]]
@@ -334,10 +337,25 @@ def _share(x: float) -> str:
     return f"{pct:.1f}%" if pct == 0 or pct >= 1 else f"{pct:.2g}%"
 
 
-def _noise(iv: dict[str, Any]) -> str:
-    """An interval that reaches zero cannot tell the drop from chance: say so."""
-    hi = iv.get("ci_high")
-    return " (could be chance)" if hi is not None and hi >= 0 else ""
+def _noise(row: dict[str, Any]) -> str:
+    """A drop the test does not back could be chance: say so. Backed means rejected by the
+    paired test of clean against perturbed answers after Holm over the model's conditions
+    (analysis.robustness.settle); results without that test back no drop."""
+    backed = row.get("rejected") is True and heat.backed_drop(row)
+    return "" if backed else " (could be chance)"
+
+
+WORST_BY_ACCURACY = "Conditions that hurt most"
+WORST_BY_FLIPS = "Conditions that changed the most answers"
+
+
+def worst_heading(results: dict[str, Any], entry: dict[str, Any], *, by_flips: bool) -> str:
+    """A ranking of flip rates counts changed answers, not errors: it says 'changed', not
+    'hurt'."""
+    block = view.robustness_summary(results, entry) or {}
+    rows = block.get("conditions") or []
+    by_accuracy = not by_flips and any(_val(r.get("accuracy_diff")) is not None for r in rows)
+    return WORST_BY_ACCURACY if by_accuracy else WORST_BY_FLIPS
 
 
 def _subjects(entries: list[dict[str, Any]]) -> int | None:

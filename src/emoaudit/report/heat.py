@@ -6,6 +6,10 @@ script, and print has no hover). Severities are described in words and pixels, b
 `resolution:5` means nothing to a reader until it says "face 16 px wide". A severity that cannot
 change the pixels on this data (the crop is already smaller than the target resolution) gives
 exactly the clean answers and confidences: it is marked, not shown as a result.
+
+Shading is a verdict ("this condition hurts"), so it follows the test, not the point estimate: a
+cell is red only where the drop is backed (:func:`backed_drop`); a difference that could be
+chance stays white whatever its size.
 """
 
 from __future__ import annotations
@@ -100,13 +104,37 @@ def is_noop(row: dict[str, Any]) -> bool:
     return shift is not None and abs(shift) < 1e-12 and (diff is None or abs(diff) < 1e-12)
 
 
+def backed_drop(row: dict[str, Any]) -> bool:
+    """Is this condition's accuracy drop backed by a test? The paired test after Holm over the
+    model's conditions (analysis.robustness.settle) where the row carries it; in results
+    written before that test existed, an interval wholly below 0."""
+    iv = row.get("accuracy_diff") or {}
+    if iv.get("value") is None or iv["value"] >= 0:
+        return False
+    if "rejected" in row:
+        return row["rejected"] is True
+    return iv.get("ci_high") is not None and iv["ci_high"] < 0
+
+
+SHADE_ACCURACY = (
+    "red only where the drop is backed by the paired test of clean against perturbed answers "
+    "(Holm over this model's conditions), darker is worse; a white cell's difference could be "
+    "chance"
+)
+SHADE_FLIPS = (
+    "red where answers changed on some faces (interval above 0), darker for more changes; a "
+    "share of changed answers, not of errors"
+)
+
+
 def heat_table(
     results: dict[str, Any], entry: dict[str, Any], *, by_flips: bool = False
 ) -> dict[str, Any] | None:
     """{"measure", "severities", "rows": [{"family", "cells": [cell | None]}]} for one model.
 
     A cell: {"text", "words", "shade" (0 = no harm .. 1 = worst), "noop"}. The measure is the
-    accuracy difference from clean when labels exist, else the flip rate.
+    accuracy difference from clean when labels exist, else the flip rate; "shading" says when a
+    cell is shaded (only where the difference is backed, :func:`backed_drop`).
     """
     block = view.robustness_summary(results, entry)
     rows = (block or {}).get("conditions") or []
@@ -124,6 +152,7 @@ def heat_table(
         if use_acc
         else "how often the answer changed from the clean photo (flip rate; a count where "
         f"there are fewer than {SMALL_N} faces)",
+        "shading": SHADE_ACCURACY if use_acc else SHADE_FLIPS,
         "severities": severities,
         "rows": [
             {"family": fam.replace("_", " "), "cells": [cells.get(s) for s in severities]}
@@ -143,7 +172,10 @@ def _cell(r: dict[str, Any], use_acc: bool) -> dict[str, Any]:
     if v is None:
         return {"text": "n/a", "words": words, "shade": 0.0, "noop": False}
     text = points(iv) if use_acc else share_of_faces(iv)
-    shade = min(1.0, max(0.0, -v / 0.3)) if use_acc else min(1.0, max(0.0, v / 0.6))
+    if use_acc:
+        shade = min(1.0, -v / 0.3) if backed_drop(r) else 0.0
+    else:
+        shade = min(1.0, max(0.0, v / 0.6)) if (iv.get("ci_low") or 0.0) > 0 else 0.0
     return {"text": text, "words": words, "shade": round(shade, 3), "noop": False}
 
 
