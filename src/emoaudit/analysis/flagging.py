@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
+from emoaudit.analysis.group_tests import finding, settle
 from emoaudit.analysis.groups import MIN_CELL, hidden_groups
 from emoaudit.errors import EmoauditError
 from emoaudit.taxonomy import CANONICAL, canonical, canonical_order
@@ -231,6 +232,15 @@ def flagging_analysis(
         "sensitivity_table": _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n_ok),
         "groups": _group_rates(point, draws, group_values, r0, rb, ci=ci, min_group_n=min_group_n),
     }
+    for name, block in group_difference_tests(
+        _shown_codes(rows, point, group_values),
+        is_flag_label=is_flag_label,
+        is_flag_pred=is_flag_pred,
+        clusters=_test_clusters(rows),
+        alpha=1 - confidence,
+        min_group_n=min_group_n,
+    ).items():
+        result["groups"][name].update(block)
     result["statement"] = plain_statement(result)
     return result
 
@@ -409,6 +419,147 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
             "whose numbers would follow from the others by subtraction",
         }
     return out
+
+
+# What each group test compares, in words: the two rates the false-flag rate is made of.
+RATE_WORDS = {
+    "false_positive_rate": "the rate at which other expressions are read as flagged",
+    "sensitivity": "the rate at which flagged expressions are caught (sensitivity)",
+}
+RATE_SHORT = {
+    "false_positive_rate": "other expressions read as flagged",
+    "sensitivity": "flagged expressions caught",
+}
+
+
+def group_difference_tests(
+    groups: dict[str, tuple[np.ndarray, list[str]]],
+    *,
+    is_flag_label: np.ndarray,
+    is_flag_pred: np.ndarray,
+    clusters: np.ndarray | None,
+    alpha: float,
+    min_group_n: int,
+) -> dict[str, dict[str, Any]]:
+    """The tests behind any words about groups being flagged differently.
+
+    ``groups``: per attribute, a group code per row (-1: not shown) and the names shown. A
+    group's false-flag rate is d * s_g + (1 - d) * q_g with one shared d, so it differs between
+    groups only where q (flags among rows whose label is not flagged) or s (flags among rows whose
+    label is) does. Per attribute, each is tested with group_tests.score_test (``clusters``:
+    subjects), over the groups with min_group_n rows of that rate's own denominator. Every test
+    of one flagging result is one Holm family; a group is named only as group_tests.verdict
+    allows. Returns per attribute {"tests", "finding"}: the words, None without two groups to
+    compare. The max/min ratio is not tested: it is 1 or more in every resample, so its interval
+    can never show "no difference"; it stays a descriptive number."""
+    family: list[dict[str, Any]] = []
+    out: dict[str, dict[str, Any]] = {}
+    for attr, (code, shown) in groups.items():
+        tests: dict[str, Any] = {}
+        for key, among in (("false_positive_rate", ~is_flag_label), ("sensitivity", is_flag_label)):
+            sel = among & (code >= 0)
+            eligible = np.bincount(code[sel], minlength=len(shown)) >= min_group_n
+            if eligible.sum() < 2:
+                continue
+            take = sel & eligible[np.maximum(code, 0)]
+            tests[key] = finding(
+                metric=f"flag_{key}",
+                y=is_flag_pred[take].astype(np.float64),
+                group=(np.cumsum(eligible) - 1)[code[take]],
+                group_names=[g for g, e in zip(shown, eligible, strict=True) if e],
+                clusters=None if clusters is None else clusters[take],
+                higher_is_better=False,  # read: flagged more often
+            )
+            family.append(tests[key])
+        out[attr.removeprefix("attr_")] = {"tests": tests}
+    settle(family, alpha=alpha)
+    for block in out.values():
+        for key, t in block["tests"].items():
+            t["text"] = rate_sentence(key, t)
+        block["finding"] = group_finding(block["tests"])
+    return out
+
+
+def _shown_codes(
+    rows: Any, point: dict[str, Any], group_values: dict[str, list[str]]
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per attribute a group code per row over the groups _group_rates shows (-1: not shown)."""
+    out = {}
+    for attr, values in group_values.items():
+        hide = _hidden(point, attr, values)
+        shown = [g for g, hidden in zip(values, hide, strict=False) if not hidden]
+        as_str = rows[attr].astype(str).to_numpy()
+        notna = rows[attr].notna().to_numpy()
+        code = np.full(len(rows), -1, dtype=np.int64)
+        for i, g in enumerate(shown):
+            code[notna & (as_str == g)] = i
+        out[attr] = (code, shown)
+    return out
+
+
+def _p(t: dict[str, Any]) -> str:
+    p = t.get("p_holm")
+    return "n/a" if p is None else f"{p:.3g}"
+
+
+def _direction(t: dict[str, Any]) -> str:
+    named = [("higher", t.get("worse") or []), ("lower", t.get("better") or [])]
+    return " and ".join(f"{w} for {', '.join(g)}" for w, g in named if g)
+
+
+def rate_sentence(key: str, t: dict[str, Any]) -> str:
+    """The only words about one rate's difference between groups: what its test backs."""
+    what = RATE_WORDS[key]
+    if t.get("rejected") and (t.get("worse") or t.get("better")):
+        return f"{what} differs between groups (Holm p = {_p(t)}): {_direction(t)}."
+    if t.get("rejected"):
+        return (
+            f"{what} differs between groups (Holm p = {_p(t)}), but no single group differs "
+            "from the rest after correction."
+        )
+    mdd = t.get("min_detectable_difference")
+    tail = (
+        "" if mdd is None else f"; this data could detect a gap of {100 * mdd:.2g} points or more"
+    )
+    return f"no evidence that {what} differs between groups (Holm p = {_p(t)}){tail}."
+
+
+def group_finding(tests: dict[str, Any]) -> str | None:
+    """One attribute's words on groups and flags; None when no two groups could be compared."""
+    if not tests:
+        return None
+    if not any(t.get("rejected") for t in tests.values()):
+        parts = "; ".join(f"{_p(t)} for {RATE_SHORT[k]}" for k, t in tests.items())
+        text = f"no evidence that the false-flag rate differs between groups (Holm p = {parts})"
+        mdd = tests.get("false_positive_rate", {}).get("min_detectable_difference")
+        if mdd is not None:
+            text += (
+                f"; this data could detect a gap of {100 * mdd:.2g} points or more in "
+                f"{RATE_WORDS['false_positive_rate']}"
+            )
+        return text + "."
+    clauses = []
+    for key, t in tests.items():
+        what = RATE_WORDS[key]
+        if t.get("rejected") and (t.get("worse") or t.get("better")):
+            clauses.append(f"{what} is {_direction(t)} (Holm p = {_p(t)})")
+        elif t.get("rejected"):
+            clauses.append(
+                f"{what} differs (Holm p = {_p(t)}), but no single group differs from the rest "
+                "after correction"
+            )
+        else:
+            clauses.append(f"no evidence that {what} differs (Holm p = {_p(t)})")
+    return "groups are flagged differently: " + "; ".join(clauses) + "."
+
+
+def _test_clusters(rows: Any) -> np.ndarray | None:
+    """Subjects as the tests' clusters when one has several rows; else rows are independent."""
+    if not _has_subjects(rows):
+        return None
+    clusters = _clusters(rows)
+    _, counts = np.unique(clusters, return_counts=True)
+    return clusters if (counts > 1).any() else None
 
 
 def _hidden(point: dict, attr: str, values: list[str]) -> np.ndarray:

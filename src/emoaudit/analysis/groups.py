@@ -22,7 +22,7 @@ from emoaudit.analysis.bootstrap import (
     percentile_interval,
     proportion_interval,
 )
-from emoaudit.analysis.group_tests import finding, gap_permutation
+from emoaudit.analysis.group_tests import finding, gap_permutation, score_test, settle
 
 ATTR_PREFIX = "attr_"
 INTERSECTION = "&"
@@ -307,6 +307,9 @@ def disaggregate(
             group_names=group_names,
             eligible=eligible,
             min_group_n=min_group_n,
+            true_idx=true_idx,
+            pred_idx=pred_idx,
+            clusters=clusters,
         ),
         "resampling_unit": res.unit,
     }
@@ -361,10 +364,16 @@ def directional_errors(
     group_names: list[str],
     eligible: np.ndarray,
     min_group_n: int = 30,
+    true_idx: np.ndarray | None = None,
+    pred_idx: np.ndarray | None = None,
+    clusters: Any = None,
 ) -> dict[str, Any]:
     """For each true label, the distribution of predicted labels per group, with CIs; each
-    group against the rest (two-sample: Fisher's exact test, and a bootstrap CI of the
-    difference), Holm-corrected across every test of this grouping."""
+    group against the rest (a bootstrap CI of the difference, and a test), Holm-corrected across
+    every test of this grouping. The test is Fisher's exact one for independent images; where a
+    subject has several images (the bootstrap resamples subjects) Fisher's p is too small, so it
+    is the score test of analysis/group_tests.py with subjects as clusters (same rows, group
+    against the rest)."""
     K, G = len(labels), len(group_names)
     width = K * K
     C_all = res.total.reshape(G, K, K)
@@ -414,7 +423,14 @@ def directional_errors(
                         "difference": interval(diff_val[t, p], dlo[t, p], dhi[t, p], n_t),
                     }
                 )
-    for t, pval in zip(tests, fisher_exact_two_sided(np.array(tables).reshape(-1, 4)), strict=True):
+    rows = _per_row(true_idx, pred_idx, clusters, res)
+    if rows is not None and rows["clusters"] is not None:
+        p_values = _clustered_p(tests, rows, labels=labels, group=group, group_names=group_names)
+        method = "score test, two-sided, group vs all other groups (subjects as clusters)"
+    else:
+        p_values = fisher_exact_two_sided(np.array(tables).reshape(-1, 4))
+        method = "Fisher exact, two-sided, group vs all other groups (images independent)"
+    for t, pval in zip(tests, p_values, strict=True):
         t["p_value"] = float(pval)
     adjusted = holm([t["p_value"] for t in tests])
     for t, p in zip(tests, adjusted, strict=True):
@@ -424,12 +440,58 @@ def directional_errors(
         "labels": labels,
         "by_true_label": table,
         "tests": tests,
-        "test": "Fisher exact, two-sided, group vs all other groups (assumes independent images)",
+        "test": method,
         "correction": f"holm over {len(tests)} tests of this grouping",
         "calm_read_as_hostile": _calm_as_hostile(
-            res, labels, group_names, eligible, alpha, min_group_n=min_group_n
+            res,
+            labels,
+            group_names,
+            eligible,
+            alpha,
+            min_group_n=min_group_n,
+            rows=rows,
+            group=group,
         ),
     }
+
+
+def _per_row(true_idx: Any, pred_idx: Any, clusters: Any, res: Resampled) -> dict[str, Any] | None:
+    """The rows behind the tests, with subjects as clusters only where the bootstrap uses them
+    (some subject has several images): one image a subject is an independent image."""
+    if true_idx is None or pred_idx is None:
+        return None
+    clustered = clusters is not None and res.unit == "subject_id"
+    return {
+        "true": np.asarray(true_idx),
+        "pred": np.asarray(pred_idx),
+        "clusters": np.asarray(clusters) if clustered else None,
+    }
+
+
+def _clustered_p(
+    tests: list[dict[str, Any]],
+    rows: dict[str, Any],
+    *,
+    labels: list[str],
+    group: np.ndarray,
+    group_names: list[str],
+) -> list[float]:
+    """Each (group, true, called) against the rest by the score test over the rows of that true
+    label, subjects as clusters: one test of all groups per (true, called) pair gives every
+    group's test against the rest (U_g / sqrt(V_gg), as Fisher's group-vs-rest tables)."""
+    index = {lab: k for k, lab in enumerate(labels)}
+    which = {name: g for g, name in enumerate(group_names)}
+    done: dict[tuple[int, int], list[float]] = {}
+    out = []
+    for t in tests:
+        key = (index[t["true"]], index[t["pred"]])
+        if key not in done:
+            sel = rows["true"] == key[0]
+            y = (rows["pred"][sel] == key[1]).astype(np.float64)
+            test = score_test(y, group[sel], len(group_names), clusters=rows["clusters"][sel])
+            done[key] = test["p_vs_rest"]
+        out.append(float(done[key][which[t["group"]]]))
+    return out
 
 
 def fisher_exact_two_sided(tables: np.ndarray) -> np.ndarray:
@@ -471,9 +533,15 @@ def _calm_as_hostile(
     alpha: float,
     *,
     min_group_n: int = 30,
+    rows: dict[str, Any] | None = None,
+    group: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Calm or happy faces read as hostile, per group; a group is compared only when it has
-    min_group_n calm rows (the rate's own denominator), not merely min_group_n rows."""
+    min_group_n calm rows (the rate's own denominator), not merely min_group_n rows.
+
+    The max-min difference and min/max ratio are descriptive: the difference is never below 0
+    and the ratio never above 1 in any resample, so their intervals cannot show "no difference".
+    Words come only from ``test`` (calm_hostile_test)."""
     calm = [labels.index(x) for x in CALM_LABELS if x in labels]
     hostile = [labels.index(x) for x in HOSTILE_LABELS if x in labels]
     if not calm or not hostile:
@@ -488,7 +556,7 @@ def _calm_as_hostile(
     x = C[:, calm, :][:, :, hostile].sum((1, 2))
     est.low, est.high = proportion_interval(x, n_calm, est.low, est.high, res.spec.confidence)
     own = eligible & (n_calm >= min_group_n)
-    return {
+    out = {
         "true_labels": [labels[i] for i in calm],
         "pred_labels": [labels[i] for i in hostile],
         "by_group": {
@@ -498,6 +566,62 @@ def _calm_as_hostile(
         "excluded_from_disparity": [n for n, e in zip(group_names, own, strict=True) if not e],
         "disparity": disparity(est, own, alpha),
     }
+    if rows is not None and group is not None and own.sum() >= 2:
+        sel = np.isin(rows["true"], calm) & own[group]
+        out["test"] = calm_hostile_test(
+            hostile=np.isin(rows["pred"][sel], hostile),
+            group=(np.cumsum(own) - 1)[group[sel]],
+            group_names=[n for n, e in zip(group_names, own, strict=True) if e],
+            clusters=None if rows["clusters"] is None else rows["clusters"][sel],
+            alpha=2 * alpha,  # alpha here is the tail of a two-sided interval
+            what=f"the share of {'/'.join(out['true_labels'])} faces called "
+            f"{'/'.join(out['pred_labels'])}",
+        )
+    return out
+
+
+def calm_hostile_test(
+    *,
+    hostile: np.ndarray,
+    group: np.ndarray,
+    group_names: list[str],
+    clusters: Any,
+    alpha: float,
+    what: str,
+) -> dict[str, Any]:
+    """The test behind any words on calm faces read as hostile by group: the score test of
+    analysis/group_tests.py (subjects as clusters) with its verdict, one family per grouping
+    (as the directional table's Holm step), and the sentence a report may print."""
+    test = finding(
+        metric="calm_read_as_hostile",
+        y=np.asarray(hostile, dtype=np.float64),
+        group=group,
+        group_names=group_names,
+        clusters=clusters,
+        higher_is_better=False,  # read: called hostile more often
+    )
+    settle([test], alpha=alpha)
+    test["text"] = calm_hostile_sentence(test, what)
+    return test
+
+
+def calm_hostile_sentence(t: dict[str, Any], what: str) -> str:
+    p = t.get("p_holm")
+    p_txt = "n/a" if p is None else f"{p:.3g}"
+    if t.get("rejected") and (t.get("worse") or t.get("better")):
+        named = [("higher", t["worse"]), ("lower", t["better"])]
+        parts = " and ".join(f"{w} for {', '.join(g)}" for w, g in named if g)
+        return f"{what} differs between groups (p = {p_txt}): {parts}."
+    if t.get("rejected"):
+        return (
+            f"{what} differs between groups (p = {p_txt}), but no single group differs from the "
+            "rest after correction."
+        )
+    mdd = t.get("min_detectable_difference")
+    tail = (
+        "" if mdd is None else f"; this data could detect a gap of {100 * mdd:.2g} points or more"
+    )
+    return f"no evidence that {what} differs between groups (p = {p_txt}){tail}."
 
 
 class _warnings_off:

@@ -316,6 +316,9 @@ def group_consistency_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+RATIO_CAPTION = "Highest / lowest: {} (descriptive, 1 or more by construction; not a test)"
+
+
 def flagging_block(f: dict[str, Any]) -> dict[str, Any]:
     table = f.get("sensitivity_table") or []
     ppv_bars = [(f"base rate {fmt_rate(row['base_rate'])}", row.get("ppv")) for row in table]
@@ -336,11 +339,14 @@ def flagging_block(f: dict[str, Any]) -> dict[str, Any]:
                 "attribute": attr,
                 "rows": rows,
                 "ratio": ratio,
+                # the words come from the tests (analysis/flagging.group_difference_tests); the
+                # ratio is 1 or more in every resample, so it is shown as a number, never a verdict
+                "finding": g.get("finding"),
                 "svg": plots.forest_plot(
                     rows,
                     title=f"False-flag rate of ordinary people by {attr}",
                     reference=(f.get("rates") or {}).get("false_flag_rate"),
-                    disparity=f"Highest / lowest: {plots.fmt_interval(ratio, percent=False)}"
+                    disparity=RATIO_CAPTION.format(plots.fmt_interval(ratio, percent=False))
                     if ratio
                     else None,
                 ),
@@ -357,6 +363,13 @@ def flagging_block(f: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DISPARITY_CAPTION = "Descriptive, not a test: "
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def directional_block(name: str, g: dict[str, Any]) -> dict[str, Any] | None:
     """Calm faces read as hostile, by group (Rhue 2018's pattern), and the significant tests."""
     d = g.get("directional_errors") or {}
@@ -365,7 +378,7 @@ def directional_block(name: str, g: dict[str, Any]) -> dict[str, Any] | None:
     calm = d.get("calm_read_as_hostile") or {}
     svg = None
     if calm.get("by_group"):
-        small = set(g.get("excluded_from_disparity") or [])
+        small = set(calm.get("excluded_from_disparity", g.get("excluded_from_disparity")) or [])
         rows = [
             {"label": grp, "interval": iv, "small": grp in small}
             for grp, iv in calm["by_group"].items()
@@ -375,10 +388,14 @@ def directional_block(name: str, g: dict[str, Any]) -> dict[str, Any] | None:
             rows,
             title=f"{name}: {'/'.join(calm['true_labels'])} faces called "
             f"{'/'.join(calm['pred_labels'])}, by {g['attribute']}",
-            disparity="Disparity: " + "; ".join(f"{k} {cell(v)}" for k, v in disp.items())
+            # a max-min gap is never below 0 (nor a min/max ratio above 1): numbers, not verdicts
+            disparity=DISPARITY_CAPTION + "; ".join(f"{k} {cell(v)}" for k, v in disp.items())
             if disp
             else None,
         )
+        words = (calm.get("test") or {}).get("text")
+        if words:  # the only words on it: its test's (analysis/groups.calm_hostile_test)
+            svg = Markup("{}<figcaption>{}</figcaption>").format(svg, _capital(words))
     tests = sorted(d.get("tests") or [], key=lambda t: t.get("p_holm", 1.0))
     shown = [
         {
