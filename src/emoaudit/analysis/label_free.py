@@ -227,6 +227,7 @@ def _one_grouping(
             ok = np.isfinite(x)
             strata = np.where(ok, _quantile_bins(np.where(ok, x, 0.0), N_CONDITION_BINS), -1)
             strata = np.where(ok, strata, strata.max(initial=0) + 1)  # unknown level: own bin
+            y = _within_bin_slope_removed(y, x, strata)
             t = finding(
                 metric=f"hostile_probability_at_equal_{given}",
                 y=y,
@@ -280,6 +281,25 @@ class _Est(NamedTuple):
     value: np.ndarray
     low: np.ndarray
     high: np.ndarray
+
+
+def _within_bin_slope_removed(y: np.ndarray, x: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """y less its pooled linear trend in x within each bin, so a group whose levels sit higher
+    inside a bin is compared at its bin's mean level, not at its own: with ten bins alone, two
+    groups that smile differently but read hostility by one curve were found to differ in 7% of
+    runs at 500 faces a group and 28% at 2,000 (the trend inside each bin). Rows without a
+    level (NaN) are left as they are."""
+    S = int(strata.max(initial=-1)) + 1
+    ok = np.isfinite(x)
+    xs = np.where(ok, x, 0.0)
+    n = np.bincount(strata, ok.astype(float), S)
+    mx = np.bincount(strata, xs, S) / np.maximum(n, 1)
+    my = np.bincount(strata, np.where(ok, y, 0.0), S) / np.maximum(n, 1)
+    dx = np.where(ok, xs - mx[strata], 0.0)
+    sxx = np.bincount(strata, dx * dx, S)
+    sxy = np.bincount(strata, dx * (np.where(ok, y, 0.0) - my[strata]), S)
+    slope = np.divide(sxy, sxx, out=np.zeros(S), where=sxx > 1e-12)
+    return y - slope[strata] * dx
 
 
 def _quantile_bins(x: np.ndarray, n_bins: int) -> np.ndarray:
