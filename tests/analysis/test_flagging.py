@@ -111,6 +111,39 @@ def test_sensitivity_table_spans_base_rates_and_ppv_falls_with_them():
         assert row["ppv"]["ci_low"] <= row["ppv"]["value"] <= row["ppv"]["ci_high"]
 
 
+def test_outputs_that_move_with_q_span_its_clopper_pearson_bounds():
+    """0 of 140 other expressions read as flagged is 0 in every resample: the false-flag rate,
+    the q-driven outcomes (here, in the sensitivity table and per group) still get an interval,
+    from q's Clopper-Pearson bounds with s and d at their estimates."""
+    from emoaudit.analysis.bootstrap import exact_binomial_interval
+
+    df = _predictions(n_flag=60, hits=36, n_other=140, false_pos=0, group="g")
+    d, s, base, pop = 0.01, 0.6, 1e-4, 10**6
+    res = flagging_analysis(
+        df, flag=["anger"], display_rate=d, base_rate=base, population=pop, n_resamples=200
+    )
+    assert "Clopper-Pearson bounds of q" in res["method"]["exact_part"]
+    _, q_hi = exact_binomial_interval(0, 140, 0.95)
+    f_hi = d * s + (1 - d) * float(q_hi)
+    ffr = res["rates"]["false_flag_rate"]
+    assert ffr["value"] == pytest.approx(d * s)
+    assert ffr["ci_high"] == pytest.approx(f_hi) and ffr["ci_high"] > ffr["value"]
+    at = {
+        k: float(v)
+        for k, v in deployment_outcomes(
+            sensitivity=s, false_flag_rate=f_hi, base_rate=base, population=pop
+        ).items()
+    }
+    out = res["outcomes"]
+    assert out["ppv"]["ci_low"] <= at["ppv"] < out["ppv"]["value"]
+    for k in ("expected_flags", "innocent_flagged", "innocent_per_true_hit"):
+        assert out[k]["value"] < at[k] <= out[k]["ci_high"] + 1e-9, k
+    row = next(r for r in res["sensitivity_table"] if r["base_rate"] == base)
+    assert row["ppv"] == out["ppv"] and row["innocent_flagged"] == out["innocent_flagged"]
+    (group,) = res["groups"]["group"]["groups"]
+    assert group["false_flag_rate"]["ci_high"] == pytest.approx(f_hi)
+
+
 def test_per_label_flag_rates_and_statement():
     res = flagging_analysis(_predictions(), flag=["anger"], n_resamples=50)
     assert res["per_label"]["neutral"]["flag_rate"]["value"] == pytest.approx(0.1)

@@ -491,3 +491,24 @@ def proportion_interval(
         lo = np.where(np.isnan(low), wlo, np.fmin(low, wlo))
         hi = np.where(np.isnan(high), whi, np.fmax(high, whi))
     return lo, hi
+
+
+ECE_INTERVAL = (
+    "ECE: the bootstrap interval's upper end; lower end max(0, min(low, 2 x ECE - high)) "
+    "(extended down to the basic interval's lower end, clipped at 0)"
+)
+
+
+def ece_interval(value: Any, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Binned ECE's interval: the bootstrap interval (percentile or BCa) with its lower end
+    extended down to the basic interval's, ``max(0, min(low, 2 * value - high))``; the upper
+    end is kept. Binned ECE is biased upward and its resamples carry the bias once more, so the
+    bootstrap interval sits above the truth (91.8% coverage of a true ECE of 0.08 at 1,000 rows,
+    71% at 300); this lower end brings it to nominal there (docs/statistics.md,
+    tests/analysis/test_interval_coverage.py). NaN stays NaN."""
+    value = np.asarray(value, dtype=np.float64)
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        lo = np.maximum(0.0, np.minimum(low, 2 * value - high))
+    return lo, high

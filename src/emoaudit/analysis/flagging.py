@@ -16,7 +16,12 @@ would be flagged more than others. The derivation is in docs/flagging.md; in sho
   the inference about the person was not.
 
 Every output carries a bootstrap interval over the audited samples (clustered by subject when
-the data has subjects), so the uncertainty of the model's rates flows into every number.
+the data has subjects), so the uncertainty of the model's rates flows into every number. A rate
+of x in n is united with its Clopper-Pearson interval; every output that moves with ``q`` (the
+false-flag rate, expected flags, innocent people flagged, PPV, innocent per true hit, in the
+outcomes, the sensitivity table and per group) is united with its values at the Clopper-Pearson
+bounds of ``q``, ``s`` and ``d`` held at their estimates: with a stated, realistic display rate
+the false-flag rate is about ``q``, often a handful of misread rows that a bootstrap cannot move.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
+from emoaudit.analysis.bootstrap import exact_binomial_interval, proportion_interval
 from emoaudit.analysis.group_tests import finding, settle
 from emoaudit.analysis.groups import MIN_CELL, hidden_groups
 from emoaudit.errors import EmoauditError
@@ -38,6 +44,16 @@ CITATION = (
     "movements. Psychological Science in the Public Interest, 20(1), 1-68."
 )
 _CHUNK = 64  # resamples per weight block: bounds memory at _CHUNK x n_clusters
+# The outcomes that move with q (other expressions read as flagged): their intervals also span
+# the outcome at the Clopper-Pearson bounds of q (true hits and missed targets follow s alone).
+Q_OUTCOMES = ("expected_flags", "innocent_flagged", "ppv", "innocent_per_true_hit")
+EXACT_PART = (
+    "rates of x in n: united with Clopper-Pearson; false_flag_rate (overall and per group) and "
+    "the outcomes that move with q (expected_flags, innocent_flagged, ppv, "
+    "innocent_per_true_hit, here and in the sensitivity table): united with their values at "
+    "the Clopper-Pearson bounds of q (other expressions read as flagged, b of nN), s and d at "
+    "their estimates"
+)
 
 
 def deployment_outcomes(
@@ -152,6 +168,8 @@ def flagging_analysis(
     r0, rb = rates(point), rates(draws)
     ffr0 = r0["d"] * r0["sens"] + (1 - r0["d"]) * r0["fpr"]
     ffrb = rb["d"] * rb["sens"] + (1 - rb["d"]) * rb["fpr"]
+    # the false-flag rate at the Clopper-Pearson bounds of q, s and d at their estimates
+    ffr_at = _ffr_at_q_bounds(point["b"], point["nN"], r0["sens"], r0["d"], confidence)
     n_ok = len(rows)
     out0 = deployment_outcomes(
         sensitivity=r0["sens"], false_flag_rate=ffr0, base_rate=base_rate, population=population
@@ -159,6 +177,7 @@ def flagging_analysis(
     outb = deployment_outcomes(
         sensitivity=rb["sens"], false_flag_rate=ffrb, base_rate=base_rate, population=population
     )
+    out_at = _outcomes_at(r0["sens"], ffr_at, base_rate, population)
     perfect0 = deployment_outcomes(
         sensitivity=1.0, false_flag_rate=r0["d"], base_rate=base_rate, population=population
     )
@@ -197,6 +216,7 @@ def flagging_analysis(
             "confidence": confidence,
             "cluster": "subject_id" if _has_subjects(rows) else None,
             "n_samples": n_ok,
+            "exact_part": EXACT_PART,
         },
         "rates": {
             "sensitivity": (
@@ -207,7 +227,7 @@ def flagging_analysis(
             "nonflagged_false_positive_rate": ci.rate(
                 point["b"], point["nN"], r0["fpr"], rb["fpr"]
             ),
-            "false_flag_rate": ci.of(ffr0, ffrb, n_ok),
+            "false_flag_rate": ci.of(ffr0, ffrb, n_ok, at=ffr_at),
         },
         "per_label": {
             lab: {
@@ -225,11 +245,11 @@ def flagging_analysis(
             }
             for lab in present
         },
-        "outcomes": {k: ci.of(out0[k], outb[k], n_ok) for k in out0},
+        "outcomes": {k: ci.of(out0[k], outb[k], n_ok, at=out_at[k]) for k in out0},
         "perfect_reader": {
             k: ci.of(perfect0[k], perfectb[k], n_ok) for k in ("ppv", "innocent_per_true_hit")
         },
-        "sensitivity_table": _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n_ok),
+        "sensitivity_table": _sensitivity_table(r0, rb, ffr0, ffrb, ffr_at, population, ci, n_ok),
         "groups": _group_rates(point, draws, group_values, r0, rb, ci=ci, min_group_n=min_group_n),
     }
     for name, block in group_difference_tests(
@@ -276,27 +296,54 @@ def plain_statement(result: dict[str, Any]) -> str:
     )
 
 
+def _ffr_at_q_bounds(b: Any, n: Any, sens: Any, d: Any, confidence: float) -> list[np.ndarray]:
+    """``d * s + (1 - d) * q`` at the two Clopper-Pearson bounds of q = b / n (NaN when n is
+    0), s and d at their estimates. The false-flag rate rises with q."""
+    q_lo, q_hi = exact_binomial_interval(b, n, confidence)
+    return [np.asarray(d * sens + (1 - d) * q, dtype=float) for q in (q_lo, q_hi)]
+
+
+def _outcomes_at(
+    sens: Any, ffr_at: list[np.ndarray], base_rate: float, population: float
+) -> dict[str, list[np.ndarray]]:
+    """Each outcome at the false-flag rates of :func:`_ffr_at_q_bounds` (``[]`` for those that
+    do not move with q). PPV and innocent per hit fall and rise the other way; the interval
+    takes the min and max, so the direction does not matter."""
+    at = [
+        deployment_outcomes(
+            sensitivity=sens, false_flag_rate=f, base_rate=base_rate, population=population
+        )
+        for f in ffr_at
+    ]
+    return {k: [o[k] for o in at] if k in Q_OUTCOMES else [] for k in at[0]}
+
+
 class _Interval:
-    """Percentile intervals from bootstrap draws; the point estimate is the full-sample value."""
+    """Percentile intervals from bootstrap draws; the point estimate is the full-sample value.
+    ``at``: values of the statistic at the ends of an exact interval of what drives it; the
+    interval runs from the least to the greatest of them and the percentile ends, so it does not
+    matter whether the statistic rises or falls with its driver."""
 
     def __init__(self, confidence: float) -> None:
         self.confidence = confidence
         self.q = (100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2)
 
-    def of(self, value: Any, draws: Any, n: int) -> dict[str, Any]:
+    def of(self, value: Any, draws: Any, n: int, at: Any = ()) -> dict[str, Any]:
         v = float(np.asarray(value, dtype=float).reshape(-1)[0])
         d = np.asarray(draws, dtype=float).reshape(-1)
         d = d[np.isfinite(d)]
         lo, hi = np.nan, np.nan
         if np.isfinite(v) and d.size:
             lo, hi = np.percentile(d, self.q)
+        ends = np.asarray([np.asarray(x, dtype=float).reshape(-1)[0] for x in at], dtype=float)
+        ends = ends[np.isfinite(ends)]
+        if np.isfinite(v) and ends.size:
+            lo, hi = np.fmin(lo, ends.min()), np.fmax(hi, ends.max())
         return {"value": _clean(v), "ci_low": _clean(lo), "ci_high": _clean(hi), "n": int(n)}
 
     def rate(self, x: float, n: float, value: Any, draws: Any) -> dict[str, Any]:
         """A rate of x in n: the bootstrap interval united with Clopper-Pearson's, so 0 of 12
         flagged is never reported as a certain 0%."""
-        from emoaudit.analysis.bootstrap import proportion_interval
-
         out = self.of(value, draws, int(n))
         if out["value"] is None or n <= 0:
             return out
@@ -349,7 +396,7 @@ def _ratio(point: dict, draws: dict, num: str, den: str) -> tuple[float, np.ndar
         return p, draws[num] / draws[den]
 
 
-def _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n) -> list[dict[str, Any]]:
+def _sensitivity_table(r0, rb, ffr0, ffrb, ffr_at, population, ci, n) -> list[dict[str, Any]]:
     rows = []
     for rate in BASE_RATES:
         o0 = deployment_outcomes(
@@ -358,7 +405,8 @@ def _sensitivity_table(r0, rb, ffr0, ffrb, population, ci, n) -> list[dict[str, 
         ob = deployment_outcomes(
             sensitivity=rb["sens"], false_flag_rate=ffrb, base_rate=rate, population=population
         )
-        rows.append({"base_rate": rate, **{k: ci.of(o0[k], ob[k], n) for k in o0}})
+        at = _outcomes_at(r0["sens"], ffr_at, rate, population)
+        rows.append({"base_rate": rate, **{k: ci.of(o0[k], ob[k], n, at=at[k]) for k in o0}})
     return rows
 
 
@@ -384,6 +432,9 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
                 fb = draws[f"{key}:b"] / draws[f"{key}:nN"]
             ffr0 = r0["d"] * s0 + (1 - r0["d"]) * f0
             ffrb = rb["d"] * sb + (1 - rb["d"]) * fb
+            ffr_at = _ffr_at_q_bounds(
+                point[f"{key}:b"], point[f"{key}:nN"], s0, r0["d"], ci.confidence
+            )
             n = int(point[f"{key}:nF"] + point[f"{key}:nN"])
             # each rate is eligible by the rows it is taken over, not by the group's size
             n_flag, n_other = point[f"{key}:nF"], point[f"{key}:nN"]
@@ -395,7 +446,7 @@ def _group_rates(point, draws, group_values, r0, rb, *, ci, min_group_n) -> dict
                     "n_flagged_label": int(n_flag),
                     "n_other_label": int(n_other),
                     "small": small,
-                    "false_flag_rate": ci.of(ffr0, ffrb, n),
+                    "false_flag_rate": ci.of(ffr0, ffrb, n, at=ffr_at),
                     "sensitivity": ci.rate(point[f"{key}:a"], n_flag, s0, sb),
                 }
             )

@@ -17,6 +17,7 @@ from emoaudit.analysis.bootstrap import (
     BootstrapSpec,
     Estimate,
     Resampled,
+    ece_interval,
     holm,
     interval,
     percentile_interval,
@@ -226,6 +227,7 @@ def disaggregate(
         ece = cal.estimate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
+        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high)
         estimates["ece"] = ece
     C = res.total.reshape(G, K, K)
     hits = np.trace(C, axis1=1, axis2=2)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, holm, interval
+from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, ece_interval, holm, interval
 from emoaudit.analysis.metrics import (
     N_BINS,
     Features,
@@ -188,7 +188,7 @@ def condition_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
             n_lab,
         ),
         "flip_rate": est(lambda S: mean_of(S[..., flips]), n_pairs),
-        "ece": est(lambda S: ece_from_bins(S[..., bins_p]), n_lab),
+        "ece": _ece(res.estimate(lambda S: ece_from_bins(S[..., bins_p])), n_lab),
         "ece_shift": est(
             lambda S: ece_from_bins(S[..., bins_p]) - ece_from_bins(S[..., bins_c]), n_lab
         ),
@@ -271,9 +271,16 @@ def clean_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
     e = res.estimate(lambda S: ece_from_bins(S[..., bins]))
     return {
         "accuracy": interval(a.value, a.low, a.high, n_lab),
-        "ece": interval(e.value, e.low, e.high, n_lab),
+        "ece": _ece(e, n_lab),
         "n": len(pairs.sample_id),
     }
+
+
+def _ece(e: Any, n: int) -> dict[str, Any]:
+    """A plain ECE's interval, its lower end widened as for every ECE (bootstrap.ece_interval);
+    a shift of ECE is a difference and keeps its own interval."""
+    low, high = ece_interval(e.value, e.low, e.high)
+    return interval(e.value, low, high, n)
 
 
 def split_family(condition: str) -> tuple[str, int]:

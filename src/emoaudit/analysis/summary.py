@@ -21,9 +21,11 @@ from emoaudit.analysis.agreement import (
 )
 from emoaudit.analysis.bootstrap import (
     AVERAGE_REAL_MIN_ROWS,
+    ECE_INTERVAL,
     BootstrapSpec,
     Resampled,
     _codes,
+    ece_interval,
     interval,
     proportion_interval,
 )
@@ -153,6 +155,7 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
         "proportion_interval": PROPORTION_INTERVAL,
         "disparity_interval": "percentile, recomputed per resample on the whole statistic",
         "calibration_bins": M.N_BINS,
+        "ece_interval": ECE_INTERVAL,
         "notes": [
             "Interval keys: value, ci_low, ci_high, n. Undefined values are null.",
             "Equal-mass bin edges are fixed from the full slice and held in every resample.",
@@ -161,9 +164,12 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
             f"Groups with fewer than {MIN_CELL} rows are never printed (privacy), nor any group "
             "whose numbers would follow from the others by subtraction; their rows are counted "
             "as suppressed.",
-            "Binned ECE is biased upward, most in small groups, and its percentile interval sits "
-            "above the estimate (the estimate can be at or below ci_low); ece_bootstrap_bias is "
-            "the bootstrap estimate of that bias (ECE minus it is bias-corrected).",
+            "Binned ECE is biased upward, most in small groups, and its bootstrap resamples sit "
+            "above the estimate; ece_bootstrap_bias is the bootstrap estimate of that bias (ECE "
+            "minus it is bias-corrected). Every ECE interval's lower end is therefore extended "
+            "to max(0, min(ci_low, 2 x ECE - ci_high)) (ece_interval; docs/statistics.md). Near "
+            "a true ECE of 0 no bootstrap interval of binned ECE reaches 95%: an interval that "
+            "excludes a small value is not evidence of miscalibration.",
             f"From {AVERAGE_REAL_MIN_ROWS} rows on, probability and calibration features are "
             "resampled by cells: exact cell counts, within-cell sums drawn from the normal with "
             "their exact mean and covariance (docs/statistics.md).",
@@ -544,6 +550,7 @@ def calibration(
         bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters, average_real=True)
         block: dict[str, Any] = {"edges": edges.tolist()}
         ece = bres.estimate(M.ece_from_bins)
+        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high)
         block["ece"] = interval(ece.value, ece.low, ece.high, n)
         block["ece_bootstrap_bias"] = ece_bootstrap_bias(ece)
         block["mce"] = _scalar(bres, M.mce_from_bins, n)
