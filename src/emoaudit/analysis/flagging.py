@@ -32,7 +32,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.analysis.bootstrap import exact_binomial_interval, proportion_interval
-from emoaudit.analysis.group_tests import finding, settle
+from emoaudit.analysis.group_tests import finding, settle, verdict_words
 from emoaudit.analysis.groups import MIN_CELL, hidden_groups
 from emoaudit.errors import EmoauditError
 from emoaudit.taxonomy import CANONICAL, canonical, canonical_order
@@ -560,19 +560,7 @@ def _direction(t: dict[str, Any]) -> str:
 
 def rate_sentence(key: str, t: dict[str, Any]) -> str:
     """The only words about one rate's difference between groups: what its test backs."""
-    what = RATE_WORDS[key]
-    if t.get("rejected") and (t.get("worse") or t.get("better")):
-        return f"{what} differs between groups (Holm p = {_p(t)}): {_direction(t)}."
-    if t.get("rejected"):
-        return (
-            f"{what} differs between groups (Holm p = {_p(t)}), but no single group differs "
-            "from the rest after correction."
-        )
-    mdd = t.get("min_detectable_difference")
-    tail = (
-        "" if mdd is None else f"; this data could detect a gap of {100 * mdd:.2g} points or more"
-    )
-    return f"no evidence that {what} differs between groups (Holm p = {_p(t)}){tail}."
+    return verdict_words(t, RATE_WORDS[key])
 
 
 def group_finding(tests: dict[str, Any]) -> str | None:

@@ -450,19 +450,34 @@ def _few_subjects(t: dict[str, Any]) -> bool:
 def sentence(t: dict[str, Any]) -> str:
     """The only words a report may say about a grouping's difference."""
     metric = metric_words(t["metric"])
+    # a reading is neither good nor bad (groups may truly differ in expression): say which way
+    # it goes; accuracy, faces found, stability and agreement are worse or better
+    ways = ("higher", "lower") if t["metric"].startswith("hostile") else ("worse", "better")
+    return verdict_words(
+        t, metric, ways=ways, no_evidence=f"no evidence of a difference in {metric}"
+    )
+
+
+def verdict_words(
+    t: dict[str, Any],
+    what: str,
+    *,
+    ways: tuple[str, str] = ("higher", "lower"),
+    p_name: str = "Holm p",
+    no_evidence: str | None = None,
+) -> str:
+    """Words for one settled test (``settle``): the groups its verdict names, a difference no
+    single group carries, or no evidence with the gap the data could have seen. ``ways`` words
+    the groups named worse and better (hostile readings and flags: higher and lower)."""
     p = t.get("p_holm")
     p_txt = "n/a" if p is None else f"{p:.3g}"
-    if t.get("rejected") and (t["worse"] or t["better"]):
-        # a reading is neither good nor bad (groups may truly differ in expression): say which
-        # way it goes; accuracy, faces found, stability and agreement are worse or better
-        named = [("worse", t["worse"]), ("better", t["better"])]
-        if t["metric"].startswith("hostile"):  # hostile readings: higher_is_better is False
-            named = [("higher", t["worse"]), ("lower", t["better"])]
-        parts = [f"{w} for {', '.join(g)}" for w, g in named if g]
-        return f"{metric} differs between groups (Holm p = {p_txt}): {' and '.join(parts)}."
+    if t.get("rejected") and (t.get("worse") or t.get("better")):
+        named = [(ways[0], t.get("worse") or []), (ways[1], t.get("better") or [])]
+        parts = " and ".join(f"{w} for {', '.join(g)}" for w, g in named if g)
+        return f"{what} differs between groups ({p_name} = {p_txt}): {parts}."
     if t.get("rejected"):
         return (
-            f"{metric} differs between groups (Holm p = {p_txt}), but no single group differs "
+            f"{what} differs between groups ({p_name} = {p_txt}), but no single group differs "
             "from the rest after correction."
         )
     mdd = t.get("min_detectable_difference")
@@ -474,7 +489,8 @@ def sentence(t: dict[str, Any]) -> str:
             f"; with {t['fewest_subjects']} subjects in the smallest group this data cannot say "
             "how large a gap could go unseen"
         )
-    return f"no evidence of a difference in {metric} (Holm p = {p_txt}){tail}."
+    lead = no_evidence or f"no evidence that {what} differs between groups"
+    return f"{lead} ({p_name} = {p_txt}){tail}."
 
 
 def gap_permutation(

@@ -23,7 +23,13 @@ from emoaudit.analysis.bootstrap import (
     percentile_interval,
     proportion_interval,
 )
-from emoaudit.analysis.group_tests import finding, gap_permutation, score_test, settle
+from emoaudit.analysis.group_tests import (
+    finding,
+    gap_permutation,
+    score_test,
+    settle,
+    verdict_words,
+)
 
 ATTR_PREFIX = "attr_"
 INTERSECTION = "&"
@@ -608,22 +614,7 @@ def calm_hostile_test(
 
 
 def calm_hostile_sentence(t: dict[str, Any], what: str) -> str:
-    p = t.get("p_holm")
-    p_txt = "n/a" if p is None else f"{p:.3g}"
-    if t.get("rejected") and (t.get("worse") or t.get("better")):
-        named = [("higher", t["worse"]), ("lower", t["better"])]
-        parts = " and ".join(f"{w} for {', '.join(g)}" for w, g in named if g)
-        return f"{what} differs between groups (p = {p_txt}): {parts}."
-    if t.get("rejected"):
-        return (
-            f"{what} differs between groups (p = {p_txt}), but no single group differs from the "
-            "rest after correction."
-        )
-    mdd = t.get("min_detectable_difference")
-    tail = (
-        "" if mdd is None else f"; this data could detect a gap of {100 * mdd:.2g} points or more"
-    )
-    return f"no evidence that {what} differs between groups (p = {p_txt}){tail}."
+    return verdict_words(t, what, p_name="p")
 
 
 class _warnings_off:

@@ -144,14 +144,19 @@ def check_groups(groups: list[str] | None, known: Iterable[str], *, where: str) 
     for name in groups:
         if name in names:
             continue
-        same_case = [k for k in names if k.lower() == name.lower()]
-        guess = same_case or difflib.get_close_matches(name, names, n=1)
         raise EmoauditError(
             UNKNOWN_GROUP.format(
                 name=name, where=where, known=", ".join(names) or "none",
-                hint=GROUP_HINT.format(guess=guess[0]) if guess else "",
+                hint=near_miss(name, names),
             )
         )  # fmt: skip
+
+
+def near_miss(name: str, names: list[str]) -> str:
+    """ "; did you mean 'X'?" for a name that differs in case or by a typo, else ""."""
+    same_case = [k for k in names if k.lower() == name.lower()]
+    guess = same_case or difflib.get_close_matches(name, names, n=1)
+    return GROUP_HINT.format(guess=guess[0]) if guess else ""
 
 
 def sample_attributes(samples: Iterable[Any], wanted: list[str], *, limit: int = GROUP_PEEK) -> set:
@@ -187,12 +192,10 @@ def check_at_equal(given: str, columns: dict[str, bool], *, where: str) -> None:
     name = given if given in columns else given.removeprefix("attr_")
     if name not in columns:
         names = sorted(columns)
-        guess = [k for k in names if k.lower() == name.lower()]
-        guess = guess or difflib.get_close_matches(name, names, n=1)
         raise EmoauditError(
             AT_EQUAL_UNKNOWN.format(
                 name=given, where=where, known=", ".join(names) or "none",
-                hint=GROUP_HINT.format(guess=guess[0]) if guess else "",
+                hint=near_miss(name, names),
             )
         )  # fmt: skip
     if not columns[name]:
