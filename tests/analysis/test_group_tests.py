@@ -380,3 +380,17 @@ def test_the_printed_detectable_gap_is_found_four_times_in_five(label, G, n, sub
         )
         found += "g0" in _named(group, subject, hit, G)["worse"]
     assert 0.68 <= found / runs <= 0.95, f"{label}: gap {mdd:.3f} found in {found}/{runs}"
+
+
+def test_one_group_is_not_tested_and_says_so():
+    """A grouping left with one group (the rest hidden or absent) was 'no evidence of a
+    difference (Holm p = 1)', read as a finding about groups; it is now untested, outside the
+    Holm family, and its words say why."""
+    one = finding(metric="accuracy", y=np.array([1.0, 0, 1, 1]), group=np.zeros(4, dtype=int),
+                  group_names=["a"])  # fmt: skip
+    two = finding(metric="accuracy", y=np.r_[np.ones(30), np.zeros(30)],
+                  group=np.repeat([0, 1], 30), group_names=["a", "b"])  # fmt: skip
+    settle([one, two], alpha=ALPHA)
+    assert one["p_value"] is None and one["p_holm"] is None and not one["rejected"]
+    assert one["text"] == "accuracy: not tested (fewer than two groups with rows to compare)."
+    assert two["family_size"] == 1 and two["rejected"]

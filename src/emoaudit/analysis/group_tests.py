@@ -427,7 +427,14 @@ def finding(
         s = _dense(np.asarray(strata))
         spread = spread - (np.bincount(s, spread) / np.bincount(s))[s]
     test["_design"] = spread_and_sizes(spread, group, G)
+    if np.count_nonzero(np.bincount(np.asarray(group, dtype=np.int64), minlength=G)) < 2:
+        # one group: nothing to compare, so no p-value (Holm leaves it out) and no "no
+        # evidence of a difference (p = 1)", which read as a finding about the groups
+        test.update(p_value=None, untestable=UNTESTABLE)
     return test
+
+
+UNTESTABLE = "fewer than two groups with rows to compare"
 
 
 def settle(tests: list[dict[str, Any]], *, alpha: float) -> None:
@@ -492,6 +499,8 @@ def verdict_words(
     """Words for one settled test (``settle``): the groups its verdict names, a difference no
     single group carries, or no evidence with the gap the data could have seen. ``ways`` words
     the groups named worse and better (hostile readings and flags: higher and lower)."""
+    if t.get("untestable"):
+        return f"{what}: not tested ({t['untestable']})."
     p = t.get("p_holm")
     p_txt = "n/a" if p is None else f"{p:.3g}"
     if t.get("rejected") and (t.get("worse") or t.get("better")):

@@ -23,6 +23,7 @@ NO_GROUP_DIFFERENCE = (
 )
 NO_GROUP_DIFFERENCE_NO_MDD = "no evidence of a difference by {grouping} (p = {p})"
 GROUP_DIFFERENCE = "by {grouping}: {text}"
+NOT_TESTED = "by {grouping}: not tested ({why})"
 DISPLAY_RATE_NOTE = (
     "The share of ordinary people assumed to show {flags} ({rate}) was taken from {source}; "
     "it drives every flagging number. Set it for the setting you have in mind with "
@@ -94,6 +95,9 @@ def group_sentences(entry: dict[str, Any]) -> list[str]:
                 f"(p = {fmt_p(finding.get('p_holm'))})"
             )
             out.append(GROUP_DIFFERENCE.format(grouping=grouping, text=text))
+            continue
+        if finding.get("untestable"):
+            out.append(NOT_TESTED.format(grouping=grouping, why=finding["untestable"]))
             continue
         p = fmt_p(finding.get("p_holm", finding.get("p_value")))
         mdd = finding.get("min_detectable_difference")
