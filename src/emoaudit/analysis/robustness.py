@@ -222,6 +222,10 @@ def drift_tests(pairs: Paired) -> dict[str, dict[str, Any]]:
     j] - 1[clean answer is j] per face, the sign-flip test by subject; ``net_faces`` is the
     number of faces gained minus lost (its sign is the direction)."""
     clusters, _ = units(pairs)
+    if clusters is not None:  # subject ids as integers once, not once a label
+        from emoaudit.analysis.group_tests import _cluster_codes
+
+        clusters = _cluster_codes(clusters, len(pairs.pred_pert))
     out = {}
     for j, lab in enumerate(pairs.labels):
         d = (pairs.pred_pert == j).astype(np.int64) - (pairs.pred_clean == j).astype(np.int64)
