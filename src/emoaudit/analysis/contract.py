@@ -170,10 +170,17 @@ def _check_labels(df: pd.DataFrame, path: Path | str) -> None:
             UNKNOWN_LABEL.format(
                 path=path, column=column, value=one_line(clipped(value)),
                 n=int((odd & (values == value)).sum()), row=first + 1,
-                sample=one_line(clipped(df["sample_id"].iloc[first])),
-                model=one_line(df["model"].iloc[first]), expected=expected,
+                **_row_names(df, first), expected=expected,
             )
         )  # fmt: skip
+
+
+def _row_names(rows: pd.DataFrame, i: int) -> dict[str, str]:
+    """The sample and model of row i, as an error line names them."""
+    return {
+        "sample": one_line(clipped(rows["sample_id"].iloc[i])),
+        "model": one_line(rows["model"].iloc[i]),
+    }
 
 
 def _imported(df: pd.DataFrame) -> pd.Series:
@@ -213,8 +220,7 @@ def check_distributions(df: pd.DataFrame, path: Path | str) -> None:
     raise EmoauditError(
         NOT_DISTRIBUTIONS.format(
             path=path, n=int(found.bad.sum()), total=int(ok.sum()), tolerance=SUM_TOLERANCE,
-            sample=one_line(clipped(rows["sample_id"].iloc[first])),
-            model=one_line(rows["model"].iloc[first]), what=what,
+            **_row_names(rows, first), what=what,
         )
     )  # fmt: skip
 
@@ -265,8 +271,7 @@ def check_argmax(df: pd.DataFrame, path: Path | str) -> None:
     raise EmoauditError(
         PRED_NOT_ARGMAX.format(
             path=path, row=int(np.flatnonzero(rows)[first]) + 1,
-            sample=one_line(clipped(scored["sample_id"].iloc[first])),
-            model=one_line(scored["model"].iloc[first]),
+            **_row_names(scored, first),
             pred=one_line(clipped(said)), pred_p=pred_p, top=one_line(clipped(names[top_k])),
             top_p=proba[first, top_k], n=int(bad.sum()), total=int(given.sum()),
         )
