@@ -13,6 +13,8 @@
 #
 # Knobs (environment): DEVICE=cuda|cpu (cpu: the same Python on the CPU, to test this script
 # without a GPU), N (images, 20000), BATCHES (16,64,256,1024), MODELS (all three), CHECK_N (2048),
+# CLI_N (faces for the command-line check against the CPU, 2000), REPEATS (bare passes, 3),
+# WORKERS_SWEEP (end to end at batch 256 with these worker counts, 1,2,4,8,nproc),
 # OUT (folder for gpu.json, default ./gpu-bench), EMOAUDIT_CUDA_RUNTIME=onnxruntime|torch (force a
 # path when both are installed). DRY_RUN=1 is DEVICE=cpu with N=64 and two small batch sizes.
 set -euo pipefail
@@ -24,9 +26,12 @@ N="${N:-20000}"
 BATCHES="${BATCHES:-16,64,256,1024}"
 MODELS="${MODELS:-fer-mini-xception,human-emotion,faceapi-expression}"
 CHECK_N="${CHECK_N:-2048}"
+CLI_N="${CLI_N:-2000}"
+REPEATS="${REPEATS:-3}"
+WORKERS_SWEEP="${WORKERS_SWEEP:-1,2,4,8,$(nproc)}"
 OUT="${OUT:-gpu-bench}"
 if [[ "${DRY_RUN:-0}" == "1" || "${1:-}" == "--dry-run" ]]; then
-  DEVICE=cpu N=64 BATCHES=16,64 CHECK_N=64
+  DEVICE=cpu N=64 BATCHES=16,64 CHECK_N=64 CLI_N=64 REPEATS=1 WORKERS_SWEEP=1,2
 fi
 export RAY_USAGE_STATS_ENABLED=0 PIP_NO_INDEX=1
 mkdir -p "$OUT"
@@ -63,5 +68,8 @@ fi
 
 echo "== benchmark (device $DEVICE, $N images, batches $BATCHES)"
 "$PY" "$here/gpu_bench.py" --device "$DEVICE" --n "$N" --batches "$BATCHES" \
-  --models "$MODELS" --check-n "$CHECK_N" --all-workers --json "$OUT/gpu.json"
-echo "== done in $((SECONDS - start)) s; figures in $OUT/gpu.json"
+  --models "$MODELS" --check-n "$CHECK_N" --repeats "$REPEATS" --workers-sweep "$WORKERS_SWEEP" \
+  --json "$OUT/gpu.json"
+echo "== command line: emoaudit audit --device $DEVICE against --device cpu"
+"$PY" "$here/gpu_cli_check.py" --device "$DEVICE" --n "$CLI_N" --json "$OUT/cli-check.json"
+echo "== done in $((SECONDS - start)) s; figures in $OUT/gpu.json and $OUT/cli-check.json"

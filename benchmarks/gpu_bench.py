@@ -74,6 +74,32 @@ def agreement(model, reference, tensors: np.ndarray) -> dict:
     }
 
 
+def tf32_effect(model, reference, tensors: np.ndarray, *, check_n: int, batch: int) -> dict:
+    """On the PyTorch path, agreement and speed with TF32 switched back on (PyTorch's default).
+
+    emoaudit switches TF32 off (device.exact_float32); this measures what that costs in speed and
+    buys in agreement with the CPU reference, so the choice stays measured on each new GPU.
+    """
+    import torch
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    out = {"emoaudit_cudnn_allow_tf32": before[0], "emoaudit_matmul_allow_tf32": before[1]}
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        out["agreement_vs_cpu_tf32_on"] = agreement(model, reference, tensors[:check_n])
+        rate = median_rate(model, tensors, batch=batch, repeats=3)
+        out[f"bare_images_per_s_tf32_on_b{batch}"] = rate
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+    return out
+
+
+def median_rate(model, tensors: np.ndarray, *, batch: int, repeats: int) -> float:
+    return round(
+        float(np.median([bare_rate(model, tensors, batch=batch) for _ in range(repeats)])), 1
+    )
+
+
 def bench_model(name: str, *, device: str, faces: list, data: Path, tmp: Path, args) -> dict:
     from emoaudit.models.onnx_model import load_model
     from emoaudit.models.preprocess import prepare_batch
@@ -91,14 +117,23 @@ def bench_model(name: str, *, device: str, faces: list, data: Path, tmp: Path, a
         "bare_images_per_s": {},
         "end_to_end_images_per_s": {},
     }
+    if model.backend.runtime == "torch-cuda":
+        row |= tf32_effect(model, reference, tensors, check_n=args.check_n, batch=max(args.batches))
+    # Interleaved repeats: a GPU's clocks ramp up under load, so the first pass is not a fair one.
+    passes = [
+        [bare_rate(model, tensors, batch=b) for b in args.batches] for _ in range(args.repeats)
+    ]
+    for j, batch in enumerate(args.batches):
+        runs = [p[j] for p in passes]
+        row["bare_images_per_s"][batch] = round(float(np.median(runs)), 1)
+        row.setdefault("bare_images_per_s_runs", {})[batch] = [round(r, 1) for r in runs]
     for batch in args.batches:
-        row["bare_images_per_s"][batch] = round(bare_rate(model, tensors, batch=batch), 1)
         rate = end_to_end_rate(model, data, tmp / "out", batch=batch, workers=args.workers)
         row["end_to_end_images_per_s"][batch] = round(rate, 1)
-    if args.all_workers and (os.cpu_count() or 1) > args.workers:
-        batch = max(args.batches)
-        rate = end_to_end_rate(model, data, tmp / "out", batch=batch, workers=os.cpu_count() or 1)
-        row[f"end_to_end_all_cores_batch_{batch}"] = round(rate, 1)
+    sweep_batch = 256 if 256 in args.batches else max(args.batches)
+    for workers in args.workers_sweep:
+        rate = end_to_end_rate(model, data, tmp / "out", batch=sweep_batch, workers=workers)
+        row.setdefault(f"end_to_end_batch_{sweep_batch}_by_workers", {})[workers] = round(rate, 1)
     return row
 
 
@@ -127,10 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", default="16,64,256,1024")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--workers", type=int, default=1, help="runner workers (GPU default: 1)")
-    parser.add_argument("--all-workers", action="store_true", help="also e2e with one per core")
+    parser.add_argument("--repeats", type=int, default=3, help="bare passes, median reported")
+    parser.add_argument(
+        "--workers-sweep", default="", help="e2e at batch 256 with these worker counts, e.g. 1,2,4"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     args.batches = [int(b) for b in args.batches.split(",")]
+    args.workers_sweep = [int(w) for w in args.workers_sweep.split(",") if w.strip()]
 
     from emoaudit.data.images import decode_image
     from emoaudit.models.device import choose_backend
@@ -141,16 +180,28 @@ def main(argv: list[str] | None = None) -> None:
         paths = make_faces(tmp / "data", args.n)
         faces = [decode_image(p) for p in paths]
         rows = []
+        failed = []
         for name in args.models.split(","):
             data = tmp / "data"
-            row = bench_model(name, device=args.device, faces=faces, data=data, tmp=tmp, args=args)
+            try:
+                row = bench_model(
+                    name, device=args.device, faces=faces, data=data, tmp=tmp, args=args
+                )
+            except Exception as exc:  # one model failing must not cost the others' figures
+                failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                print(json.dumps(failed[-1]), flush=True)
+                continue
             print(json.dumps(row), flush=True)
             rows.append(row)
         print(markdown(rows, args.batches))
         report = {"device": args.device, "n_images": args.n, "cpu_count": os.cpu_count()}
-        report |= {"workers": args.workers, "results": rows}
+        report |= {"workers": args.workers, "results": rows, "failed": failed}
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
+        if failed:
+            sys.exit(
+                f"gpu_bench: {len(failed)} model(s) failed: {', '.join(f['model'] for f in failed)}"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -244,7 +244,7 @@ def audit(
     chunk_size: Annotated[int, typer.Option(help="Samples per cached shard.")] = 512,
     batch_size: Annotated[
         int | None,
-        typer.Option(help="Faces per inference call (default: 16 on cpu, 256 on cuda)."),
+        typer.Option(help="Faces per inference call (default: 16 on cpu, 64 on cuda)."),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Worker threads (default: one per core on cpu, 1 on cuda).")

@@ -113,10 +113,15 @@ def _fake_torch(monkeypatch, *, cuda: bool = True, onnx2torch: bool = True) -> N
     cuda_ns = types.SimpleNamespace(
         is_available=lambda: cuda, get_device_name=lambda index: "Fake GPU 80GB"
     )
+    backends = types.SimpleNamespace(  # PyTorch's defaults on Ampere and later GPUs
+        cudnn=types.SimpleNamespace(allow_tf32=True),
+        cuda=types.SimpleNamespace(matmul=types.SimpleNamespace(allow_tf32=False)),
+    )
     torch = _module(
         "torch",
         __version__="9.9.9+fake",
         cuda=cuda_ns,
+        backends=backends,
         from_numpy=_FakeTensor,
         inference_mode=contextlib.nullcontext,
     )
@@ -275,8 +280,19 @@ def test_real_onnx2torch_matches_onnxruntime_on_cpu(tiny_info):
         np.testing.assert_allclose(session.run(None, {"x": x})[0], want, atol=1e-5)
 
 
+def test_torch_path_runs_in_full_float32(monkeypatch, tiny_info):
+    """TF32 convolutions moved probabilities by 4e-4 on an H200; the audit switches them off."""
+    _providers(monkeypatch, ["CPUExecutionProvider"])
+    _fake_torch(monkeypatch)
+    torch = sys.modules["torch"]
+    torch.backends.cuda.matmul.allow_tf32 = True
+    open_session(tiny_info, device="cuda")
+    assert torch.backends.cudnn.allow_tf32 is False
+    assert torch.backends.cuda.matmul.allow_tf32 is False
+
+
 def test_defaults_follow_the_device():
-    assert device.default_batch_size("cuda") == device.GPU_BATCH_SIZE == 256
+    assert device.default_batch_size("cuda") == device.GPU_BATCH_SIZE == 64
     assert device.default_batch_size("cpu") == 16
     assert device.default_workers("cuda") == 1
 

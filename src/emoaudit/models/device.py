@@ -37,7 +37,9 @@ TORCH_CUDA = "torch-cuda"
 CUDA_RUNTIMES = ("onnxruntime", "torch")
 RUNTIME_ENV = "EMOAUDIT_CUDA_RUNTIME"  # force one CUDA path when both are installed
 CPU_BATCH_SIZE = 16  # measured fastest on CPU for all three built-ins (docs/benchmarks.md)
-GPU_BATCH_SIZE = 256  # a GPU needs large batches to be busy; benchmarks/gpu.sh measures others
+# End to end on an H200, batch 64 beat 256 and 1024 for all three built-ins in two runs
+# (docs/benchmarks.md): the CPU work per face, not the GPU, bounds an audit of these small nets.
+GPU_BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,12 @@ def default_batch_size(device: str) -> int:
 
 
 def default_workers(device: str) -> int:
-    """One worker feeds the GPU (its session is shared anyway); on CPU, one per core."""
+    """One worker feeds the GPU; on CPU, one per core.
+
+    On an H200 with 16 cores, 2, 4 and 8 workers sharing the converted module were slower end to
+    end than one for fer-mini-xception and human-emotion (the module's Python dispatch competes
+    with decoding for the GIL), and within 10% for faceapi-expression (docs/benchmarks.md).
+    """
     return 1 if device == "cuda" else max(1, os.cpu_count() or 1)
 
 
@@ -172,7 +179,22 @@ def open_torch_session(data: bytes, *, path: Any, device: str = "cuda") -> Torch
     dims = first.type.tensor_type.shape.dim
     shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
     module = module.eval().to(device)
+    exact_float32(importlib.import_module("torch"))
     return TorchSession(module, input_name=first.name, input_shape=shape, device=device)
+
+
+def exact_float32(torch: Any) -> None:
+    """Keep PyTorch's convolutions and matrix products in full float32 (no TF32) for the audit.
+
+    PyTorch lets cuDNN use TF32 for convolutions by default on Ampere and later GPUs. Measured on
+    an H200 (docs/benchmarks.md), that moved fer-mini-xception's probabilities up to 4.1e-4 from
+    ONNX Runtime on the CPU; switched off, every built-in agreed to 3e-7. It slows the bare
+    network at batch 1024 (fer-mini-xception 157k -> 124k images/s), but an audit runs at 2-5k
+    images/s end to end there, bounded by the CPU work per face, so no audit gets slower. An
+    audit wants the model's own numbers; the setting is process-wide and set at each load.
+    """
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def explicit_pads(proto: Any) -> Any:
