@@ -201,9 +201,10 @@ def test_few_subject_clusters_earn_a_warning_and_twenty_do_not():
     few = analyze(synth.predictions(300, subjects=10), n_resamples=20)["results"][0]
     assert few["resampling"]["n_units"] == 10
     assert few["warnings"] == [
-        "intervals resample only 10 subjects (fewer than 20): with so few clusters they are "
-        "rough and tend to be too narrow"
+        "intervals resample only 10 subjects (fewer than 20): they are widened for so few "
+        "clusters, and remain rough"
     ]
+    assert few["resampling"]["percentile_level"] == pytest.approx(0.98290, abs=1e-5)
     enough = analyze(synth.predictions(300, subjects=20), n_resamples=20)["results"][0]
     assert enough["warnings"] == []
     no_subjects = analyze(synth.predictions(300), n_resamples=20)["results"][0]

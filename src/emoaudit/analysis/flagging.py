@@ -31,7 +31,11 @@ from typing import Any
 import numpy as np
 
 from emoaudit import errors
-from emoaudit.analysis.bootstrap import exact_binomial_interval, proportion_interval
+from emoaudit.analysis.bootstrap import (
+    exact_binomial_interval,
+    expanded_confidence,
+    proportion_interval,
+)
 from emoaudit.analysis.group_tests import finding, settle, verdict_words
 from emoaudit.analysis.groups import MIN_CELL, hidden_groups
 from emoaudit.errors import EmoauditError
@@ -154,7 +158,11 @@ def flagging_analysis(
             tally.add(f"{attr}={g}:nN", member & ~is_flag_label)
     clusters = _clusters(rows)
     point, draws = tally.bootstrap(clusters, n_resamples=n_resamples, seed=seed)
-    ci = _Interval(confidence)
+    n_units = len(np.unique(clusters))
+    # Resampling few subjects gives intervals that are too narrow: read them at the expanded
+    # level, as bootstrap.Resampled does (exact Clopper-Pearson parts keep the nominal one).
+    level = expanded_confidence(confidence, n_units) if _has_subjects(rows) else confidence
+    ci = _Interval(confidence, percentile_level=level)
 
     def rates(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -324,9 +332,10 @@ class _Interval:
     interval runs from the least to the greatest of them and the percentile ends, so it does not
     matter whether the statistic rises or falls with its driver."""
 
-    def __init__(self, confidence: float) -> None:
-        self.confidence = confidence
-        self.q = (100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2)
+    def __init__(self, confidence: float, *, percentile_level: float | None = None) -> None:
+        self.confidence = confidence  # the exact (Clopper-Pearson) parts' level
+        level = confidence if percentile_level is None else percentile_level
+        self.q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
 
     def of(self, value: Any, draws: Any, n: int, at: Any = ()) -> dict[str, Any]:
         v = float(np.asarray(value, dtype=float).reshape(-1)[0])

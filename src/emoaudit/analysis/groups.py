@@ -17,6 +17,7 @@ from emoaudit.analysis.bootstrap import (
     BootstrapSpec,
     Estimate,
     Resampled,
+    ece_if_calibrated,
     ece_interval,
     holm,
     interval,
@@ -225,7 +226,7 @@ def disaggregate(
 
     estimates = {m: res.estimate(per_group(M.METRICS.meta(m)["batched"])) for m in GROUP_METRICS}
     recall = res.estimate(per_group(M.recall_from_confusion))  # (..., K, G)
-    alpha = (1 - spec.confidence) / 2
+    alpha = (1 - res.interval_confidence) / 2  # disparity intervals: expanded for few subjects
     if proba is not None and edges is not None:
         bins = M.binned_features(proba_true_idx, proba, edges).split_by(group, G)
         width = 3 * (len(edges) - 1)
@@ -233,7 +234,8 @@ def disaggregate(
         ece = cal.estimate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
-        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high)
+        bound = ece_if_calibrated(cal.total.reshape(G, width), spec.confidence, seed=spec.seed)
+        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high, bound)
         estimates["ece"] = ece
     C = res.total.reshape(G, K, K)
     hits = np.trace(C, axis1=1, axis2=2)
@@ -400,8 +402,8 @@ def directional_errors(
         diff_boot = r_boot - M.row_normalised_from_confusion(rest(res.boot, g))
         diff_val = r_g - M.row_normalised_from_confusion(rest(res.total[None, :], g))[0]
         with np.errstate(all="ignore"), _warnings_off():
-            lo, hi = percentile_interval(r_boot, res.spec.confidence)
-            dlo, dhi = percentile_interval(diff_boot, res.spec.confidence)
+            lo, hi = percentile_interval(r_boot, res.interval_confidence)
+            dlo, dhi = percentile_interval(diff_boot, res.interval_confidence)
         C_rest = C_all.sum(0) - C_all[g]
         for t, tl in enumerate(labels):
             n_t = int(C_all[g, t].sum())
@@ -572,7 +574,7 @@ def _calm_as_hostile(
             for g, name in enumerate(group_names)
         },
         "excluded_from_disparity": [n for n, e in zip(group_names, own, strict=True) if not e],
-        "disparity": disparity(est, own, alpha),
+        "disparity": disparity(est, own, (1 - res.interval_confidence) / 2),
     }
     if rows is not None and group is not None and own.sum() >= 2:
         sel = np.isin(rows["true"], calm) & own[group]

@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from emoaudit.analysis.bootstrap import BootstrapSpec, Resampled, ece_interval, holm, interval
+from emoaudit.analysis.bootstrap import (
+    BootstrapSpec,
+    Resampled,
+    ece_if_calibrated,
+    ece_interval,
+    holm,
+    interval,
+)
 from emoaudit.analysis.metrics import (
     N_BINS,
     Features,
@@ -188,7 +195,11 @@ def condition_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
             n_lab,
         ),
         "flip_rate": est(lambda S: mean_of(S[..., flips]), n_pairs),
-        "ece": _ece(res.estimate(lambda S: ece_from_bins(S[..., bins_p])), n_lab),
+        "ece": _ece(
+            res.estimate(lambda S: ece_from_bins(S[..., bins_p])),
+            n_lab,
+            ece_if_calibrated(res.total[bins_p], spec.confidence, seed=spec.seed),
+        ),
         "ece_shift": est(
             lambda S: ece_from_bins(S[..., bins_p]) - ece_from_bins(S[..., bins_c]), n_lab
         ),
@@ -273,17 +284,18 @@ def clean_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
     res = Resampled(blocks, spec=spec, strata=strata, clusters=clusters)
     a = res.estimate(lambda S: accuracy_from_confusion(S[..., acc]))
     e = res.estimate(lambda S: ece_from_bins(S[..., bins]))
+    bound = ece_if_calibrated(res.total[bins], spec.confidence, seed=spec.seed)
     return {
         "accuracy": interval(a.value, a.low, a.high, n_lab),
-        "ece": _ece(e, n_lab),
+        "ece": _ece(e, n_lab, bound),
         "n": len(pairs.sample_id),
     }
 
 
-def _ece(e: Any, n: int) -> dict[str, Any]:
+def _ece(e: Any, n: int, calibrated_bound: Any = None) -> dict[str, Any]:
     """A plain ECE's interval, its lower end widened as for every ECE (bootstrap.ece_interval);
     a shift of ECE is a difference and keeps its own interval."""
-    low, high = ece_interval(e.value, e.low, e.high)
+    low, high = ece_interval(e.value, e.low, e.high, calibrated_bound)
     return interval(e.value, low, high, n)
 
 

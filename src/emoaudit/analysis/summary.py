@@ -25,6 +25,7 @@ from emoaudit.analysis.bootstrap import (
     BootstrapSpec,
     Resampled,
     _codes,
+    ece_if_calibrated,
     ece_interval,
     interval,
     proportion_interval,
@@ -55,8 +56,14 @@ END_TO_END_STATUSES = (OK, NO_FACE, UNREADABLE, BAD_OUTPUT)  # a model that answ
 # to resample); the slice carries a warning.
 MIN_CLUSTERS = 20
 FEW_CLUSTERS = (
-    "intervals resample only {n} subjects (fewer than {min}): with so few clusters they are "
-    "rough and tend to be too narrow"
+    "intervals resample only {n} subjects (fewer than {min}): they are widened for so few "
+    "clusters, and remain rough"
+)
+CLUSTER_INTERVALS = (
+    "with G subjects resampled, bootstrap percentiles are read at the level whose normal "
+    "quantile is sqrt(G/(G-1)) * t(G-1) (Hesterberg's expanded percentile; 95% becomes 98.3% "
+    "at G = 10, 95.4% at G = 100); normal intervals over subjects use t(G-1) and the G/(G-1) "
+    "variance factor"
 )
 SOME_WITHOUT_PROBABILITIES = (
     "calibration, log loss, Brier and top-2 accuracy use {n} of {total} scored faces: "
@@ -154,6 +161,7 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
         "min_cell": MIN_CELL,
         "proportion_interval": PROPORTION_INTERVAL,
         "disparity_interval": "percentile, recomputed per resample on the whole statistic",
+        "subject_intervals": CLUSTER_INTERVALS,
         "calibration_bins": M.N_BINS,
         "ece_interval": ECE_INTERVAL,
         "notes": [
@@ -167,9 +175,10 @@ def statistics_block(spec: BootstrapSpec, min_group_n: int, df: pd.DataFrame) ->
             "Binned ECE is biased upward, most in small groups, and its bootstrap resamples sit "
             "above the estimate; ece_bootstrap_bias is the bootstrap estimate of that bias (ECE "
             "minus it is bias-corrected). Every ECE interval's lower end is therefore extended "
-            "to max(0, min(ci_low, 2 x ECE - ci_high)) (ece_interval; docs/statistics.md). Near "
-            "a true ECE of 0 no bootstrap interval of binned ECE reaches 95%: an interval that "
-            "excludes a small value is not evidence of miscalibration.",
+            "to max(0, min(ci_low, 2 x ECE - ci_high)), and to 0 when the ECE is no larger "
+            "than a perfectly calibrated model's would be on the same bins with probability "
+            "(1 + confidence) / 2 (ece_if_calibrated: hits drawn Binomial(count, mean "
+            "confidence) per bin, 2,000 draws; ece_interval; docs/statistics.md).",
             f"From {AVERAGE_REAL_MIN_ROWS} rows on, probability and calibration features are "
             "resampled by cells: exact cell counts, within-cell sums drawn from the normal with "
             "their exact mean and covariance (docs/statistics.md).",
@@ -264,6 +273,8 @@ def analyze_slice(
         "stratified_by": "label" if res.stratified else None,
         # subject ids given, one photo each: resampled by sample, which is the same thing
         "subject_ids": clusters is not None,
+        # the level the bootstrap percentiles are read at (above nominal for few subjects)
+        "percentile_level": round(res.interval_confidence, 6),
     }
     out["warnings"] = []
     if res.unit == "subject_id" and out["resampling"]["n_units"] < MIN_CLUSTERS:
@@ -550,7 +561,9 @@ def calibration(
         bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters, average_real=True)
         block: dict[str, Any] = {"edges": edges.tolist()}
         ece = bres.estimate(M.ece_from_bins)
-        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high)
+        bound = ece_if_calibrated(bres.total, spec.confidence, seed=spec.seed)
+        ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high, bound)
+        block["ece_if_calibrated"] = float(bound)
         block["ece"] = interval(ece.value, ece.low, ece.high, n)
         block["ece_bootstrap_bias"] = ece_bootstrap_bias(ece)
         block["mce"] = _scalar(bres, M.mce_from_bins, n)
