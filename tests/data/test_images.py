@@ -39,6 +39,15 @@ def test_sixteen_bit_scaled_to_eight(tmp_path):
     assert rgb[:, :, 0].tolist() == [[0, 255], [128, 1]]
 
 
+def test_an_eight_bit_picture_saved_in_sixteen_bits_keeps_its_brightness(tmp_path):
+    """Values 0-255 in a 16-bit file decoded to 0-1 (almost black), which a model scores
+    without complaint; they are 8-bit values and stay as they are, as 32-bit 'I' ones do."""
+    data = np.array([[0, 255], [128, 1]], dtype=np.uint16)
+    path = _save(Image.fromarray(data), tmp_path / "d.png")
+    assert Image.open(path).mode == "I;16"
+    assert decode_image(path)[:, :, 0].tolist() == [[0, 255], [128, 1]]
+
+
 def test_exif_orientation_applied(tmp_path):
     image = Image.fromarray(np.zeros((20, 60, 3), dtype=np.uint8))  # wide
     exif = Image.Exif()
@@ -291,7 +300,7 @@ def _whole_array_formula(arr, mode):
     arr = arr.astype(np.float64)
     if mode == "F":
         top = 1.0 if arr.size and float(arr.max()) <= 1.0 else 255.0
-    elif mode.startswith("I;16") or (arr.size and float(arr.max()) > 255):
+    elif arr.size and float(arr.max()) > 255:  # 16- and 32-bit holding only 0-255: kept
         top = 65535.0
     else:
         top = 255.0
@@ -306,6 +315,8 @@ def _high_depth_cases():
     u16.flat[:4] = [0, 255, 256, 65535]
     big_i = rng.integers(-70000, 70000, shape).astype(np.int32)  # above 255: scaled as 16-bit
     big_i.flat[:6] = [0, 255, 256, 65535, 2**31 - 1, -(2**31)]
+    small_u16 = rng.integers(0, 256, shape).astype(np.uint16)  # an 8-bit picture in 16 bits
+    small_u16.flat[:2] = [0, 255]
     small_i = rng.integers(0, 256, shape).astype(np.int32)  # 8-bit values: kept as they are
     small_i.flat[:2] = [0, 255]
     unit_f = rng.random(shape).astype(np.float32)  # 0-1: scaled by 255
@@ -317,6 +328,7 @@ def _high_depth_cases():
     return [
         ("I;16", u16),
         ("I;16B", u16.astype(">u2")),
+        ("I;16", small_u16),
         ("I", big_i),
         ("I", small_i),
         ("F", unit_f),
@@ -345,8 +357,9 @@ def test_block_wise_scaling_is_bit_identical_to_the_whole_array_formula(
 @pytest.mark.parametrize(("suffix", "mode", "arr"), [
     (".png", "L", np.random.default_rng(3).integers(0, 256, (23, 41)).astype(np.uint8)),
     (".png", "I;16", _high_depth_cases()[0][1]),
-    (".tif", "I", _high_depth_cases()[2][1]),
-    (".tif", "F", _high_depth_cases()[5][1]),
+    (".png", "I;16", _high_depth_cases()[2][1]),
+    (".tif", "I", _high_depth_cases()[3][1]),
+    (".tif", "F", _high_depth_cases()[6][1]),
 ])  # fmt: skip
 def test_a_reduced_gray_image_has_the_pixels_of_reducing_its_rgb(
     tmp_path, monkeypatch, suffix, mode, arr

@@ -310,7 +310,9 @@ def _to_rgb(im) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image, imported lazil
 
 
 def _high_depth_to_uint8(im, mode: str) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image
-    """Scale 16-bit or 32-bit gray to 0-255; 'I' images holding 8-bit values stay as they are.
+    """Scale 16-bit or 32-bit gray to 0-255; 16- and 32-bit images holding only 8-bit values
+    (0-255: an 8-bit picture saved into a 16-bit file) stay as they are instead of decoding
+    almost black, which a model would score without complaint.
 
     Tiles are cropped out of PIL's own buffer (twice when the scale needs the maximum first)
     instead of np.asarray(im), a full-size copy: besides the decoded image only the uint8
@@ -318,9 +320,7 @@ def _high_depth_to_uint8(im, mode: str) -> np.ndarray:  # noqa: ANN001 - PIL.Ima
     """
     width, height = im.size
     tiles = _tiles(width, height)
-    needs_max = not mode.startswith("I;16")
-    blocks = (np.asarray(im.crop(box)) for box in tiles) if needs_max else ()
-    top = _high_depth_top(mode, blocks)
+    top = _high_depth_top(mode, (np.asarray(im.crop(box)) for box in tiles))
     out = np.empty((height, width), np.uint8)
     for x0, y0, x1, y1 in tiles:
         out[y0:y1, x0:x1] = _scaled_block(np.asarray(im.crop((x0, y0, x1, y1))), top)
@@ -341,8 +341,6 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
 def _high_depth_top(mode: str, blocks: Iterable[np.ndarray]) -> float:
     """The value that maps to 255. A NaN maximum (an 'F' image holding NaN) stays NaN here,
     as the maximum of the whole array did, so the choice matches the whole-array formula."""
-    if mode.startswith("I;16"):
-        return 65535.0
     maxima = [float(b.max()) for b in blocks if b.size]
     if not maxima:
         return 255.0
