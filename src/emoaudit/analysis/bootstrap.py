@@ -16,6 +16,7 @@ seed, same numbers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -190,6 +191,7 @@ class Resampled:
         return Estimate(value, boot, low, high)
 
 
+@functools.lru_cache(maxsize=256)
 def expanded_confidence(confidence: float, n_units: int) -> float:
     """Hesterberg's expanded percentile level for a bootstrap over `n_units` subjects.
 
