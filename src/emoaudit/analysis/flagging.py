@@ -158,10 +158,11 @@ def flagging_analysis(
             tally.add(f"{attr}={g}:nN", member & ~is_flag_label)
     clusters = _clusters(rows)
     point, draws = tally.bootstrap(clusters, n_resamples=n_resamples, seed=seed)
-    n_units = len(np.unique(clusters))
     # Resampling few subjects gives intervals that are too narrow: read them at the expanded
     # level, as bootstrap.Resampled does (exact Clopper-Pearson parts keep the nominal one).
-    level = expanded_confidence(confidence, n_units) if _has_subjects(rows) else confidence
+    level = confidence
+    if _has_subjects(rows):
+        level = expanded_confidence(confidence, len(np.unique(clusters)))
     ci = _Interval(confidence, percentile_level=level)
 
     def rates(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -563,7 +563,7 @@ def calibration(
         ece = bres.estimate(M.ece_from_bins)
         bound = ece_if_calibrated(bres.total, spec.confidence, seed=spec.seed)
         ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high, bound)
-        block["ece_if_calibrated"] = float(bound)
+        block["ece_if_calibrated"] = float(bound) if np.isfinite(bound) else None
         block["ece"] = interval(ece.value, ece.low, ece.high, n)
         block["ece_bootstrap_bias"] = ece_bootstrap_bias(ece)
         block["mce"] = _scalar(bres, M.mce_from_bins, n)
