@@ -66,18 +66,18 @@ def score_test(
     S = int(s.max(initial=-1)) + 1
     count = np.bincount(s, minlength=S).astype(np.float64)
     ybar = np.bincount(s, y, minlength=S) / np.maximum(count, 1)
-    share = np.zeros((S, n_groups))
-    np.add.at(share, (s, group), 1.0)
-    share /= np.maximum(count, 1)[:, None]
+    n_sg = np.bincount(s * n_groups + group, minlength=S * n_groups).reshape(S, n_groups)
+    share = n_sg / np.maximum(count, 1)[:, None]
     r = y - ybar[s]
-    D = -share[s]  # each row's group indicator minus its stratum's group shares
-    D[np.arange(n), group] += 1.0
-    X = D * r[:, None]
-    U = X.sum(0)
+    # D_i = e(g_i) - share[s_i] (each row's group indicator minus its stratum's group shares)
+    # is never built: at a million rows the n x G arrays cost more than the test. U = D' r, and
+    # the residuals of a stratum sum to 0, so its shares' term is ~0 (kept, for exactness).
+    U = np.bincount(group, r, minlength=n_groups) - share.T @ np.bincount(s, r, minlength=S)
     # independent rows: the pooled within-stratum variance under no difference, which makes
-    # this Pearson's chi-square (Cochran-Mantel-Haenszel's, with strata) exactly
-    Dw = D * np.sqrt(np.bincount(s, r * r, minlength=S) / np.maximum(count, 1))[s][:, None]
-    V_rows = Dw.T @ Dw
+    # this Pearson's chi-square (Cochran-Mantel-Haenszel's, with strata) exactly. With w2 the
+    # stratum's residual variance, V = sum_i w2 D_i D_i' = sum_s w2 (diag(n_s.) - n_s pi pi').
+    w2 = np.bincount(s, r * r, minlength=S) / np.maximum(count, 1)
+    V_rows = np.diag(w2 @ n_sg) - (share * (w2 * count)[:, None]).T @ share
     out: dict[str, Any] = {"test": SCORE_TEST, "n": n, "n_strata": S}
     if clusters is None:
         C, V = n, V_rows
@@ -91,7 +91,7 @@ def score_test(
         # row's residual: the residual-based sandwich it replaces collapsed when a small group
         # happened to hold none of a rare event, and named groups in 28-42% of null runs.
         rho = _within_subject_correlation(y, s, group, c, width)
-        summed = np.stack([np.bincount(c, Dw[:, j], width) for j in range(n_groups)], -1)
+        summed = _subject_scores(c, width, s, group, n_groups, share, np.sqrt(w2))
         V = (1.0 - rho) * V_rows + rho * (summed.T @ summed)
         out["within_subject_correlation"] = rho
     out["n_clusters"] = C
@@ -129,6 +129,30 @@ def score_test(
                 permuted = _subject_permutation(y, c, subject_group, n_groups)
                 out.update(_resolved(permuted, out, floor=1 / (1 + N_PERMUTATIONS)))
     return out
+
+
+def _subject_scores(
+    c: np.ndarray,
+    width: int,
+    s: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    share: np.ndarray,
+    w: np.ndarray,
+) -> np.ndarray:
+    """Per subject and group: w[s_i] (1[g_i = g] - share[s_i, g]) summed over its rows."""
+    if len(share) == 1:  # one stratum: w (n_cg - n_c share), from one count per subject and group
+        n_cg = np.bincount(c * n_groups + group, minlength=width * n_groups)
+        n_cg = n_cg.reshape(width, n_groups).astype(np.float64)
+        return w[0] * (n_cg - n_cg.sum(1, keepdims=True) * share[0])
+    ws = w[s]
+    return np.stack(
+        [
+            np.bincount(c, ws * (group == j), width) - np.bincount(c, ws * share[s, j], width)
+            for j in range(n_groups)
+        ],
+        -1,
+    )
 
 
 def _resolved(exact: dict[str, Any], asymptotic: dict[str, Any], *, floor: float) -> dict:
@@ -288,6 +312,13 @@ def _within_subject_correlation(
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
+    """Codes renumbered 0..k-1 in sorted order (np.unique's inverse); small non-negative
+    integers, the usual case, by counting instead of sorting a million rows."""
+    codes = np.asarray(codes)
+    small = codes.dtype.kind in "iu" and codes.size and 0 <= codes.min()
+    if small and codes.max() < 4 * codes.size:
+        present = np.bincount(codes.astype(np.int64, copy=False)) > 0
+        return (np.cumsum(present) - 1)[codes]
     _, inverse = np.unique(codes, return_inverse=True)
     return inverse.ravel().astype(np.int64)
 
