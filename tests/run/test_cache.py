@@ -45,6 +45,17 @@ def test_every_ingredient_changes_the_shard_key(change):
     assert _key() != _key(**change)
 
 
+def test_shards_of_an_older_decoder_are_not_reused(monkeypatch):
+    """A 16-bit file holding 8-bit values decoded almost black before version 4: the same
+    bytes must not find those rows in an audit folder written by the older code."""
+    from emoaudit.run import cache
+
+    assert cache.CACHE_VERSION >= 4
+    now = _key()
+    monkeypatch.setattr(cache, "CACHE_VERSION", 3)
+    assert _key() != now
+
+
 def test_shard_written_atomically_leaves_no_temp_on_failure(tmp_path):
     path = shard_path(tmp_path, _key())
     table = pa.table({"x": [1, 2, 3]})

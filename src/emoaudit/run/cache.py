@@ -26,8 +26,10 @@ from emoaudit.errors import EmoauditError
 
 # Bumped when the same inputs would give different rows: 2 = tf-style resize as a column product
 # then per-image row products (inputs move by <= 1.2e-7, so older shards are not reused);
-# 3 = the model's name, label order and output kind joined the key (a spec fix reused old rows).
-CACHE_VERSION = 3
+# 3 = the model's name, label order and output kind joined the key (a spec fix reused old rows);
+# 4 = 16-bit files holding 8-bit values keep their values (they decoded almost black), and the
+# PyTorch GPU path runs in full float32 (TF32 moved probabilities by up to 4e-4).
+CACHE_VERSION = 4
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
