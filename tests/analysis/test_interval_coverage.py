@@ -473,3 +473,26 @@ def test_ece_interval_reaches_zero_for_a_calibrated_model(n, power):
     assert null["basic"] < 0.7, null  # what the interval did without the calibrated bound
     real = _ece_coverage(n, ECE_GAP, 500)
     assert real["excludes_0"] >= power, real
+
+
+def test_ece_interval_reaches_zero_when_people_are_read_unevenly():
+    """A model calibrated over everyone whose accuracy moves by +-0.3 from person to person
+    (50 subjects x 20 photos): the binomial null treats the photos as independent, and the
+    printed interval covered 0 in 89.5% of these 400 datasets (92.0% at +-0.2; 91.5-92.5% at
+    20 subjects x 50 photos). With the subjects' own residual covariance as a second null (the
+    larger bound kept): 96.25% (97.0%; 95.5-95.75%). Power, one-off: a model 8 points
+    overconfident, +-0.2 between people, excludes 0 in 55.5% of 200 datasets at 50 x 20 and
+    94% at 200 subjects x 5 (99% without the person effect)."""
+    rng = np.random.default_rng(38)
+    spec = BootstrapSpec(n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=0)
+    runs, covered = 400, 0
+    subject = np.repeat(np.arange(50), 20)
+    for _ in range(runs):
+        proba = rng.dirichlet(np.full(K, 0.6), len(subject))
+        pred = proba.argmax(1)
+        shift = rng.choice([-0.3, 0.3], 50)[subject]
+        right = rng.random(len(subject)) < np.clip(proba.max(1) + shift, 0, 1)
+        true = np.where(right, pred, (pred + rng.integers(1, K, len(subject))) % K)
+        cal = calibration(true, proba, LABELS, spec=spec, strata=true, clusters=subject)
+        covered += cal["equal_width"]["ece"]["ci_low"] == 0.0
+    assert covered / runs >= _floor(runs), covered / runs

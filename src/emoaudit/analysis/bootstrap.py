@@ -167,6 +167,10 @@ class Resampled:
             _COUNTS_CACHE["entry"] = (key, keep)
         return out
 
+    def subject_sums(self, columns: Any = slice(None)) -> Any:
+        """The features summed per subject (these columns), or None when rows are the unit."""
+        return self.units[:, columns] if self.unit == "subject_id" else None
+
     @property
     def interval_confidence(self) -> float:
         """The level the percentiles are read at: the nominal one, expanded for subjects."""
@@ -553,7 +557,12 @@ ECE_NULL_DRAWS = 2000
 
 
 def ece_if_calibrated(
-    bins_total: np.ndarray, confidence: float, *, seed: int, draws: int = ECE_NULL_DRAWS
+    bins_total: np.ndarray,
+    confidence: float,
+    *,
+    seed: int,
+    draws: int = ECE_NULL_DRAWS,
+    subjects: Any = None,
 ) -> np.ndarray:
     """The binned ECE that a perfectly calibrated model exceeds with probability
     (1 - confidence) / 2 on these rows: in each bin, hits drawn Binomial(count, mean
@@ -565,12 +574,22 @@ def ece_if_calibrated(
     own Bernoulli sums, so this bound errs high (toward "cannot tell"). ``bins_total``:
     (..., 3 x bins) summed binned features (count, confidence, hit per bin); one bound per
     leading index, NaN without rows.
+
+    ``subjects``: the same features summed per subject, (subjects, all of bins_total's columns
+    in order), as ``Resampled.units`` holds them. A person's photos share how well they are
+    read, which the binomial ignores (a calibrated model whose accuracy moved by +-0.2 from
+    person to person was covered 86% of the time at 50 subjects x 20 photos). With subjects the
+    bound is also taken from the normal whose covariance across bins is that of the subjects'
+    summed residuals (hit - confidence, centred in each bin: the null), and the larger of the
+    two is kept.
     """
     total = np.asarray(bins_total, dtype=np.float64)
     lead = total.shape[:-1]
-    flat = total.reshape(-1, total.shape[-1] // 3, 3)
+    width = total.shape[-1]
+    flat = total.reshape(-1, width // 3, 3)
     out = np.full(len(flat), np.nan)
     rng = np.random.default_rng(seed)
+    q = (1 + confidence) / 2
     for i, cells in enumerate(flat):
         count, conf = np.rint(cells[:, 0]).astype(np.int64), cells[:, 1]
         if count.sum() <= 0:
@@ -578,6 +597,29 @@ def ece_if_calibrated(
         with np.errstate(all="ignore"):
             p = np.clip(np.where(count > 0, conf / np.maximum(count, 1), 0.0), 0.0, 1.0)
         hits = rng.binomial(count, p, size=(draws, len(count)))
-        ece = np.abs(conf - hits).sum(-1) / count.sum()
-        out[i] = np.quantile(ece, (1 + confidence) / 2)
+        out[i] = np.quantile(np.abs(conf - hits).sum(-1) / count.sum(), q)
+        if subjects is not None:
+            per = _dense_columns(subjects, i * width, (i + 1) * width).reshape(-1, width // 3, 3)
+            out[i] = max(out[i], _clustered_null(per, cells, draws, q, rng))
     return out.reshape(lead)
+
+
+def _dense_columns(units: Any, start: int, stop: int) -> np.ndarray:
+    part = units[:, start:stop]
+    return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=np.float64)
+
+
+def _clustered_null(
+    per: np.ndarray, cells: np.ndarray, draws: int, q: float, rng: np.random.Generator
+) -> float:
+    """ECE quantile q under calibration, bins' residual sums drawn from the normal with the
+    subjects' covariance (residuals centred in each bin, so the null holds)."""
+    count, conf, hit = cells[:, 0], cells[:, 1], cells[:, 2]
+    with np.errstate(all="ignore"):
+        gap = np.where(count > 0, (hit - conf) / np.maximum(count, 1), 0.0)
+    resid = per[:, :, 2] - per[:, :, 1] - per[:, :, 0] * gap  # (subjects, bins)
+    cov = resid.T @ resid
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    z = rng.standard_normal((draws, len(vals))) @ root.T
+    return float(np.quantile(np.abs(z).sum(-1) / count.sum(), q))

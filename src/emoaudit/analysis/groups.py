@@ -234,7 +234,12 @@ def disaggregate(
         ece = cal.estimate(
             lambda S: np.stack([M.ece_from_bins(_block(S, g, width)) for g in range(G)], -1)
         )
-        bound = ece_if_calibrated(cal.total.reshape(G, width), spec.confidence, seed=spec.seed)
+        bound = ece_if_calibrated(
+            cal.total.reshape(G, width),
+            spec.confidence,
+            seed=spec.seed,
+            subjects=cal.subject_sums(),
+        )
         ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high, bound)
         estimates["ece"] = ece
     C = res.total.reshape(G, K, K)

@@ -198,7 +198,12 @@ def condition_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
         "ece": _ece(
             res.estimate(lambda S: ece_from_bins(S[..., bins_p])),
             n_lab,
-            ece_if_calibrated(res.total[bins_p], spec.confidence, seed=spec.seed),
+            ece_if_calibrated(
+                res.total[bins_p],
+                spec.confidence,
+                seed=spec.seed,
+                subjects=res.subject_sums(bins_p),
+            ),
         ),
         "ece_shift": est(
             lambda S: ece_from_bins(S[..., bins_p]) - ece_from_bins(S[..., bins_c]), n_lab
@@ -284,7 +289,9 @@ def clean_measures(pairs: Paired, *, spec: BootstrapSpec) -> dict[str, Any]:
     res = Resampled(blocks, spec=spec, strata=strata, clusters=clusters)
     a = res.estimate(lambda S: accuracy_from_confusion(S[..., acc]))
     e = res.estimate(lambda S: ece_from_bins(S[..., bins]))
-    bound = ece_if_calibrated(res.total[bins], spec.confidence, seed=spec.seed)
+    bound = ece_if_calibrated(
+        res.total[bins], spec.confidence, seed=spec.seed, subjects=res.subject_sums(bins)
+    )
     return {
         "accuracy": interval(a.value, a.low, a.high, n_lab),
         "ece": _ece(e, n_lab, bound),

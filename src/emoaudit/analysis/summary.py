@@ -561,7 +561,9 @@ def calibration(
         bres = Resampled(feats, spec=spec, strata=strata, clusters=clusters, average_real=True)
         block: dict[str, Any] = {"edges": edges.tolist()}
         ece = bres.estimate(M.ece_from_bins)
-        bound = ece_if_calibrated(bres.total, spec.confidence, seed=spec.seed)
+        bound = ece_if_calibrated(
+            bres.total, spec.confidence, seed=spec.seed, subjects=bres.subject_sums()
+        )
         ece.low, ece.high = ece_interval(ece.value, ece.low, ece.high, bound)
         block["ece_if_calibrated"] = float(bound) if np.isfinite(bound) else None
         block["ece"] = interval(ece.value, ece.low, ece.high, n)
