@@ -66,7 +66,8 @@ def default_workers(device: str) -> int:
 
     On an H200 with 16 cores, 2, 4 and 8 workers sharing the converted module were slower end to
     end than one for fer-mini-xception and human-emotion (the module's Python dispatch competes
-    with decoding for the GIL), and within 10% for faceapi-expression (docs/benchmarks.md).
+    with decoding for the GIL); for faceapi-expression 2 and 4 were within 10% of one (2: +9%)
+    and 8 slower (docs/benchmarks.md).
     """
     return 1 if device == "cuda" else max(1, os.cpu_count() or 1)
 
