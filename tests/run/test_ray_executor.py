@@ -32,13 +32,21 @@ def _complete(shards) -> int:
     return sum(1 for p in shards.rglob("*.parquet") if not p.name.startswith(".tmp-"))
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def ray_address(tmp_path_factory, zoo_home):
     ray_bin = Path(sys.executable).parent / "ray"
     cmd = str(ray_bin) if ray_bin.exists() else shutil.which("ray")
     tmp = tmp_path_factory.mktemp("ray")
     env = {**os.environ, "EMOAUDIT_HOME": str(zoo_home), **RAY_ENV}
-    port = "6391"
+    port = str(_free_port())  # a fixed port failed when two test suites ran side by side
     subprocess.run(
         [
             cmd,
