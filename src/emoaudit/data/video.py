@@ -17,7 +17,12 @@ opened, has no video stream, has no frame timestamps or breaks while decoding yi
 cost the rest of a folder. A clip whose frames stop well before the duration its container
 declares yields a ``<clip>#truncated`` row after the frames that did decode: with frame
 threading FFmpeg drops the broken frames instead of raising, so a cut file would otherwise be
-silently shorter. PyAV is the optional ``video`` extra: ``pip install 'emoaudit[video]'``.
+silently shorter. Damage inside a clip that the decoder conceals (it fills broken blocks
+from neighbouring frames, flags the frame corrupt and goes on) makes that frame, and every
+frame after it up to the next key frame (they are predicted from it), ``unreadable`` with the
+time of the damage: concealed frames look plausible and were scored ok. A B-frame shown
+before a damaged frame but predicted from it is not caught, nor damage a decoder does not flag.
+PyAV is the optional ``video`` extra: ``pip install 'emoaudit[video]'``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ NOT_A_VIDEO = (
 )
 NEEDS_PYAV = "--format video needs PyAV: pip install 'emoaudit[video]' ({why})"
 BAD_FPS = "--fps must be a positive number of frames per second, got {fps}"
+DAMAGED_FRAME = (
+    "{path}: frame at {t:.3f} s is damaged: the decoder concealed broken data at {since:.3f} s"
+    " and frames up to the next key frame are built on it; not scored"
+)
 TIME_EPS = 1e-6  # frame times are rationals turned into floats; do not miss a grid point by that
 # Decoding may stop this short of the declared end (B-frame reordering, rounding of the last
 # frame's duration) without the file being cut; a truncated file misses far more.
@@ -169,6 +178,7 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
         last: float | None = None  # time of the last decoded frame, from the clip's start
         previous: float | None = None  # time of the last sampled frame, for its id
         untimed = 0
+        damaged_since: float | None = None  # time of a concealed frame, until the next key frame
         decimals = _id_decimals(fps, stream.guessed_rate or stream.average_rate)
         try:
             for frame in container.decode(stream):
@@ -178,10 +188,20 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
                 if start is None:
                     start = frame.time
                 t = last = frame.time - start
+                if frame.is_corrupt:
+                    damaged_since = t if damaged_since is None else damaged_since
+                elif frame.key_frame:
+                    damaged_since = None
                 if t + TIME_EPS < next_time:
                     continue
                 next_time = (math.floor((t + TIME_EPS) / step) + 1) * step
-                yield _frame_sample(_frame_jpeg(frame), path, clip, t, previous, decimals)
+                sample = _frame_sample(_frame_jpeg(frame), path, clip, t, previous, decimals)
+                if damaged_since is not None:
+                    sample.status = UNREADABLE
+                    sample.reason = DAMAGED_FRAME.format(
+                        path=path, t=sample.time_s, since=damaged_since
+                    )
+                yield sample
                 previous = t
         except (av.FFmpegError, OSError, ValueError) as exc:
             yield _unreadable(path, clip, exc)
