@@ -14,14 +14,16 @@ portrait video sideways and rely on players to turn it, as EXIF does for photos)
 Frame selection: the first frame at or after each multiple of 1/fps. A clip that cannot be
 opened, has no video stream, has no frame timestamps or breaks while decoding yields one
 ``unreadable`` Sample with the reason (after any frames already read), so one bad file cannot
-cost the rest of a folder. A clip whose frames stop well before the duration its container
-declares yields a ``<clip>#truncated`` row after the frames that did decode: with frame
-threading FFmpeg drops the broken frames instead of raising, so a cut file would otherwise be
-silently shorter. Damage inside a clip that the decoder conceals (it fills broken blocks
-from neighbouring frames, flags the frame corrupt and goes on) makes that frame, and every
-frame after it up to the next key frame (they are predicted from it), ``unreadable`` with the
-time of the damage: concealed frames look plausible and were scored ok. A B-frame shown
-before a damaged frame but predicted from it is not caught, nor damage a decoder does not flag.
+cost the rest of a folder. A packet the decoder refuses is skipped and counted in one
+``<clip>#damaged`` row, so it does not cost the rest of the clip either. A clip whose frames
+stop well before the duration its container declares yields a ``<clip>#truncated`` row after the
+frames that did decode: with frame threading FFmpeg drops the broken frames instead of raising,
+so a cut file would otherwise be silently shorter. Damage inside a clip that the decoder
+conceals (it fills broken blocks from neighbouring frames, flags the frame corrupt and goes on)
+makes that frame, and every frame after it up to the next key frame (they are predicted from
+it), ``unreadable`` with the time of the damage: concealed frames look plausible and were scored
+ok. A B-frame shown before a damaged frame but predicted from it is not caught, nor damage a
+decoder does not flag.
 PyAV is the optional ``video`` extra: ``pip install 'emoaudit[video]'``.
 """
 
@@ -62,8 +64,12 @@ NOT_A_VIDEO = (
 NEEDS_PYAV = "--format video needs PyAV: pip install 'emoaudit[video]' ({why})"
 BAD_FPS = "--fps must be a positive number of frames per second, got {fps}"
 DAMAGED_FRAME = (
-    "{path}: frame at {t:.3f} s is damaged: the decoder concealed broken data at {since:.3f} s"
-    " and frames up to the next key frame are built on it; not scored"
+    "{path}: frame at {t:.3f} s is damaged: broken data at {since:.3f} s (concealed or skipped"
+    " by the decoder), and frames up to the next key frame are built on it; not scored"
+)
+BROKEN_PACKETS = (
+    "{path}: {n} packet(s) of the video could not be decoded, the first{when} ({why}); their"
+    " frames are missing and the frames after each, up to the next key frame, are not scored"
 )
 TIME_EPS = 1e-6  # frame times are rationals turned into floats; do not miss a grid point by that
 # Decoding may stop this short of the declared end (B-frame reordering, rounding of the last
@@ -180,14 +186,20 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
         untimed = 0
         damaged_since: float | None = None  # time of a concealed frame, until the next key frame
         decimals = _id_decimals(fps, stream.guessed_rate or stream.average_rate)
+        broken: list[tuple[float | None, Exception]] = []  # packets the decoder refused
+        seen = 0
         try:
-            for frame in container.decode(stream):
+            for frame in _frames(container, stream, broken):
                 if frame.time is None:  # no timestamp: cannot place it on the time grid
                     untimed += 1
                     continue
                 if start is None:
                     start = frame.time
                 t = last = frame.time - start
+                if len(broken) > seen:  # frames after a skipped packet are predicted from it
+                    seen, at = len(broken), broken[-1][0]
+                    at = t if at is None else min(t, max(0.0, at - start))
+                    damaged_since = at if damaged_since is None else damaged_since
                 if frame.is_corrupt:
                     damaged_since = t if damaged_since is None else damaged_since
                 elif frame.key_frame:
@@ -207,14 +219,39 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
             yield _unreadable(path, clip, exc)
             return
         if start is None:
-            yield _unreadable(path, clip, NO_TIMESTAMPS if untimed else "no frames")
+            why = broken[0][1] if broken else NO_TIMESTAMPS if untimed else "no frames"
+            yield _unreadable(path, clip, why)
             return
+        if broken:
+            at = broken[0][0]
+            when = "" if at is None else f" at {max(0.0, at - start):.3f} s"
+            why = str(broken[0][1]).strip() or type(broken[0][1]).__name__
+            reason = BROKEN_PACKETS.format(path=path, n=len(broken), when=when, why=why)
+            yield _problem(clip, "damaged", reason)
         if untimed:
             yield _problem(clip, "untimed", SOME_UNTIMED.format(path=path, n=untimed))
         span = _short_span(container, stream, start=start, last=last)
         if span is not None:
             reason = TRUNCATED.format(path=path, end=span[0], expected=span[1])
             yield _problem(clip, "truncated", reason)
+
+
+def _frames(container, stream, broken: list) -> Iterator:  # noqa: ANN001 - PyAV objects
+    """The stream's decoded frames, as container.decode gives them, except that a packet the
+    decoder refuses (broken data) is recorded in `broken` as (its time in seconds or None,
+    the error) and skipped: the decoder starts again at the next key frame, so one damaged
+    packet no longer costs every frame after it."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            at = packet.pts if packet.pts is not None else packet.dts
+            tb = packet.time_base
+            broken.append((float(at * tb) if at is not None and tb else None, exc))
+            continue
+        yield from frames
 
 
 def _problem(clip: str, kind: str, reason: str) -> Sample:
