@@ -38,6 +38,9 @@ CODES: dict[str, str] = {
 }
 SIDE = 48
 REQUIRED = ("emotion", "pixels")
+# Cells that never hold a line break: a quoted pixel cell may be wrapped across lines (the
+# break reads as a space), but a break in these is a stray quote that swallowed a row.
+ONE_LINE = ("emotion", "Usage")
 
 
 def find_csv(root: Path) -> Path | None:
@@ -67,7 +70,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, str], np.ndarray | None]]:
     """(line, row, face) for each record of a FER2013 csv, faces parsed BLOCK_ROWS at a time
     (parse_pixel_block); face None: row_sample parses the cell itself and names why."""
-    rows = iter_csv(path, required=REQUIRED)
+    rows = iter_csv(path, required=REQUIRED, one_line=ONE_LINE)
     while block := list(islice(rows, BLOCK_ROWS)):
         parsed = parse_pixel_block([row["pixels"] for _, row in block])
         for (line, row), pixels in zip(block, parsed, strict=True):

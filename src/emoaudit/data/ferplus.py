@@ -52,7 +52,7 @@ EXPRESSION_COLUMNS = (
 )  # fmt: skip
 OTHER_COLUMNS = ("unknown", "NF")
 VOTE_COLUMNS = EXPRESSION_COLUMNS + OTHER_COLUMNS
-REQUIRED = ("Usage", "Image name", *VOTE_COLUMNS)
+REQUIRED = ("Usage", "Image name", *VOTE_COLUMNS)  # none holds a line break: one_line
 # FERPlus' generate_training_data.py writes one folder per Usage value.
 FOLDERS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
 USAGE_FOLDERS = {usage: folder for folder, usage in FOLDERS.items()}
@@ -117,7 +117,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             return
         looked = ", ".join(str(labels.parent / name) for name in fer2013.CSV_NAMES)
         raise DataError(errors.FERPLUS_NEEDS_FER2013.format(path=labels, looked=looked))
-    plus_rows = iter_csv(labels, required=REQUIRED)
+    plus_rows = iter_csv(labels, required=REQUIRED, one_line=REQUIRED)
     fer_rows = fer2013.iter_rows(pixels_csv)  # as the fer2013 adapter
     for index, (plus, fer) in enumerate(zip_longest(plus_rows, fer_rows)):
         yield _joined_sample(index=index, plus=plus, fer=fer, labels=labels, pixels=pixels_csv)
@@ -208,7 +208,7 @@ def apply_votes(sample: Sample, counts: list[str], *, path: Path, line: int) -> 
 def _iter_named(labels: Path, png_root: Path) -> Iterator[Sample]:
     """fer2013new.csv rows joined to PNGs through `Image name` (a running counter that skips
     rows, so never the row index) in the folder of the row's Usage."""
-    for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED)):
+    for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED, one_line=REQUIRED)):
         usage = row["Usage"].strip()
         name = row["Image name"].strip()
         sample = Sample(sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True)

@@ -204,7 +204,9 @@ def csv_header(path: Path) -> list[str]:
     return [name.strip() for name in row]
 
 
-def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_csv(
+    path: Path, *, required: Iterable[str], one_line: Iterable[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row by stripped column name) one record at a time.
 
     Missing or repeated columns are a whole-file problem and raise one DataError. A record the
@@ -214,12 +216,16 @@ def iter_csv(path: Path, *, required: Iterable[str]) -> Iterator[tuple[int, dict
     line's cells and ``row[BAD_RECORD]`` set to a one-line reason, never guessed at; reading
     resumes on the next line, so one broken row never costs the rows after it (see
     ``csv_records``). Empty cells past the last column (a trailing comma) are not a problem.
+    Columns in `one_line` never hold a line break (FER2013's emotion and Usage): a quoted cell
+    that carries one into them is a stray quote that swallowed the next line.
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open_csv_text(path) as fh:
         header = _checked_header(path, header_cells(fh), required)
         width = len(header)
-        for line, cells, problem in csv_records(enumerate(fh, start=2), width=width):
+        single = {header.index(name): name for name in one_line if name in header}
+        records = csv_records(enumerate(fh, start=2), width=width, one_line=single)
+        for line, cells, problem in records:
             if not problem and len(cells) != width:
                 problem = width_problem(cells, width)
             row = _row_dict(header, cells)
@@ -247,6 +253,10 @@ UNBALANCED_QUOTE = (
     "unbalanced quote: the record does not end within {lines} lines "
     '(a stray " in a cell?); the row is skipped, the lines after it are read as rows'
 )
+LINE_BREAK_IN = (
+    "a quoted cell spans {lines} lines and puts a line break in the '{column}' column, which"
+    ' never holds one (a stray " in a cell?); the lines after it are read as rows'
+)
 QUOTED_WIDTH = (
     "a quoted cell spans {lines} lines and the record has {found} cells, not {expected} "
     '(a stray " in a cell?); the lines after it are read as rows'
@@ -272,7 +282,11 @@ def header_cells(fh) -> list[str]:  # noqa: ANN001 - a text file object
 
 
 def csv_records(
-    lines: Iterator[tuple[int, str]], *, width: int, max_lines: int = MAX_RECORD_LINES
+    lines: Iterator[tuple[int, str]],
+    *,
+    width: int,
+    max_lines: int = MAX_RECORD_LINES,
+    one_line: dict[int, str] | None = None,
 ) -> Iterator[tuple[int, list[str], str]]:
     """(first line number, cells, problem) for each non-blank record of numbered text lines.
 
@@ -284,7 +298,8 @@ def csv_records(
     next line is added, up to `max_lines`. A record that never closes, or that closes across
     lines with a cell count other than `width`, or that the csv module refuses (a cell over its
     field limit, text after a closing quote), is yielded with the first line split on commas and
-    a problem, and the lines it had taken are read again as records of their own.
+    a problem, and the lines it had taken are read again as records of their own. So is one
+    that closes across lines with a line break in a cell of `one_line` (index: column name).
     """
     pending: deque[tuple[int, str]] = deque()
     while True:
@@ -302,7 +317,9 @@ def csv_records(
             continue
         group = [text]
         while True:
-            cells, problem = _parse_record(group, width=width, max_lines=max_lines)
+            cells, problem = _parse_record(
+                group, width=width, max_lines=max_lines, one_line=one_line or {}
+            )
             if problem != _OPEN:
                 break
             nxt = pending.popleft() if pending else next(lines, None)
@@ -320,7 +337,9 @@ def csv_records(
 _OPEN = "open"  # _parse_record: the quoted cell goes on past the last line given
 
 
-def _parse_record(group: list[str], *, width: int, max_lines: int) -> tuple[list[str] | None, str]:
+def _parse_record(
+    group: list[str], *, width: int, max_lines: int, one_line: dict[int, str]
+) -> tuple[list[str] | None, str]:
     try:
         cells = next(csv.reader(group, strict=True), [])
     except csv.Error as exc:
@@ -331,6 +350,10 @@ def _parse_record(group: list[str], *, width: int, max_lines: int) -> tuple[list
         return None, _OPEN
     if len(group) > 1 and len(cells) != width:
         return None, QUOTED_WIDTH.format(lines=len(group), found=len(cells), expected=width)
+    if len(group) > 1:
+        for k, name in one_line.items():
+            if "\n" in cells[k] or "\r" in cells[k]:
+                return None, LINE_BREAK_IN.format(lines=len(group), column=name)
     return cells, ""
 
 
