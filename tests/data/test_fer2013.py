@@ -265,3 +265,17 @@ def test_a_stray_quote_in_usage_does_not_swallow_the_next_face(tmp_path):
     assert third.status == "ok" and third.label == "sad" and third.split == "PublicTest"
     assert fourth.status == "ok" and fourth.label == "surprise" and fourth.split == "Training"
     np.testing.assert_array_equal(fourth.pixels.ravel(), (3 * np.arange(2304)) % 256)
+
+
+def test_a_stray_quote_in_a_pixel_cell_does_not_swallow_the_next_row(tmp_path):
+    """`,",` on two lines is one csv record whose pixel cell is `,` + line break + `,`: the
+    second row was gone. A wrapped pixel cell is a face only with its 2,304 values."""
+    a = " ".join(str(v % 256) for v in range(2304))
+    path = tmp_path / "fer2013.csv"
+    cut = a.index(" ", 4000)  # a wrapped face: one space became a line break
+    path.write_text(f'emotion,pixels,Usage\n,",\n,",\n3,"{a[:cut]}\n{a[cut + 1 :]}",Training\n')
+    samples = list(fer2013.iter_samples(path))
+    assert [s.status for s in samples] == ["bad_input", "bad_input", "ok"]
+    assert "its pixel cell does not hold the 2,304 values" in samples[0].reason
+    assert samples[1].reason.startswith(f"{path}:3: ")  # its own quote, its own row
+    np.testing.assert_array_equal(samples[2].pixels.ravel(), np.arange(2304) % 256)

@@ -212,3 +212,23 @@ def test_ferplus_a_pixel_cell_quoted_across_two_lines_stays_one_record(tmp_path)
     for k in range(6):  # the line break reads as the space it replaced; later rows keep theirs
         np.testing.assert_array_equal(samples[k].pixels, pattern(100 + k))
     assert samples[2].votes["nf"] == 10
+
+
+def test_ferplus_a_stray_quote_in_the_labels_csv_does_not_shift_the_join(tmp_path):
+    """A quote left open at the end of a fer2013new.csv row and closed at the end of the
+    next made one record of the two (the next row's text as a vote cell), so every later row
+    was paired with the face after its own. No FER+ column holds a line break: the row is
+    bad_input and the join stays aligned."""
+    write_ferplus(tmp_path)
+    labels = tmp_path / "fer2013new.csv"
+    lines = labels.read_text().splitlines(keepends=True)
+    head, _, last = lines[2].rpartition(",")
+    lines[2] = f'{head},"{last}'  # a quote opening the last cell swallows the next line ...
+    lines[3] = lines[3].rstrip("\n") + '"\n'  # ... which closes it
+    labels.write_text("".join(lines))
+    samples = list(ferplus.iter_samples(tmp_path))
+    assert len(samples) == 6
+    assert samples[1].status == "bad_input"
+    assert "puts a line break in the '" in samples[1].reason
+    for k in (0, 3, 4, 5):  # the rows after keep their own faces
+        np.testing.assert_array_equal(samples[k].pixels, pattern(100 + k))

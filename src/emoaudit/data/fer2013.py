@@ -18,7 +18,7 @@ import numpy as np
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, Sample
-from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv, line_break_in
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -38,9 +38,8 @@ CODES: dict[str, str] = {
 }
 SIDE = 48
 REQUIRED = ("emotion", "pixels")
-# Cells that never hold a line break: a quoted pixel cell may be wrapped across lines (the
-# break reads as a space), but a break in these is a stray quote that swallowed a row.
-ONE_LINE = ("emotion", "Usage")
+ONE_LINE = ("emotion", "Usage")  # cells that never hold a line break
+PIXELS_NOT_WRAPPED = "its pixel cell does not hold the 2,304 values of a wrapped face"
 
 
 def find_csv(root: Path) -> Path | None:
@@ -70,7 +69,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
 def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, str], np.ndarray | None]]:
     """(line, row, face) for each record of a FER2013 csv, faces parsed BLOCK_ROWS at a time
     (parse_pixel_block); face None: row_sample parses the cell itself and names why."""
-    rows = iter_csv(path, required=REQUIRED, one_line=ONE_LINE)
+    rows = iter_csv(path, required=REQUIRED, spanning=spanning_problem)
     while block := list(islice(rows, BLOCK_ROWS)):
         parsed = parse_pixel_block([row["pixels"] for _, row in block])
         for (line, row), pixels in zip(block, parsed, strict=True):
@@ -78,6 +77,20 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, str], np.ndarray | No
 
 
 BLOCK_ROWS = 512  # rows whose faces are parsed together: one chunk of the runner
+
+
+def spanning_problem(row: dict[str, str]) -> str:
+    """Why a record spanning lines is not a face (files.iter_csv `spanning`), or "".
+
+    A quoted pixel cell wrapped across lines is a face (the break reads as a space). Anything
+    else is a stray quote that swallowed the rows after it: a line break in the emotion or
+    Usage cell, or a pixel cell without 2,304 values (`,",` on two lines made one record and
+    the second row was gone).
+    """
+    problem = line_break_in(row, ONE_LINE)
+    if not problem and _count_values(row.get("pixels", "")) != SIDE * SIDE:
+        problem = PIXELS_NOT_WRAPPED
+    return problem
 
 
 def row_sample(

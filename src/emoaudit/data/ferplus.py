@@ -38,7 +38,7 @@ import numpy as np
 from emoaudit import errors
 from emoaudit.data import fer2013
 from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
+from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv, line_break_in
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -52,7 +52,7 @@ EXPRESSION_COLUMNS = (
 )  # fmt: skip
 OTHER_COLUMNS = ("unknown", "NF")
 VOTE_COLUMNS = EXPRESSION_COLUMNS + OTHER_COLUMNS
-REQUIRED = ("Usage", "Image name", *VOTE_COLUMNS)  # none holds a line break: one_line
+REQUIRED = ("Usage", "Image name", *VOTE_COLUMNS)
 # FERPlus' generate_training_data.py writes one folder per Usage value.
 FOLDERS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
 USAGE_FOLDERS = {usage: folder for folder, usage in FOLDERS.items()}
@@ -117,7 +117,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             return
         looked = ", ".join(str(labels.parent / name) for name in fer2013.CSV_NAMES)
         raise DataError(errors.FERPLUS_NEEDS_FER2013.format(path=labels, looked=looked))
-    plus_rows = iter_csv(labels, required=REQUIRED, one_line=REQUIRED)
+    plus_rows = iter_csv(labels, required=REQUIRED, spanning=_spanning)
     fer_rows = fer2013.iter_rows(pixels_csv)  # as the fer2013 adapter
     for index, (plus, fer) in enumerate(zip_longest(plus_rows, fer_rows)):
         yield _joined_sample(index=index, plus=plus, fer=fer, labels=labels, pixels=pixels_csv)
@@ -205,10 +205,16 @@ def apply_votes(sample: Sample, counts: list[str], *, path: Path, line: int) -> 
         sample.label = canonical(winners[0])
 
 
+def _spanning(row: dict[str, str]) -> str:
+    """No column of fer2013new.csv holds a line break: a record spanning lines is a stray
+    quote that swallowed the next row, which would shift the join (files.iter_csv)."""
+    return line_break_in(row, REQUIRED)
+
+
 def _iter_named(labels: Path, png_root: Path) -> Iterator[Sample]:
     """fer2013new.csv rows joined to PNGs through `Image name` (a running counter that skips
     rows, so never the row index) in the folder of the row's Usage."""
-    for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED, one_line=REQUIRED)):
+    for index, (line, row) in enumerate(iter_csv(labels, required=REQUIRED, spanning=_spanning)):
         usage = row["Usage"].strip()
         name = row["Image name"].strip()
         sample = Sample(sample_id=f"row{index}", dataset=NAME, split=usage or None, precropped=True)

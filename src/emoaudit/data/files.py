@@ -205,7 +205,10 @@ def csv_header(path: Path) -> list[str]:
 
 
 def iter_csv(
-    path: Path, *, required: Iterable[str], one_line: Iterable[str] = ()
+    path: Path,
+    *,
+    required: Iterable[str],
+    spanning: Callable[[dict[str, str]], str] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row by stripped column name) one record at a time.
 
@@ -216,15 +219,16 @@ def iter_csv(
     line's cells and ``row[BAD_RECORD]`` set to a one-line reason, never guessed at; reading
     resumes on the next line, so one broken row never costs the rows after it (see
     ``csv_records``). Empty cells past the last column (a trailing comma) are not a problem.
-    Columns in `one_line` never hold a line break (FER2013's emotion and Usage): a quoted cell
-    that carries one into them is a stray quote that swallowed the next line.
+    `spanning`: for formats whose cells are known (FER2013, FER+), why a record that spans
+    lines cannot be one (a line break in a column that never holds one, a pixel cell without
+    its 2,304 values: a stray quote that swallowed the next row), or "" when it can.
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open_csv_text(path) as fh:
         header = _checked_header(path, header_cells(fh), required)
         width = len(header)
-        single = {header.index(name): name for name in one_line if name in header}
-        records = csv_records(enumerate(fh, start=2), width=width, one_line=single)
+        check = None if spanning is None else (lambda cells: spanning(_row_dict(header, cells)))
+        records = csv_records(enumerate(fh, start=2), width=width, spanning=check)
         for line, cells, problem in records:
             if not problem and len(cells) != width:
                 problem = width_problem(cells, width)
@@ -235,6 +239,18 @@ def iter_csv(
 
 
 WRONG_WIDTH = "{found} cells where the header has {expected} (an unquoted comma in a cell?)"
+
+
+LINE_BREAK_IN = "puts a line break in the '{column}' column, which never holds one"
+
+
+def line_break_in(row: dict[str, str], columns: Iterable[str]) -> str:
+    """For `spanning`: the first of `columns` whose cell holds a line break, as a problem."""
+    for name in columns:
+        cell = row.get(name, "")
+        if "\n" in cell or "\r" in cell:
+            return LINE_BREAK_IN.format(column=name)
+    return ""
 
 
 def width_problem(cells: list[str], width: int) -> str:
@@ -250,12 +266,12 @@ BAD_RECORD = "\x00bad_record"
 # quote swallowing the rows after it (a manifest note `"he said hi` ate 100 rows, issue 15).
 MAX_RECORD_LINES = 16
 UNBALANCED_QUOTE = (
-    "unbalanced quote: the record does not end within {lines} lines "
+    "unbalanced quote: the record does not end within {lines} "
     '(a stray " in a cell?); the row is skipped, the lines after it are read as rows'
 )
-LINE_BREAK_IN = (
-    "a quoted cell spans {lines} lines and puts a line break in the '{column}' column, which"
-    ' never holds one (a stray " in a cell?); the lines after it are read as rows'
+SPANNING = (
+    'a quoted cell spans {lines} lines and {what} (a stray " in a cell?); the lines after it'
+    " are read as rows"
 )
 QUOTED_WIDTH = (
     "a quoted cell spans {lines} lines and the record has {found} cells, not {expected} "
@@ -286,7 +302,7 @@ def csv_records(
     *,
     width: int,
     max_lines: int = MAX_RECORD_LINES,
-    one_line: dict[int, str] | None = None,
+    spanning: Callable[[list[str]], str] | None = None,
 ) -> Iterator[tuple[int, list[str], str]]:
     """(first line number, cells, problem) for each non-blank record of numbered text lines.
 
@@ -299,7 +315,7 @@ def csv_records(
     lines with a cell count other than `width`, or that the csv module refuses (a cell over its
     field limit, text after a closing quote), is yielded with the first line split on commas and
     a problem, and the lines it had taken are read again as records of their own. So is one
-    that closes across lines with a line break in a cell of `one_line` (index: column name).
+    that closes across lines with cells `spanning` finds wrong (it returns why, or "").
     """
     pending: deque[tuple[int, str]] = deque()
     while True:
@@ -318,13 +334,13 @@ def csv_records(
         group = [text]
         while True:
             cells, problem = _parse_record(
-                group, width=width, max_lines=max_lines, one_line=one_line or {}
+                group, width=width, max_lines=max_lines, spanning=spanning
             )
             if problem != _OPEN:
                 break
             nxt = pending.popleft() if pending else next(lines, None)
             if nxt is None:
-                cells, problem = None, UNBALANCED_QUOTE.format(lines=len(group))
+                cells, problem = None, UNBALANCED_QUOTE.format(lines=_lines(len(group)))
                 break
             group.append(nxt[1])
         if problem:
@@ -334,11 +350,19 @@ def csv_records(
             yield line, cells, ""
 
 
+def _lines(n: int) -> str:
+    return "1 line" if n == 1 else f"{n} lines"
+
+
 _OPEN = "open"  # _parse_record: the quoted cell goes on past the last line given
 
 
 def _parse_record(
-    group: list[str], *, width: int, max_lines: int, one_line: dict[int, str]
+    group: list[str],
+    *,
+    width: int,
+    max_lines: int,
+    spanning: Callable[[list[str]], str] | None,
 ) -> tuple[list[str] | None, str]:
     try:
         cells = next(csv.reader(group, strict=True), [])
@@ -346,14 +370,12 @@ def _parse_record(
         if "unexpected end of data" not in str(exc):
             return None, f"malformed csv record ({exc})"
         if len(group) >= max_lines:
-            return None, UNBALANCED_QUOTE.format(lines=max_lines)
+            return None, UNBALANCED_QUOTE.format(lines=_lines(max_lines))
         return None, _OPEN
     if len(group) > 1 and len(cells) != width:
         return None, QUOTED_WIDTH.format(lines=len(group), found=len(cells), expected=width)
-    if len(group) > 1:
-        for k, name in one_line.items():
-            if "\n" in cells[k] or "\r" in cells[k]:
-                return None, LINE_BREAK_IN.format(lines=len(group), column=name)
+    if len(group) > 1 and spanning is not None and (what := spanning(cells)):
+        return None, SPANNING.format(lines=len(group), what=what)
     return cells, ""
 
 
