@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -515,6 +516,10 @@ def _echoes(key: str) -> list:
         urllib.parse.quote(key, safe=""),
         urllib.parse.quote_plus(key),
         "".join(f"\\u{ord(c):04x}" for c in key),
+        key.upper(),  # transformed echoes: a message quoting the key in another case,
+        key.lower(),
+        base64.b64encode(key.encode()).decode(),  # or base64-encoded, as a header is
+        base64.urlsafe_b64encode(key.encode()).decode().rstrip("="),
     ]
     out = []
     for spelling in spellings:
@@ -558,10 +563,35 @@ def test_a_key_echoed_anywhere_never_reaches_any_output(tmp_path, scripted, monk
     assert any(p.suffix == ".parquet" and ".cache" in p.parts for p in files)
     pieces = {SCRUB_KEY[i : i + 6] for i in range(len(SCRUB_KEY) - 5)}
     pieces |= {urllib.parse.quote(p, safe="") for p in pieces}
+    pieces |= {p.upper() for p in pieces} | {p.lower() for p in pieces}
+    for encoded in (
+        base64.b64encode(SCRUB_KEY.encode()),
+        base64.urlsafe_b64encode(SCRUB_KEY.encode()),
+    ):
+        pieces |= {encoded[i : i + 8].decode() for i in range(len(encoded) - 7)}
     for path in files:
         data_bytes = path.read_bytes()
         for piece in pieces:
             assert piece.encode() not in data_bytes, (path, piece)
+
+
+def test_a_basic_auth_credential_is_scrubbed_decoded_too():
+    """A header `Authorization: Basic <base64 of user:password>` holds the password in a form
+    no answer quotes; a server that decoded it may quote `alice:...` back in clear."""
+    from emoaudit.models.http_json import SCRUBBED, secret_forms, secret_pattern
+
+    credential = base64.b64encode(b"alice:Tr0ub4dor&3-horse").decode()
+    pattern = secret_pattern(secret_forms([credential]))
+    for echo in (
+        "unknown user alice:Tr0ub4dor&3-horse",
+        "bad password TR0UB4DOR&3-HORSE for ALICE",
+        f"got Basic {credential}",
+        "password=Tr0ub4dor%263-horse",
+    ):
+        clean = pattern.sub(SCRUBBED, echo)
+        assert "tr0ub4dor" not in clean.lower() and "alice" not in clean.lower(), echo
+        assert credential not in clean and SCRUBBED in clean
+    assert secret_pattern(secret_forms([])) is None
 
 
 def test_ctrl_c_stops_at_once_and_writes_nothing_half(tmp_path, scripted, faces_csv, api_key):
