@@ -164,3 +164,21 @@ def test_the_face_box_of_a_photo_over_16_megapixels_crops_the_face(tmp_path):
         assert crop.shape == (75, 75, 3)  # 150 pixels of the file, decoded at 1/2
         assert (np.abs(crop.astype(int) - (220, 30, 30)).max(axis=2) < 40).mean() > 0.9
     assert "lies outside the 6000x3000 image" in samples[2].reason
+
+
+def test_a_stray_quote_closed_on_the_next_row_does_not_swallow_it(tmp_path):
+    """A quote opening a row's last cell and closed at the end of the next row made one record
+    with the header's cells: the next image was never audited. No AffectNet column holds a
+    line break, so that row is bad_input and the next is read as its own."""
+    write_affectnet(tmp_path)
+    training = tmp_path / "Manually_Annotated_file_lists" / "training.csv"
+    lines = training.read_text().splitlines(keepends=True)
+    head, _, last = lines[1].rpartition(",")
+    lines[1] = f'{head},"{last}'
+    lines[2] = lines[2].rstrip("\n") + '"\n'
+    training.write_text("".join(lines))
+    samples = list(affectnet.iter_samples(tmp_path))
+    assert [s.sample_id for s in samples][:2] == ["689/a1.jpg", "689/a2.jpg"]
+    assert samples[0].status == "bad_input"
+    assert "puts a line break in the 'arousal' column" in samples[0].reason
+    assert len(samples) == 5

@@ -40,11 +40,10 @@ def _token(i: int) -> str:
 @FUZZ
 @given(rows=st.lists(st.tuples(CELL_TEXT, CELL_TEXT, BIG_CELL), min_size=1, max_size=25))
 def test_manifest_reader_loses_no_row_and_never_raises(tmp_path_factory, rows):
-    """Each data line starts with a unique token; every token must come back, either as the
-    start of its own sample or inside a cell of the record a quoted cell carried it into
-    (CSV allows a quoted cell across lines: at most MAX_RECORD_LINES of them)."""
-    from emoaudit.data.files import MAX_RECORD_LINES
-
+    """Each data line starts with a unique token and an image name; every token must come
+    back as the start of its own sample. CSV allows a quoted cell across lines, but a line
+    inside one that reads as a row of its own is a stray quote's doing: such a line used to
+    come back only inside another row's cell, its image never audited."""
     folder = tmp_path_factory.mktemp("manifest")
     lines = ["path,label,note"]
     for i, (label, note, big) in enumerate(rows):
@@ -52,14 +51,7 @@ def test_manifest_reader_loses_no_row_and_never_raises(tmp_path_factory, rows):
     path = folder / "m.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     samples = list(manifest.iter_samples(path))
-    assert len(rows) / MAX_RECORD_LINES <= len(samples) <= len(rows)
-    seen = " ".join(
-        " ".join([s.sample_id, s.raw_label or "", *s.attributes.values()]) for s in samples
-    )
-    for i in range(len(rows)):
-        assert _token(i) in seen, f"row {i} lost"
-    starts = [s.sample_id[:6] for s in samples]
-    assert starts == sorted(starts) and all(t.startswith("R") for t in starts)
+    assert [s.sample_id[:6] for s in samples] == [_token(i) for i in range(len(rows))]
     for s in samples:
         assert s.status in STATUSES
         assert s.status == "ok" or s.reason

@@ -136,6 +136,28 @@ def test_a_quoted_cell_may_still_span_lines(tmp_path):
     assert samples[1].attributes["note"] == "two\nlines"
 
 
+def test_a_stray_quote_closed_on_the_next_row_does_not_swallow_it(tmp_path):
+    """`"he said hi` closed by a quote at the end of the next row made one record of the two
+    with the header's three cells: the next row became part of the note, its image never
+    audited and never counted."""
+    path = _quote_manifest(tmp_path, 'img/a.png,happy,"he said hi', n_good=3)
+    text = path.read_text().replace("row 0\n", 'row 0"\n')
+    path.write_text(text)
+    samples = list(manifest.iter_samples(path))
+    assert len(samples) == 5
+    assert [s.status for s in samples] == ["ok", "bad_input", "ok", "ok", "ok"]
+    assert samples[1].reason.startswith(f"{path}:3: a quoted cell spans 2 lines and holds a")
+    assert "reads as a row of its own ('img/a.png,sad,row 0')" in samples[1].reason
+    assert [s.attributes["note"] for s in samples[2:]] == ['row 0"', "row 1", "row 2"]
+
+
+def test_a_line_break_in_a_label_is_a_stray_quote(tmp_path):
+    path = _quote_manifest(tmp_path, 'img/a.png,"happy\nsad",x', n_good=1)
+    samples = list(manifest.iter_samples(path))
+    assert [s.status for s in samples] == ["ok", "bad_input", "bad_input", "ok"]
+    assert "puts a line break in the 'label' column" in samples[1].reason
+
+
 def test_a_quoted_cell_over_the_csv_field_limit_is_one_bad_row(tmp_path):
     path = _quote_manifest(tmp_path, 'img/a.png,happy,"' + "x" * 200_000 + '"', n_good=5)
     samples = list(manifest.iter_samples(path))

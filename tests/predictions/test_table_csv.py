@@ -95,6 +95,22 @@ def test_a_stray_quote_costs_only_its_own_row_reported_at_its_line(tmp_path):
     assert items[-1].where == f"{path}:41"
 
 
+def test_a_stray_quote_closed_on_the_next_row_does_not_swallow_it(tmp_path):
+    """A quote opening a score cell and closed at the end of the next row made one record
+    with the header's four cells: the next row was neither read nor reported."""
+    rows = _rows(6)
+    rows[2] = 'img/002.jpg,0.1,0.7,"0.2'
+    rows[3] = 'img/003.jpg,0.1,0.7,0.2"'
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    items = list(table_csv.read(path))
+    problems = [i for i in items if isinstance(i, Problem)]
+    assert [p.where for p in problems] == [f"{path}:4", f"{path}:5"]  # each row its own
+    assert "puts a line break in the 'prob_sad' column" in problems[0].message
+    keys = [i.key for i in items if isinstance(i, Record)]
+    assert keys == ["img/000.jpg", "img/001.jpg", "img/004.jpg", "img/005.jpg"]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
 def test_a_bom_or_utf16_file_is_read_by_its_header_names(tmp_path, encoding):
     path = tmp_path / "p.csv"

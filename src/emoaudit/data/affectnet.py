@@ -21,7 +21,14 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import BAD_RECORD, csv_header, display_path, iter_csv, sorted_entries
+from emoaudit.data.files import (
+    BAD_RECORD,
+    csv_header,
+    display_path,
+    iter_csv,
+    no_line_break,
+    sorted_entries,
+)
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -112,7 +119,7 @@ def image_bases(csv_path: Path) -> list[Path]:
 def _iter_csv(path: Path) -> Iterator[Sample]:
     split = split_from_name(path.stem)
     bases = image_bases(path)
-    for line, row in iter_csv(path, required=REQUIRED):
+    for line, row in iter_csv(path, required=REQUIRED, spanning=no_line_break):
         rel = row["subDirectory_filePath"].strip()
         sample = Sample(sample_id=rel or f"{path.name}:{line}", dataset=NAME, split=split)
         if row.get(BAD_RECORD):  # cells that do not line up with the header: never guessed at

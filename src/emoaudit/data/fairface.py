@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import BAD_RECORD, iter_csv
+from emoaudit.data.files import BAD_RECORD, iter_csv, no_line_break
 from emoaudit.errors import DataError
 
 NAME = "fairface"
@@ -46,7 +46,7 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             )
         )
     for split, path in tables:
-        for line, row in iter_csv(path, required=("file",)):
+        for line, row in iter_csv(path, required=("file",), spanning=no_line_break):
             yield _sample(row, split=split, base=path.parent, where=f"{path}:{line}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
@@ -250,6 +251,26 @@ def line_break_in(row: dict[str, str], columns: Iterable[str]) -> str:
         cell = row.get(name, "")
         if "\n" in cell or "\r" in cell:
             return LINE_BREAK_IN.format(column=name)
+    return ""
+
+
+def no_line_break(row: dict[str, str]) -> str:
+    """For `spanning` in tables of names, codes and numbers (AffectNet, FairFace, outputs):
+    no column holds a line break, so a record spanning lines is always a stray quote."""
+    return line_break_in(row, [name for name in row if name != BAD_RECORD])
+
+
+SWALLOWED_ROW = "holds a line that reads as a row of its own ('{line}')"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module breaks on; not U+2028
+
+
+def swallowed_row(row: dict[str, str]) -> str:
+    """For `spanning`: a line inside a quoted cell whose first field names an image file
+    (`b.png,sad,...`) is a row that a stray quote swallowed, not text a cell holds."""
+    for cell in row.values():
+        for text in _LINE_BREAK.split(cell)[1:] if isinstance(cell, str) else ():
+            if is_image(text.split(",", 1)[0].strip().strip('"')):
+                return SWALLOWED_ROW.format(line=errors.one_line(text)[:60])
     return ""
 
 

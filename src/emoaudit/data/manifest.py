@@ -24,7 +24,14 @@ from typing import Any
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, OK, UNMAPPED_LABEL, UNREADABLE, Sample
-from emoaudit.data.files import BAD_RECORD, csv_header, find_file, iter_csv
+from emoaudit.data.files import (
+    BAD_RECORD,
+    csv_header,
+    find_file,
+    iter_csv,
+    line_break_in,
+    swallowed_row,
+)
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import (
     CANONICAL,
@@ -113,9 +120,20 @@ def _once(sample: Sample, seen: dict[str, tuple[str, str]], *, where: str) -> No
         sample.reason = SAME_IMAGE.format(where=where, first=first, path=shown)
 
 
+ONE_LINE = ("path", "label", "sample_id", "subject_id", "split")  # never hold a line break
+
+
+def _spanning(row: dict[str, str]) -> str:
+    """A record spanning lines (a quoted cell with line breaks, files.iter_csv) is a stray
+    quote when the break is in a column that never holds one, or when a line inside the cell
+    reads as a row of its own: `a.png,happy,"he said hi` then `b.png,sad,ok"` made b.png part
+    of a's note, and b.png was never audited."""
+    return line_break_in(row, ONE_LINE) or swallowed_row(row)
+
+
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if path.suffix.lower() not in PARQUET_SUFFIXES:
-        for line, row in iter_csv(path, required=REQUIRED):
+        for line, row in iter_csv(path, required=REQUIRED, spanning=_spanning):
             yield f"{path}:{line}", row
         return
     import pyarrow.parquet as pq

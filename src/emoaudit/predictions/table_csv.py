@@ -9,9 +9,16 @@ whose cells do not line up with the header is reported, never read by position.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
-from emoaudit.data.files import csv_records, header_cells, open_csv_text, width_problem
+from emoaudit.data.files import (
+    csv_records,
+    header_cells,
+    no_line_break,
+    open_csv_text,
+    width_problem,
+)
 from emoaudit.errors import one_line
 from emoaudit.predictions import table
 from emoaudit.predictions.base import Problem, Record
@@ -41,13 +48,21 @@ def header_names(path: Path) -> list[str]:
         return [h.strip() for h in header_cells(fh)]
 
 
+def _spanning(names: list[str], cells: list[str]) -> str:
+    """No column of an outputs table holds a line break (ids, paths, labels, scores): a record
+    spanning lines is a stray quote that swallowed the rows after it (files.csv_records)."""
+    return no_line_break(dict(zip(names, cells, strict=False)))
+
+
 def csv_rows(path: Path, names: list[str]) -> Iterator[tuple[str, dict[str, str]] | Problem]:
     """(file:line, row by header name) for each record after the header, or a Problem for a
     record that cannot be read or whose cells do not line up with `names`."""
     width = len(names)
     with open_csv_text(path) as fh:
         fh.readline()
-        for line, cells, problem in csv_records(enumerate(fh, start=2), width=width):
+        check = partial(_spanning, names)
+        records = csv_records(enumerate(fh, start=2), width=width, spanning=check)
+        for line, cells, problem in records:
             where = f"{path}:{line}"
             if problem:
                 yield Problem(where, BAD_CSV.format(where=where, why=one_line(problem)))
