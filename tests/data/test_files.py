@@ -188,3 +188,39 @@ def test_every_listing_of_a_deep_tree_uses_the_walk_without_recursion(tmp_path):
     assert mixed is not None and "deep.mp4" in mixed and "top.jpg" in mixed
     assert [r.status for r in rows] == ["ok", "ok", "unreadable"]  # top, deep, the video
     assert [p.name for p in clips] == ["deep.jpg", "deep.mp4", "top.jpg"]
+
+
+def test_an_endless_line_is_one_bad_row_read_in_bounded_memory(tmp_path, monkeypatch):
+    """Iterating a csv held a whole line: a manifest of one line with no break in it, gigabytes
+    long, needed all of it in memory. A line over MAX_LINE_CHARS is now one bad row, skipped a
+    bounded piece at a time, and the rows around it are read."""
+    import tracemalloc
+
+    from emoaudit.data import files, manifest
+
+    monkeypatch.setattr(files, "MAX_LINE_CHARS", 10_000)
+    path = tmp_path / "m.csv"
+    path.write_text("path,label\na.png,happy\n" + "x" * 2_000_000 + "\nb.png,sad\n" + "y" * 500_000)
+    tracemalloc.start()
+    try:
+        samples = list(manifest.iter_samples(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400_000  # the long lines are 2 MB and 0.5 MB
+    assert [s.status for s in samples] == ["unreadable", "bad_input", "unreadable", "bad_input"]
+    assert [s.reason.split(": ", 1)[0] for s in samples[1::2]] == [f"{path}:3", f"{path}:5"]
+    assert "line longer than 10,000 characters, not read" in samples[1].reason
+    assert samples[2].sample_id == "b.png"
+
+
+def test_bounded_lines_numbers_every_line_and_cuts_only_long_ones():
+    import io
+
+    from emoaudit.data.files import bounded_lines
+
+    text = "ab\n" + "c" * 25 + "\r\n" + "d" * 9 + "\n" + "e" * 30 + "\rf"
+    got = list(bounded_lines(io.StringIO(text, newline=""), limit=10))
+    assert got == [(1, "ab\n"), (2, None), (3, "d" * 9 + "\n"), (4, None), (5, "f")]
+    raw = list(bounded_lines(io.BytesIO(b"x" * 11 + b"\ny\n"), start=2, limit=10))
+    assert raw == [(2, None), (3, b"y\n")]

@@ -81,3 +81,22 @@ def test_rafdb_an_image_name_with_a_folder_is_bad_input_not_read(tmp_path):
     ]
     assert samples[0].reason == f"{listing}:1: expected '<image name> <code 1-7>'"
     assert samples[2].status == "ok"
+
+
+def test_rafdb_an_endless_line_is_one_bad_row(tmp_path):
+    """The list was iterated a whole line at a time: a list of one line with no break in it
+    was held whole. A line over MAX_LIST_LINE is one bad row, skipped in bounded pieces."""
+    listing = _list_file(
+        tmp_path, b"train_00001.jpg 4\n" + b"z" * 100_000 + b"\ntrain_00002.jpg 5\n"
+    )
+    got = [(s.sample_id, s.status, s.reason) for s in rafdb.iter_samples(tmp_path)]
+    assert got == [
+        ("train_00001.jpg", "ok", ""),
+        (
+            "line2",
+            "bad_input",
+            f"{listing}:2: line longer than 4,096 bytes, not read; "
+            "expected '<image name> <code 1-7>'",
+        ),
+        ("train_00002.jpg", "ok", ""),
+    ]

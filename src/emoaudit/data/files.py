@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from emoaudit import errors
 from emoaudit.data.base import UNREADABLE, Sample
@@ -229,7 +230,7 @@ def iter_csv(
         header = _checked_header(path, header_cells(fh), required)
         width = len(header)
         check = None if spanning is None else (lambda cells: spanning(_row_dict(header, cells)))
-        records = csv_records(enumerate(fh, start=2), width=width, spanning=check)
+        records = csv_records(bounded_lines(fh, start=2), width=width, spanning=check)
         for line, cells, problem in records:
             if not problem and len(cells) != width:
                 problem = width_problem(cells, width)
@@ -310,16 +311,42 @@ def open_csv_text(path: Path):  # noqa: ANN201 - a text file object
 
 
 def header_cells(fh) -> list[str]:  # noqa: ANN001 - a text file object
-    """The first line's cells; a header never spans lines, a broken one is read leniently."""
-    text = fh.readline()
+    """The first line's cells; a header never spans lines, a broken one is read leniently. A
+    header over MAX_LINE_CHARS is read no further: its columns are then missing."""
+    text = fh.readline(MAX_LINE_CHARS)
     try:
         return next(csv.reader([text]), [])
     except csv.Error:
         return text.rstrip("\r\n").split(",")
 
 
+MAX_LINE_CHARS = 16 << 20  # a longer line is reported, not held: ~1,800 FER2013 rows' worth
+LINE_TOO_LONG = "line longer than {limit:,} characters, not read (a file of one endless line?)"
+
+
+def bounded_lines(
+    fh,  # noqa: ANN001 - a text or binary file object
+    *,
+    start: int = 1,
+    limit: int | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """(number, line) for each line of a text or binary file; None for a line over `limit`
+    (default MAX_LINE_CHARS), whose rest is skipped a bounded piece at a time. Iterating a file
+    holds a whole line, and a file of one endless line (no line break in gigabytes) held all."""
+    limit = MAX_LINE_CHARS if limit is None else limit
+    number = start
+    while line := fh.readline(limit + 1):
+        if len(line) > limit and line[-1:] not in ("\n", "\r", b"\n"):
+            while line and line[-1:] not in ("\n", "\r", b"\n"):
+                line = fh.readline(limit)
+            yield number, None
+        else:
+            yield number, line
+        number += 1
+
+
 def csv_records(
-    lines: Iterator[tuple[int, str]],
+    lines: Iterator[tuple[int, str | None]],
     *,
     width: int,
     max_lines: int = MAX_RECORD_LINES,
@@ -337,6 +364,7 @@ def csv_records(
     field limit, text after a closing quote), is yielded with the first line split on commas and
     a problem, and the lines it had taken are read again as records of their own. So is one
     that closes across lines with cells `spanning` finds wrong (it returns why, or "").
+    A line None (over the length limit, bounded_lines) is a record of no cells and a problem.
     """
     pending: deque[tuple[int, str]] = deque()
     while True:
@@ -347,6 +375,9 @@ def csv_records(
             if nxt is None:
                 return
             line, text = nxt
+        if text is None:
+            yield line, [], LINE_TOO_LONG.format(limit=MAX_LINE_CHARS)
+            continue
         if '"' not in text:
             text = text.rstrip("\r\n")
             if text and not text.isspace():  # a line of spaces is blank, not a record
@@ -360,7 +391,9 @@ def csv_records(
             if problem != _OPEN:
                 break
             nxt = pending.popleft() if pending else next(lines, None)
-            if nxt is None:
+            if nxt is None or nxt[1] is None:  # the end, or a line too long to join
+                if nxt is not None:
+                    pending.appendleft(nxt)
                 cells, problem = None, UNBALANCED_QUOTE.format(lines=_lines(len(group)))
                 break
             group.append(nxt[1])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import unpacked_root
+from emoaudit.data.files import bounded_lines, unpacked_root
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -38,6 +38,8 @@ AGE = {"0": "0-3", "1": "4-19", "2": "20-39", "3": "40-69", "4": "70+"}
 LANDMARK_LINES = 5
 EXPECTED_LINE = "expected '<image name> <code 1-7>'"
 NOT_UTF8 = "not UTF-8 text (byte 0x{byte} at column {column}); " + EXPECTED_LINE
+MAX_LIST_LINE = 4096  # bytes: a list line is a file name and a digit
+LIST_LINE_TOO_LONG = "line longer than {limit:,} bytes, not read; " + EXPECTED_LINE
 
 
 def _plain_name(name: str) -> bool:
@@ -69,8 +71,11 @@ def iter_samples(root: Path) -> Iterator[Sample]:
             errors.UNREADABLE_TEXT.format(path=list_path, what="the label list", why=why)
         ) from None
     with fh:
-        for line_no, raw in enumerate(fh, start=1):
-            line, problem = _decode_line(raw, first=line_no == 1)
+        for line_no, raw in bounded_lines(fh, limit=MAX_LIST_LINE):
+            if raw is None:
+                line, problem = "", LIST_LINE_TOO_LONG.format(limit=MAX_LIST_LINE)
+            else:
+                line, problem = _decode_line(raw, first=line_no == 1)
             if problem or line.strip():
                 yield _sample(
                     base=base, list_path=list_path, line_no=line_no, line=line, problem=problem

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from emoaudit.data.files import bounded_lines
+
 MAX_LINE = 8 * 1024 * 1024  # bytes: longer JSON lines are reported, not parsed
 KEY_FIELDS = ("sample_id", "path", "image", "img_path", "file", "input")
 
@@ -181,16 +183,9 @@ def iter_json_lines(
 ) -> Iterator[tuple[str, Any] | Problem]:
     """(file:line, parsed value) for each non-blank line; a bad line is a Problem."""
     with open(path, "rb") as fh:
-        line_no = 0
-        while True:
-            line = fh.readline(MAX_LINE + 1)
-            if not line:
-                return
-            line_no += 1
+        for line_no, line in bounded_lines(fh, limit=MAX_LINE):
             where = f"{path}:{line_no}"
-            if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):  # skip the rest, a bounded piece at a time
-                    line = fh.readline(MAX_LINE)
+            if line is None:
                 yield Problem(where, LINE_TOO_LONG.format(where=where, limit=MAX_LINE))
                 continue
             if not line.strip():

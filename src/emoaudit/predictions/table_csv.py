@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from emoaudit.data.files import (
+    bounded_lines,
     csv_records,
     header_cells,
     no_line_break,
@@ -61,7 +62,7 @@ def csv_rows(path: Path, names: list[str]) -> Iterator[tuple[str, dict[str, str]
     with open_csv_text(path) as fh:
         fh.readline()
         check = partial(_spanning, names)
-        records = csv_records(enumerate(fh, start=2), width=width, spanning=check)
+        records = csv_records(bounded_lines(fh, start=2), width=width, spanning=check)
         for line, cells, problem in records:
             where = f"{path}:{line}"
             if problem:
