@@ -65,3 +65,28 @@ def test_ckplus48_image_beside_the_class_folders_is_a_bad_input_row(tmp_path):
         "S012_001_00000001.png: image outside any class folder; "
         "expected <class>/S010_004_00000017.png"
     )
+
+
+def test_ckplus_a_label_file_that_is_huge_or_a_fifo_is_one_bad_row(tmp_path):
+    """read_text() held a label file of any size whole and waited forever on a FIFO named like
+    one: each is now one bad_input row, and the other sequences are read."""
+    import os
+
+    write_ckplus(tmp_path)
+    emotion = tmp_path / "Emotion"
+    (emotion / "S005" / "001" / "S005_001_00000003_emotion.txt").write_text(" 3" * 100_000)
+    fifo = emotion / "S010" / "001" / "S010_001_00000004_emotion.txt"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    import threading
+
+    out: list = []
+    reader = threading.Thread(target=lambda: out.extend(ckplus.iter_samples(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(20)
+    assert not reader.is_alive(), "the reader waits on the FIFO"  # fails, never hangs the suite
+    samples = out
+    got = [(s.subject_id, s.status) for s in samples]
+    assert got == [("S005", "bad_input"), ("S005", "ok"), ("S010", "bad_input"),
+                   ("S011", "bad_input")]  # fmt: skip
+    assert "expected one number" in samples[0].reason and "expected one number" in samples[2].reason

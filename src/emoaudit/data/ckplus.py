@@ -21,7 +21,14 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import display_path, is_image, sorted_entries, subdirs, unpacked_root
+from emoaudit.data.files import (
+    display_path,
+    is_image,
+    read_small_text,
+    sorted_entries,
+    subdirs,
+    unpacked_root,
+)
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -101,7 +108,7 @@ def _sequence_sample(*, base: Path, subject_dir: Path, sequence_dir: Path) -> Sa
 
 def _apply_label(sample: Sample, label_file: Path) -> None:
     try:
-        text = label_file.read_text(encoding="utf-8").strip()
+        text = read_small_text(label_file).strip()
         value = float(text)
         code = str(int(value)) if value.is_integer() else text
     except (OSError, UnicodeDecodeError, ValueError):

@@ -324,6 +324,30 @@ MAX_LINE_CHARS = 16 << 20  # a longer line is reported, not held: ~1,800 FER2013
 LINE_TOO_LONG = "line longer than {limit:,} characters, not read (a file of one endless line?)"
 
 
+SMALL_TEXT_BYTES = 64 * 1024  # an annotation file of a few numbers or words
+
+
+def read_small_text(path: Path | str, limit: int = SMALL_TEXT_BYTES) -> str:
+    """A small annotation file (a CK+ emotion code, RAF-DB attributes) as UTF-8 text.
+
+    ValueError for anything that is not a regular file of at most `limit` bytes, read no
+    further: read_text() held a file of any size whole, and waited forever on a FIFO named
+    like an annotation. OSError and UnicodeDecodeError as read_text() raises them.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{path}: over {limit} bytes")
+    return data.decode("utf-8")
+
+
 def bounded_lines(
     fh,  # noqa: ANN001 - a text or binary file object
     *,

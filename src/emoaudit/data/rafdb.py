@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emoaudit import errors
 from emoaudit.data.base import BAD_INPUT, UNREADABLE, Sample
-from emoaudit.data.files import bounded_lines, unpacked_root
+from emoaudit.data.files import bounded_lines, read_small_text, unpacked_root
 from emoaudit.errors import DataError
 from emoaudit.taxonomy import canonical
 
@@ -139,8 +139,8 @@ def read_attributes(path: Path) -> dict[str, str]:
     """gender/race/age from a manual attribute file; {} when absent or malformed (then the
     sample counts in the 'missing' group rather than being thrown away)."""
     try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except (OSError, UnicodeDecodeError):
+        lines = [ln.strip() for ln in read_small_text(path).splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError, ValueError):
         return {}
     values = lines[LANDMARK_LINES : LANDMARK_LINES + 3]
     if len(values) != 3:
