@@ -182,3 +182,20 @@ def test_a_stray_quote_closed_on_the_next_row_does_not_swallow_it(tmp_path):
     assert samples[0].status == "bad_input"
     assert "puts a line break in the 'arousal' column" in samples[0].reason
     assert len(samples) == 5
+
+
+def test_a_fifo_named_like_an_annotation_is_bad_input_not_a_hang(tmp_path):
+    """open() on a FIFO waits for a writer forever: 0_exp.npy as a FIFO hung the run."""
+    import os
+    import threading
+
+    out: list = []
+    reader = threading.Thread(
+        target=lambda: out.extend(_one_set_sample(tmp_path, os.mkfifo)), daemon=True
+    )
+    reader.start()
+    reader.join(20)
+    assert not reader.is_alive(), "the reader waits on the FIFO"  # fails, never hangs the suite
+    bad, good = out
+    assert bad.status == "bad_input" and "a FIFO, device or socket, not a file" in bad.reason
+    assert (good.status, good.label) == ("ok", "happy")

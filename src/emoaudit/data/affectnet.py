@@ -27,6 +27,7 @@ from emoaudit.data.files import (
     display_path,
     iter_csv,
     no_line_break,
+    read_small_bytes,
     sorted_entries,
 )
 from emoaudit.errors import DataError
@@ -233,12 +234,13 @@ def npy_number(path: Path, *, what: str, integer: bool = False) -> tuple[str, st
         return "", errors.UNREADABLE_TEXT.format(path=path, what=what, why=f"{why}; {NPY_EXPECTED}")
 
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(NPY_MAX_BYTES + 1)
+        data = read_small_bytes(path, NPY_MAX_BYTES)  # a FIFO named 0_exp.npy hung the run
     except FileNotFoundError:
         return bad("no such file")
     except OSError as exc:
         return bad(exc.strerror or type(exc).__name__)
+    except ValueError as exc:
+        return bad(str(exc))
     if not data:
         return bad("empty file")
     if data.startswith(b"PK\x03\x04"):

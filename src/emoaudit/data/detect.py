@@ -149,7 +149,7 @@ def _header(path: Path) -> tuple[list[str], str]:
             return [], ""
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            line = fh.readline().strip()
+            line = fh.readline(1 << 20).strip()  # a file of one endless line: a bounded piece
     except OSError:
         return [], ""
     sep = max((",", ";", "\t", "|"), key=line.count) if line else ""

@@ -334,18 +334,33 @@ def read_small_text(path: Path | str, limit: int = SMALL_TEXT_BYTES) -> str:
     further: read_text() held a file of any size whole, and waited forever on a FIFO named
     like an annotation. OSError and UnicodeDecodeError as read_text() raises them.
     """
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path}: not a regular file")
-        data = os.read(fd, limit + 1)
-    finally:
-        os.close(fd)
+    data = read_small_bytes(path, limit)
     if len(data) > limit:
         raise ValueError(f"{path}: over {limit} bytes")
     return data.decode("utf-8")
+
+
+def read_small_bytes(path: Path | str, limit: int) -> bytes:
+    """At most limit + 1 bytes of a regular file (the caller tells "too large" from the
+    length), opened without blocking: IsADirectoryError for a folder (as open() raises it),
+    ValueError for a FIFO, device or socket."""
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise ValueError("a FIFO, device or socket, not a file")
+        parts, left = [], limit + 1
+        while left and (part := os.read(fd, left)):
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def bounded_lines(
