@@ -224,3 +224,15 @@ def test_bounded_lines_numbers_every_line_and_cuts_only_long_ones():
     assert got == [(1, "ab\n"), (2, None), (3, "d" * 9 + "\n"), (4, None), (5, "f")]
     raw = list(bounded_lines(io.BytesIO(b"x" * 11 + b"\ny\n"), start=2, limit=10))
     assert raw == [(2, None), (3, b"y\n")]
+
+
+def test_bounded_lines_keeps_numbering_when_a_piece_ends_inside_a_crlf():
+    import io
+
+    from emoaudit.data.files import bounded_lines
+
+    for width in range(1, 14):  # every place a piece can end
+        text = "a" * width + "\r\n" + "b\r\n" + "c" * 30 + "\r\n" + "d\r" + "e\n"
+        got = list(bounded_lines(io.StringIO(text, newline=""), limit=10))
+        first = "a" * width + "\r\n" if width <= 10 else None  # 10 and its break: in
+        assert got == [(1, first), (2, "b\r\n"), (3, None), (4, "d\r"), (5, "e\n")], width

@@ -373,14 +373,19 @@ def bounded_lines(
     (default MAX_LINE_CHARS), whose rest is skipped a bounded piece at a time. Iterating a file
     holds a whole line, and a file of one endless line (no line break in gigabytes) held all."""
     limit = MAX_LINE_CHARS if limit is None else limit
-    number = start
-    while line := fh.readline(limit + 1):
-        if len(line) > limit and line[-1:] not in ("\n", "\r", b"\n"):
-            while line and line[-1:] not in ("\n", "\r", b"\n"):
-                line = fh.readline(limit)
-            yield number, None
-        else:
-            yield number, line
+    ends = ("\n", "\r", b"\n")
+    number, carry = start, None
+    while line := carry if carry is not None else fh.readline(limit + 1):
+        carry, whole = None, not (len(line) > limit and line[-1:] not in ends)
+        while not whole and line and line[-1:] not in ends:  # skip the rest in pieces
+            line = fh.readline(limit)
+        if line[-1:] == "\r":  # text: a piece may end between the \r and \n of one break
+            after = fh.readline(limit + 1)
+            if after == "\n":
+                line += after
+            else:
+                carry = after
+        yield number, line if whole else None
         number += 1
 
 
