@@ -374,6 +374,35 @@ def _predict(api, spec, tmp_path, n=1):
     return model.predict_faces(faces, samples=samples, condition="clean")
 
 
+def test_ctrl_c_before_the_socket_exists_still_stops_the_request(tmp_path, scripted, api_key,
+                                                                  monkeypatch):  # fmt: skip
+    """Ctrl-C shuts down the sockets of requests in flight; one that had not connected yet had
+    none to shut down, connected afterwards and waited for its whole timeout (15 s in the
+    Ctrl-C test, which then failed now and then under load). The interrupt is now seen right
+    after connecting."""
+    import http.client
+
+    from emoaudit.models.http_json import Interrupted
+
+    api = scripted(lambda req, n: api.stopped.wait(20))
+    spec = write_plain_spec(tmp_path / "api.toml", timeout_s=15, retries=3)
+    model = http_model(f"http+json:{api.url}/x", spec_path=spec, out=tmp_path)
+    connect = http.client.HTTPConnection.connect
+
+    def connect_after_ctrl_c(conn):
+        model.interrupt()  # SIGINT arrives here: nothing to shut down yet
+        connect(conn)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", connect_after_ctrl_c)
+    start = time.monotonic()
+    with pytest.raises(Interrupted):
+        model.predict_faces([np.zeros((8, 8, 3), np.uint8)], samples=[SimpleNamespace(
+            sample_id="s0")], condition="clean")  # fmt: skip
+    model._pool.shutdown(wait=True)  # what the process waits for at exit: the request thread
+    assert time.monotonic() - start < 5
+    assert api.total == 0  # nothing was sent
+
+
 @pytest.mark.parametrize("how", ["declared", "chunked"])
 def test_an_answer_over_max_answer_bytes_is_a_model_error(tmp_path, scripted, api_key, how):
     """An endless chunked body reached 7.4 GB of RSS in 25 s; a declared 300 MB body 2.6 GB."""

@@ -376,6 +376,8 @@ class HttpModel:
                 watch.sock = conn.sock
                 if watch.expired:  # passed while nothing was there to shut down
                     raise TimeoutError
+                if self._stop.is_set():  # Ctrl-C came before there was a socket to shut down:
+                    raise Interrupted(INTERRUPTED)  # interrupt() sets _stop before it aborts
                 conn.request(self.spec.method, target, body=body, headers=headers)
                 resp = conn.getresponse()
                 status, ctype = resp.status, resp.getheader("Content-Type", "") or ""
