@@ -221,9 +221,10 @@ def iter_csv(
     line's cells and ``row[BAD_RECORD]`` set to a one-line reason, never guessed at; reading
     resumes on the next line, so one broken row never costs the rows after it (see
     ``csv_records``). Empty cells past the last column (a trailing comma) are not a problem.
-    `spanning`: for formats whose cells are known (FER2013, FER+), why a record that spans
-    lines cannot be one (a line break in a column that never holds one, a pixel cell without
-    its 2,304 values: a stray quote that swallowed the next row), or "" when it can.
+    `spanning`: for formats whose cells are known (manifests, FER2013, FER+, AffectNet,
+    FairFace), why a record that spans lines cannot be one (a line break in a column that never
+    holds one, a line that reads as a row of its own, a pixel cell without its 2,304 values: a
+    stray quote that swallowed the next row), or "" when it can.
     """
     # errors="replace": one badly encoded cell becomes an unknown label on its row, not a crash.
     with open_csv_text(path) as fh:

@@ -60,9 +60,9 @@ def csv_rows(path: Path, names: list[str]) -> Iterator[tuple[str, dict[str, str]
     record that cannot be read or whose cells do not line up with `names`."""
     width = len(names)
     with open_csv_text(path) as fh:
-        fh.readline()
-        check = partial(_spanning, names)
-        records = csv_records(bounded_lines(fh, start=2), width=width, spanning=check)
+        lines = bounded_lines(fh)
+        next(lines, None)  # the header, however long: skipped in bounded pieces
+        records = csv_records(lines, width=width, spanning=partial(_spanning, names))
         for line, cells, problem in records:
             where = f"{path}:{line}"
             if problem:
