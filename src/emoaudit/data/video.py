@@ -186,7 +186,7 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
         untimed = 0
         damaged_since: float | None = None  # time of a concealed frame, until the next key frame
         decimals = _id_decimals(fps, stream.guessed_rate or stream.average_rate)
-        broken: list[tuple[float | None, Exception]] = []  # packets the decoder refused
+        broken = _Refused()  # packets the decoder refused
         seen = 0
         try:
             for frame in _frames(container, stream, broken):
@@ -196,8 +196,8 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
                 if start is None:
                     start = frame.time
                 t = last = frame.time - start
-                if len(broken) > seen:  # frames after a skipped packet are predicted from it
-                    seen, at = len(broken), broken[-1][0]
+                if broken.count > seen:  # frames after a skipped packet are predicted from it
+                    seen, at = broken.count, broken.last_at
                     at = t if at is None else min(t, max(0.0, at - start))
                     damaged_since = at if damaged_since is None else damaged_since
                 if frame.is_corrupt:
@@ -219,14 +219,14 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
             yield _unreadable(path, clip, exc)
             return
         if start is None:
-            why = broken[0][1] if broken else NO_TIMESTAMPS if untimed else "no frames"
+            why = broken.first_error if broken.count else NO_TIMESTAMPS if untimed else "no frames"
             yield _unreadable(path, clip, why)
             return
-        if broken:
-            at = broken[0][0]
+        if broken.count:
+            at = broken.first_at
             when = "" if at is None else f" at {max(0.0, at - start):.3f} s"
-            why = str(broken[0][1]).strip() or type(broken[0][1]).__name__
-            reason = BROKEN_PACKETS.format(path=path, n=len(broken), when=when, why=why)
+            why = broken.first_error
+            reason = BROKEN_PACKETS.format(path=path, n=broken.count, when=when, why=why)
             yield _problem(clip, "damaged", reason)
         if untimed:
             yield _problem(clip, "untimed", SOME_UNTIMED.format(path=path, n=untimed))
@@ -236,11 +236,27 @@ def iter_clip(path: Path, *, clip: str, fps: float) -> Iterator[Sample]:
             yield _problem(clip, "truncated", reason)
 
 
-def _frames(container, stream, broken: list) -> Iterator:  # noqa: ANN001 - PyAV objects
+class _Refused:
+    """Packets the decoder refused: how many, the first's time and error, the last's time.
+    Counts, not a list: a long damaged recording can refuse a packet in every second."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_at: float | None = None
+        self.first_error = ""
+        self.last_at: float | None = None
+
+    def add(self, at: float | None, exc: Exception) -> None:
+        if not self.count:
+            self.first_at, self.first_error = at, str(exc).strip() or type(exc).__name__
+        self.count += 1
+        self.last_at = at
+
+
+def _frames(container, stream, broken: _Refused) -> Iterator:  # noqa: ANN001 - PyAV objects
     """The stream's decoded frames, as container.decode gives them, except that a packet the
-    decoder refuses (broken data) is recorded in `broken` as (its time in seconds or None,
-    the error) and skipped: the decoder starts again at the next key frame, so one damaged
-    packet no longer costs every frame after it."""
+    decoder refuses (broken data) is counted in `broken` and skipped: the decoder starts again
+    at the next key frame, so one damaged packet no longer costs every frame after it."""
     import av
 
     for packet in container.demux(stream):
@@ -249,7 +265,7 @@ def _frames(container, stream, broken: list) -> Iterator:  # noqa: ANN001 - PyAV
         except av.FFmpegError as exc:
             at = packet.pts if packet.pts is not None else packet.dts
             tb = packet.time_base
-            broken.append((float(at * tb) if at is not None and tb else None, exc))
+            broken.add(float(at * tb) if at is not None and tb else None, exc)
             continue
         yield from frames
 
