@@ -623,6 +623,13 @@ def test_a_basic_auth_credential_is_scrubbed_decoded_too():
     assert secret_pattern(secret_forms([])) is None
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it: a test suite started as a background job (`cmd &`
+    in a script) ignores SIGINT, its children inherit that, and the audit then (rightly) never
+    saw the signal: the test failed on how it was launched, not on the code."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_at_once_and_writes_nothing_half(tmp_path, scripted, faces_csv, api_key):
     """With 30 s requests queued, SIGINT waited for each of them (still running 30 s on)."""
 
@@ -636,7 +643,8 @@ def test_ctrl_c_stops_at_once_and_writes_nothing_half(tmp_path, scripted, faces_
     cmd = [sys.executable, "-m", "emoaudit", "audit", str(faces_csv), "--model",
            f"http+json:{api.url}/x", "--model-spec", str(spec), "--out", str(out),
            "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while api.total < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
